@@ -1,0 +1,1 @@
+//! The Fly Machines REST API client. The only module that talks to Fly.

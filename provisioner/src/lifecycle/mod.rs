@@ -1,0 +1,3 @@
+//! Preview lifecycle: provision, wake, activity, idle stop, delete, reconcile.
+
+pub mod driver;

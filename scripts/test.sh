@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as README's second command and CI run it. Installs what
+# it needs itself, so it passes on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain checks"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build binaries the end-to-end tests spawn"
+cargo build --workspace --bins --locked
+
+step "tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci
+else
+  cargo test --workspace --locked
+fi

@@ -1,0 +1,27 @@
+//! The contract between the provisioner and the sync daemon.
+//!
+//! Both binaries depend on this crate so that the manifest shape, the rules a
+//! file path or an app id must follow, and the sync-token format are written
+//! down exactly once. Nothing here performs I/O.
+
+mod app_id;
+mod file_path;
+mod token;
+mod wire;
+
+pub use app_id::{AppId, AppIdError};
+pub use file_path::{FilePath, PathError, MAX_PATH_BYTES};
+pub use token::{SyncToken, TokenError};
+pub use wire::*;
+
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex sha256 of `content`, the identity of a blob everywhere.
+pub fn sha256_hex(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+/// Whether `text` looks like a sha256 as this protocol spells it (64 lower-case hex digits).
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

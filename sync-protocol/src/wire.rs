@@ -1,0 +1,127 @@
+//! JSON bodies and header names of the files API (`/v1/apps/{appId}/...`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::FilePath;
+
+/// Response header carrying the app's current files revision.
+pub const REVISION_HEADER: &str = "x-revision";
+/// The longest `wait` a long-poll may ask for, in seconds.
+pub const MAX_WAIT_SECONDS: u64 = 60;
+
+/// One file of a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: FilePath,
+    /// Lower-case hex sha256 of the content.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `GET /v1/apps/{appId}/files[?since=N[&wait=S]]`.
+///
+/// Without `since`, or when `since` is older than the history kept (or newer
+/// than the app's revision), `full` is true and `files` is the whole manifest.
+/// Otherwise `full` is false, `files` holds the entries added or changed after
+/// `since` and `deleted` the paths removed after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestResponse {
+    pub revision: u64,
+    #[serde(default = "full_by_default")]
+    pub full: bool,
+    pub files: Vec<FileEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<FilePath>,
+}
+
+fn full_by_default() -> bool {
+    true
+}
+
+/// `POST /v1/apps/{appId}/files`: all changes apply in one revision, or none.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchRequest {
+    pub changes: Vec<BatchChange>,
+}
+
+/// One change of a batch: exactly one of `content`, `content_base64` or
+/// `delete: true`. Paths stay strings here so that a refusal can name the
+/// offending change by index and path.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchChange {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<bool>,
+}
+
+/// Answer to a write (`PUT`, `DELETE` or batch `POST` of files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResponse {
+    /// The revision that holds the write. Equal to the previous revision when
+    /// the write changed nothing (same content saved again).
+    pub revision: u64,
+    /// How many files the write added, changed or deleted.
+    pub changed: u64,
+}
+
+/// `POST /v1/apps/{appId}/blobs`: several blobs in one response, for the
+/// daemon's initial sync. The answer is the blobs' bytes concatenated in the
+/// order asked; the caller knows each size and sha256 from the manifest and
+/// verifies every one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlobBatchRequest {
+    pub sha256: Vec<String>,
+}
+
+/// The most blobs one `POST /blobs` may ask for.
+pub const MAX_BLOBS_PER_BATCH: usize = 1000;
+
+/// `POST /v1/apps/{appId}/sync-token`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncTokenResponse {
+    pub token: String,
+}
+
+/// `POST /v1/apps/{appId}/sync-status`: what the daemon has applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatusReport {
+    /// The files revision now on disk.
+    pub revision: u64,
+    pub dev_server: DevServerState,
+    /// A short human-readable note (last error, say); never a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The dev server as the daemon supervising it sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevServerState {
+    /// The daemon runs without `--exec`.
+    None,
+    Installing,
+    Starting,
+    /// Its port answers.
+    Ready,
+    Crashed,
+    Stopped,
+}
+
+/// Every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `path_invalid`, `file_too_large`, ...
+    pub code: String,
+    /// Says what to change.
+    pub message: String,
+}

@@ -1,0 +1,2 @@
+//! Support for the end-to-end tests: spawning the real binaries on port 0
+//! with temporary directories, and the Fly Machines API emulator.
