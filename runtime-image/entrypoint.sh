@@ -1,0 +1,81 @@
+#!/bin/sh
+# Entrypoint of the preview runtime image: checks the settings the provisioner
+# gives every preview machine, then becomes the sync-daemon, which syncs the
+# app's files, installs dependencies when package.json changed, and supervises
+# the dev server until SIGTERM.
+#
+# Settings, all from the environment (the provisioner's Fly driver sets
+# SYNC_SERVER_URL and SYNC_TOKEN as app secrets, SYNC_APP_ID and PORT as env):
+#   SYNC_SERVER_URL  required  the provisioner's URL, http:// or https://
+#   SYNC_APP_ID      required  the app whose files this preview shows
+#   SYNC_TOKEN       required  the app's sync token; never printed, never on a command line
+#   SYNC_DIR         /app      where the app's files go (node_modules is already there)
+#   SYNC_STATE_DIR   /var/lib/sync-daemon   the daemon's own records, outside SYNC_DIR
+#   SYNC_EXEC        npm run dev            the dev server command
+#   SYNC_INSTALL     npm install ...        run when package.json or a lockfile changed
+#   PORT             3000      the dev server's port
+# Arguments are passed on to sync-daemon (for example --interval 1s).
+#
+# The token stays in the environment: sync-daemon reads SYNC_TOKEN itself, so
+# it never shows in `ps` or /proc/<pid>/cmdline.
+set -eu
+
+me=preview-entrypoint
+
+fail() {
+    printf '%s: %s\n' "$me" "$*" >&2
+    exit 64
+}
+
+missing=
+for name in SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN; do
+    eval "value=\${$name:-}"
+    if [ -z "$value" ]; then
+        missing="$missing $name"
+    fi
+done
+if [ -n "$missing" ]; then
+    fail "missing required environment:$missing (the provisioner sets them on each preview machine; to run this image by hand pass them with -e)"
+fi
+
+case "$SYNC_SERVER_URL" in
+    http://?* | https://?*) ;;
+    *) fail "SYNC_SERVER_URL must start with http:// or https://, got '$SYNC_SERVER_URL'" ;;
+esac
+
+# The same rule as sync_protocol::AppId: 1 to 50 of a-z, 0-9 and '-', not starting with '-'.
+case "$SYNC_APP_ID" in
+    -* | *[!a-z0-9-]*) fail "SYNC_APP_ID '$SYNC_APP_ID' may hold only a-z, 0-9 and '-', and must not start with '-'" ;;
+esac
+if [ "${#SYNC_APP_ID}" -gt 50 ]; then
+    fail "SYNC_APP_ID is ${#SYNC_APP_ID} characters long; at most 50"
+fi
+
+# The token's own format is the daemon's to check; here only its shape, so a
+# secret pasted with a newline or a space fails with a clear message.
+case "$SYNC_TOKEN" in
+    *[!A-Za-z0-9._-]*) fail "SYNC_TOKEN has characters a sync token never has (whitespace?); set it again" ;;
+esac
+
+: "${SYNC_DIR:=/app}"
+: "${SYNC_STATE_DIR:=/var/lib/sync-daemon}"
+: "${SYNC_EXEC:=npm run dev}"
+: "${PORT:=3000}"
+export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC PORT
+
+case "$PORT" in
+    '' | *[!0-9]*) fail "PORT must be a number, got '$PORT'" ;;
+esac
+
+mkdir -p "$SYNC_DIR" "$SYNC_STATE_DIR" || fail "cannot create $SYNC_DIR or $SYNC_STATE_DIR"
+[ -w "$SYNC_DIR" ] || fail "$SYNC_DIR is not writable by uid $(id -u)"
+[ -w "$SYNC_STATE_DIR" ] || fail "$SYNC_STATE_DIR is not writable by uid $(id -u)"
+
+# Everything but the token, so a machine's log says what it was started with.
+printf '%s: app %s, server %s, dir %s, port %s, dev server: %s\n' \
+    "$me" "$SYNC_APP_ID" "$SYNC_SERVER_URL" "$SYNC_DIR" "$PORT" "$SYNC_EXEC" >&2
+
+# exec: the daemon becomes this process, so the stop signal reaches it. It
+# syncs to the latest revision before it starts the dev server, on a cold boot
+# and after a resume alike.
+exec sync-daemon --exec "$SYNC_EXEC" "$@"
