@@ -60,8 +60,9 @@ esac
 : "${SYNC_DIR:=/app}"
 : "${SYNC_STATE_DIR:=/var/lib/sync-daemon}"
 : "${SYNC_EXEC:=npm run dev}"
+: "${SYNC_INSTALL:=npm install --no-audit --no-fund}"
 : "${PORT:=3000}"
-export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC PORT
+export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC SYNC_INSTALL PORT
 
 case "$PORT" in
     '' | *[!0-9]*) fail "PORT must be a number, got '$PORT'" ;;

@@ -9,6 +9,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain checks"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+bash scripts/lint-images.sh --no-test # hadolint + shellcheck; fly.toml is checked by the deploy_config tests
 
 step "build binaries the end-to-end tests spawn"
 cargo build --workspace --bins --locked
