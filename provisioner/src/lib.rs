@@ -6,6 +6,7 @@ pub mod config;
 pub mod fly;
 pub mod http;
 pub mod lifecycle;
+pub mod proxy;
 pub mod store;
 pub mod telemetry;
 
