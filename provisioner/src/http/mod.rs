@@ -2,6 +2,73 @@
 //! input, call one domain function and map its result; they never talk to a
 //! database driver or to Fly directly.
 
+pub mod auth;
 pub mod error;
+mod files;
+mod health;
 
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware;
+use tower_http::trace::TraceLayer;
+
+pub use auth::OperatorKey;
 pub use error::ApiError;
+pub use health::Metrics;
+
+use crate::config::ServeArgs;
+use crate::files::FilesService;
+use crate::store::SyncTokenStore;
+
+/// What every handler can reach. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServeArgs>,
+    pub files: FilesService,
+    pub sync_tokens: Arc<dyn SyncTokenStore>,
+    pub operator_key: OperatorKey,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The whole API. Building it apart from serving lets tests drive it with
+/// `oneshot` and lets `Application` add nothing but the listener.
+pub fn router(state: AppState) -> Router {
+    let body_limit = body_limit(state.files.limits().max_file_bytes);
+    Router::new()
+        .merge(files::routes())
+        .merge(health::routes())
+        // The preview lifecycle routes plug in here: `.merge(previews::routes())`.
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            health::count_request,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // The local driver's edge proxy plugs in here as `.fallback_service(...)`.
+        .with_state(state)
+}
+
+/// Lets a file of the largest allowed size through, base64-encoded in a
+/// batch (4/3 of the size) with room for the JSON around it. A bigger body is
+/// refused with 413 by the extractor, which the handlers answer as JSON.
+fn body_limit(max_file_bytes: u64) -> usize {
+    let encoded = max_file_bytes.div_ceil(3) * 4;
+    usize::try_from(encoded + 1024 * 1024).unwrap_or(usize::MAX)
+}
+
+/// One span per request, named by its route rather than its raw path, so
+/// logs group by endpoint. Headers are left out: they carry secrets.
+fn request_span(request: &Request) -> tracing::Span {
+    let matched_path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    tracing::info_span!(
+        "http_request",
+        method = %request.method(),
+        matched_path,
+        path = %request.uri().path(),
+    )
+}

@@ -1,2 +1,150 @@
 //! Persistence: files (content-addressed blobs, revisions, history), sync
 //! tokens and previews, behind traits that SQLite and PostgreSQL both fill.
+//!
+//! Handlers and domain services hold `Arc<dyn FileStore>` and
+//! `Arc<dyn SyncTokenStore>`; only the backend modules (today `sqlite`) know
+//! SQL. A backend checks the per-app limits inside the write's own
+//! transaction, so two concurrent writes cannot both slip under a limit.
+
+pub mod previews;
+pub mod previews_memory;
+mod previews_sqlite;
+mod sqlite;
+mod sqlite_files;
+mod sqlite_tokens;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sync_protocol::{AppId, FileEntry, FilePath, SyncStatusReport};
+use time::OffsetDateTime;
+
+pub use sqlite::SqliteStore;
+
+/// One change of a write, already validated: `content` is `None` for a delete.
+#[derive(Clone, Debug)]
+pub struct FileChange {
+    pub path: FilePath,
+    pub content: Option<Blob>,
+}
+
+/// Content together with its sha256 (lower-case hex), computed once by the caller.
+#[derive(Clone, Debug)]
+pub struct Blob {
+    pub sha256: String,
+    pub bytes: Bytes,
+}
+
+/// The per-app rules a write is checked against inside its transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct AppLimits {
+    pub max_files_per_app: u64,
+    pub max_bytes_per_app: u64,
+    /// Revisions of history kept for deltas; older `since` values get the full manifest.
+    pub history_revisions: u64,
+}
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The revision holding the write; the previous one when nothing changed.
+    pub revision: u64,
+    /// Files added, changed or deleted.
+    pub changed: u64,
+}
+
+/// An app's whole manifest at one revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub revision: u64,
+    pub files: Vec<FileEntry>,
+}
+
+/// The answer to "what changed after revision N".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// N is unknown or older than the history kept: here is everything.
+    Full(Manifest),
+    Delta {
+        revision: u64,
+        files: Vec<FileEntry>,
+        deleted: Vec<FilePath>,
+    },
+}
+
+/// A daemon's last report and when it arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub report: SyncStatusReport,
+    pub reported_at: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Change `index` of the write deletes a path the app does not hold.
+    #[error("no file at {path}")]
+    FileNotFound { index: usize, path: FilePath },
+    #[error("the app would hold {would_hold} files; the limit is {limit}")]
+    TooManyFiles { would_hold: u64, limit: u64 },
+    #[error("the app would hold {would_hold} bytes; the limit is {limit}")]
+    TooManyBytes { would_hold: u64, limit: u64 },
+    #[error(transparent)]
+    Backend(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        StoreError::Backend(error.into())
+    }
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync + 'static {
+    /// Applies every change in one revision, or none of them. A write that
+    /// changes nothing (same content saved again) keeps the revision.
+    async fn apply(
+        &self,
+        app_id: &AppId,
+        changes: &[FileChange],
+        limits: AppLimits,
+    ) -> Result<WriteOutcome, StoreError>;
+
+    /// The app's current revision; 0 for an app never written to.
+    async fn revision(&self, app_id: &AppId) -> Result<u64, StoreError>;
+
+    async fn manifest(&self, app_id: &AppId) -> Result<Manifest, StoreError>;
+
+    /// What changed after revision `since`.
+    async fn changes_since(&self, app_id: &AppId, since: u64) -> Result<Changes, StoreError>;
+
+    /// The current content at `path`, if the app holds it.
+    async fn read_file(&self, app_id: &AppId, path: &FilePath) -> Result<Option<Blob>, StoreError>;
+
+    /// The sizes of those of `sha256s` the app's current manifest references,
+    /// in no order. A blob another app holds is not visible here.
+    async fn referenced_blobs(
+        &self,
+        app_id: &AppId,
+        sha256s: &[String],
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Content by hash, only if the app's current manifest references it.
+    async fn read_blob(&self, app_id: &AppId, sha256: &str) -> Result<Option<Bytes>, StoreError>;
+}
+
+#[async_trait]
+pub trait SyncTokenStore: Send + Sync + 'static {
+    /// Keeps the digest of a newly minted token; older tokens stay valid.
+    async fn add_sync_token(&self, app_id: &AppId, digest: &str) -> Result<(), StoreError>;
+
+    /// The digests of every valid token of the app.
+    async fn sync_token_digests(&self, app_id: &AppId) -> Result<Vec<String>, StoreError>;
+
+    async fn record_sync_status(
+        &self,
+        app_id: &AppId,
+        report: &SyncStatusReport,
+    ) -> Result<(), StoreError>;
+
+    /// The daemon's last report, if it ever sent one.
+    async fn sync_status(&self, app_id: &AppId) -> Result<Option<SyncStatus>, StoreError>;
+}

@@ -1,0 +1,140 @@
+//! `Application`: opens the store, builds the state and the router, binds the
+//! listener. Building and running are separate steps so a caller (a test,
+//! or `serve`) learns the bound address before the first request.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+use crate::files::{FilesService, Limits};
+use crate::http::{AppState, Metrics, OperatorKey};
+use crate::store::SqliteStore;
+
+/// The file in the data dir that keeps a generated operator key.
+const API_KEY_FILE: &str = "api-key";
+
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+    store: SqliteStore,
+    /// Set when no key was configured and none was kept yet: `serve` prints it once.
+    generated_api_key: Option<String>,
+}
+
+impl Application {
+    pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&args.data_dir).with_context(|| {
+            format!(
+                "failed to create the data dir `{}`",
+                args.data_dir.display()
+            )
+        })?;
+        let store = SqliteStore::open(&args.data_dir).await?;
+        let (api_key, generated_api_key) =
+            resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", args.listen))?;
+        let local_addr = listener
+            .local_addr()
+            .context("failed to read the bound address")?;
+
+        let state = AppState {
+            files: FilesService::new(Arc::new(store.clone()), Limits::from_args(&args)),
+            sync_tokens: Arc::new(store.clone()),
+            operator_key: OperatorKey::new(&api_key),
+            metrics: Arc::new(Metrics::default()),
+            config: Arc::new(args),
+        };
+        Ok(Application {
+            listener,
+            local_addr,
+            state,
+            store,
+            generated_api_key,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// The operator key when this start generated it; `None` when configured or kept from before.
+    pub fn generated_api_key(&self) -> Option<&str> {
+        self.generated_api_key.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Long-polls are ended at once so shutdown does not wait a minute for them.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let notifier = self.state.files.notifier().clone();
+        let router = crate::http::router(self.state.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                notifier.shutdown();
+            })
+            .await
+            .context("the HTTP server failed")?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// The configured key; else the one kept in the data dir; else a new one,
+/// kept there (readable by the owner only) and returned as generated.
+fn resolve_api_key(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(key) = configured.map(str::trim).filter(|key| !key.is_empty()) {
+        return Ok((key.to_owned(), None));
+    }
+    let path = data_dir.join(API_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(kept) if !kept.trim().is_empty() => return Ok((kept.trim().to_owned(), None)),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("failed to read `{}`", path.display()));
+        }
+    }
+    let key = format!("pk_{}", hex::encode(rand::random::<[u8; 32]>()));
+    write_private(&path, &key).with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok((key.clone(), Some(key)))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}

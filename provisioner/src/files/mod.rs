@@ -1,0 +1,282 @@
+//! The files domain: writes that each make one revision, manifests and
+//! deltas, long-polls, and content by path or by hash.
+//!
+//! It knows nothing about HTTP. It checks what can be checked without the
+//! store (paths, per-file size, the wait bound), leaves the per-app limits to
+//! the store's transaction, and publishes each committed revision to the
+//! [`RevisionNotifier`] so long-polls wake.
+
+mod batch;
+mod error;
+mod notifier;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt};
+use sync_protocol::{AppId, BatchChange, FilePath, MAX_BLOBS_PER_BATCH, MAX_WAIT_SECONDS};
+
+pub use error::{FilesError, Subject};
+pub use notifier::{RevisionNotifier, WaitOutcome};
+
+use crate::config::ServeArgs;
+use crate::store::{AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome};
+
+/// The size and count rules, from the command line.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub app: AppLimits,
+}
+
+impl Limits {
+    pub fn from_args(args: &ServeArgs) -> Limits {
+        Limits {
+            max_file_bytes: args.max_file_bytes,
+            app: AppLimits {
+                max_files_per_app: args.max_files_per_app,
+                max_bytes_per_app: args.max_bytes_per_app,
+                history_revisions: args.history_revisions,
+            },
+        }
+    }
+
+    pub(crate) fn check_file_size(&self, subject: &Subject, size: usize) -> Result<(), FilesError> {
+        let size = size as u64;
+        if size > self.max_file_bytes {
+            return Err(FilesError::FileTooLarge {
+                subject: subject.clone(),
+                size,
+                limit: self.max_file_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Several blobs streamed back to back, in the order asked.
+pub struct BlobBatch {
+    pub total_bytes: u64,
+    pub stream: BoxStream<'static, Result<Bytes, FilesError>>,
+}
+
+#[derive(Clone)]
+pub struct FilesService {
+    store: Arc<dyn FileStore>,
+    limits: Limits,
+    notifier: RevisionNotifier,
+    /// Writes that made a new revision, for `/metrics`.
+    writes: Arc<AtomicU64>,
+}
+
+impl FilesService {
+    pub fn new(store: Arc<dyn FileStore>, limits: Limits) -> FilesService {
+        FilesService {
+            store,
+            limits,
+            notifier: RevisionNotifier::default(),
+            writes: Arc::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn notifier(&self) -> &RevisionNotifier {
+        &self.notifier
+    }
+
+    /// Writes that made a new revision since start.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, path = %path, size = content.len()))]
+    pub async fn put(
+        &self,
+        app_id: &AppId,
+        path: FilePath,
+        content: Bytes,
+    ) -> Result<WriteOutcome, FilesError> {
+        let subject = Subject {
+            index: None,
+            path: path.to_string(),
+        };
+        self.limits.check_file_size(&subject, content.len())?;
+        let change = FileChange {
+            path,
+            content: Some(blob_of(content)),
+        };
+        self.apply(app_id, &[change], false).await
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, path = %path))]
+    pub async fn delete(&self, app_id: &AppId, path: FilePath) -> Result<WriteOutcome, FilesError> {
+        self.apply(
+            app_id,
+            &[FileChange {
+                path,
+                content: None,
+            }],
+            false,
+        )
+        .await
+    }
+
+    /// All changes in one revision, or none.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, changes = changes.len()))]
+    pub async fn batch(
+        &self,
+        app_id: &AppId,
+        changes: Vec<BatchChange>,
+    ) -> Result<WriteOutcome, FilesError> {
+        let changes = batch::parse_changes(changes, &self.limits)?;
+        self.apply(app_id, &changes, true).await
+    }
+
+    pub async fn revision(&self, app_id: &AppId) -> Result<u64, FilesError> {
+        Ok(self.store.revision(app_id).await?)
+    }
+
+    pub async fn manifest(&self, app_id: &AppId) -> Result<Manifest, FilesError> {
+        Ok(self.store.manifest(app_id).await?)
+    }
+
+    /// What changed after `since`, waiting up to `wait` for a change when
+    /// there is none yet. `None` means still unchanged: the caller answers 304.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, since, wait_seconds = wait_seconds))]
+    pub async fn changes_since(
+        &self,
+        app_id: &AppId,
+        since: u64,
+        wait_seconds: u64,
+    ) -> Result<Option<Changes>, FilesError> {
+        if wait_seconds > MAX_WAIT_SECONDS {
+            return Err(FilesError::WaitTooLong(wait_seconds));
+        }
+        let mut receiver = self.notifier.subscribe(app_id);
+        let mut revision = self.store.revision(app_id).await?;
+        if revision == since && wait_seconds > 0 {
+            // No store connection is held while waiting.
+            let wait = Duration::from_secs(wait_seconds);
+            if self.notifier.wait_past(&mut receiver, since, wait).await == WaitOutcome::Moved {
+                revision = self.store.revision(app_id).await?;
+            }
+        }
+        if revision == since {
+            return Ok(None);
+        }
+        Ok(Some(self.store.changes_since(app_id, since).await?))
+    }
+
+    pub async fn read_file(&self, app_id: &AppId, path: &FilePath) -> Result<Blob, FilesError> {
+        self.store
+            .read_file(app_id, path)
+            .await?
+            .ok_or_else(|| FilesError::FileNotFound {
+                subject: Subject {
+                    index: None,
+                    path: path.to_string(),
+                },
+            })
+    }
+
+    /// Content by hash; only blobs the app's current manifest references.
+    pub async fn read_blob(&self, app_id: &AppId, sha256: &str) -> Result<Bytes, FilesError> {
+        check_sha256(sha256)?;
+        self.store
+            .read_blob(app_id, sha256)
+            .await?
+            .ok_or_else(|| FilesError::BlobNotFound {
+                sha256: sha256.to_owned(),
+            })
+    }
+
+    /// Checks every hash first (so a refusal comes before any byte is sent),
+    /// then streams the blobs one at a time to keep memory to one blob.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, blobs = sha256s.len()))]
+    pub async fn blob_batch(
+        &self,
+        app_id: &AppId,
+        sha256s: Vec<String>,
+    ) -> Result<BlobBatch, FilesError> {
+        if sha256s.len() > MAX_BLOBS_PER_BATCH {
+            return Err(FilesError::TooManyBlobs(sha256s.len()));
+        }
+        for sha256 in &sha256s {
+            check_sha256(sha256)?;
+        }
+        let sizes: std::collections::HashMap<String, u64> = self
+            .store
+            .referenced_blobs(app_id, &sha256s)
+            .await?
+            .into_iter()
+            .collect();
+        let mut total_bytes = 0;
+        for sha256 in &sha256s {
+            match sizes.get(sha256) {
+                Some(size) => total_bytes += size,
+                None => {
+                    return Err(FilesError::BlobNotFound {
+                        sha256: sha256.clone(),
+                    });
+                }
+            }
+        }
+        let service = self.clone();
+        let app_id = app_id.clone();
+        let stream = stream::iter(sha256s)
+            .then(move |sha256| {
+                let service = service.clone();
+                let app_id = app_id.clone();
+                async move { service.read_blob(&app_id, &sha256).await }
+            })
+            .boxed();
+        Ok(BlobBatch {
+            total_bytes,
+            stream,
+        })
+    }
+
+    async fn apply(
+        &self,
+        app_id: &AppId,
+        changes: &[FileChange],
+        batch: bool,
+    ) -> Result<WriteOutcome, FilesError> {
+        let outcome = self
+            .store
+            .apply(app_id, changes, self.limits.app)
+            .await
+            .map_err(|error| FilesError::from_store(error, batch))?;
+        if outcome.changed > 0 {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.notifier.publish(app_id, outcome.revision);
+        }
+        tracing::info!(
+            revision = outcome.revision,
+            changed = outcome.changed,
+            "files written"
+        );
+        Ok(outcome)
+    }
+}
+
+fn check_sha256(sha256: &str) -> Result<(), FilesError> {
+    if sync_protocol::is_sha256_hex(sha256) {
+        Ok(())
+    } else {
+        Err(FilesError::Sha256Invalid(sha256.to_owned()))
+    }
+}
+
+/// Hashes content once, where it enters the domain.
+fn blob_of(bytes: Bytes) -> Blob {
+    Blob {
+        sha256: sync_protocol::sha256_hex(&bytes),
+        bytes,
+    }
+}

@@ -1,0 +1,346 @@
+//! `/v1/apps/{app_id}/files...`, `/blobs...`, `/sync-token` and `/sync-status`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde::Deserialize;
+use sync_protocol::{
+    AppId, BatchRequest, BlobBatchRequest, FilePath, ManifestResponse, REVISION_HEADER,
+    SyncStatusReport, SyncToken, SyncTokenResponse, WriteResponse,
+};
+
+use super::auth::{FilesReader, Operator, SyncAgent};
+use super::{ApiError, AppState};
+use crate::files::FilesError;
+use crate::store::{Changes, Manifest, StoreError, WriteOutcome};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/apps/{app_id}/files",
+            get(get_manifest).post(post_batch),
+        )
+        .route(
+            "/v1/apps/{app_id}/files/{*path}",
+            put(put_file).delete(delete_file).get(get_file),
+        )
+        .route("/v1/apps/{app_id}/blobs", post(post_blob_batch))
+        .route("/v1/apps/{app_id}/blobs/{sha256}", get(get_blob))
+        .route("/v1/apps/{app_id}/sync-token", post(post_sync_token))
+        .route("/v1/apps/{app_id}/sync-status", post(post_sync_status))
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestQuery {
+    since: Option<u64>,
+    wait: Option<u64>,
+}
+
+async fn put_file(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path((app_id, path)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
+    let body =
+        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    Ok(written(state.files.put(&app_id, path, body).await?))
+}
+
+async fn delete_file(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path((app_id, path)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
+    Ok(written(state.files.delete(&app_id, path).await?))
+}
+
+async fn post_batch(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Result<Json<BatchRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let Json(request) =
+        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    Ok(written(state.files.batch(&app_id, request.changes).await?))
+}
+
+async fn get_file(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path((app_id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
+    let blob = state.files.read_file(&app_id, &path).await?;
+    let etag = format!("\"{}\"", blob.sha256);
+    if if_none_match(&headers, &etag) {
+        return Ok(not_modified(&etag, None));
+    }
+    Ok((
+        [
+            (CONTENT_TYPE, "application/octet-stream"),
+            (ETAG, etag.as_str()),
+        ],
+        blob.bytes,
+    )
+        .into_response())
+}
+
+/// The manifest, or with `since` the changes after it (`wait` long-polls).
+/// ETags: `"r<revision>"` for the whole manifest, `"r<revision>-since<N>"`
+/// for a delta; a 304 repeats the ETag the client would have been sent.
+async fn get_manifest(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    query: Result<Query<ManifestQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let Query(query) =
+        query.map_err(|rejection| ApiError::bad_request("query_invalid", rejection.body_text()))?;
+    let Some(since) = query.since else {
+        if query.wait.is_some() {
+            return Err(ApiError::bad_request(
+                "query_invalid",
+                "wait needs since: pass the revision you hold as ?since=N&wait=S",
+            ));
+        }
+        let manifest = state.files.manifest(&app_id).await?;
+        return Ok(manifest_response(&headers, full_manifest(manifest), None));
+    };
+    match state
+        .files
+        .changes_since(&app_id, since, query.wait.unwrap_or(0))
+        .await?
+    {
+        None => Ok(not_modified(&format!("\"r{since}\""), Some(since))),
+        Some(Changes::Full(manifest)) => {
+            Ok(manifest_response(&headers, full_manifest(manifest), None))
+        }
+        Some(Changes::Delta {
+            revision,
+            files,
+            deleted,
+        }) => {
+            let body = ManifestResponse {
+                revision,
+                full: false,
+                files,
+                deleted,
+            };
+            Ok(manifest_response(&headers, body, Some(since)))
+        }
+    }
+}
+
+async fn get_blob(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path((app_id, sha256)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let bytes = state.files.read_blob(&app_id, &sha256).await?;
+    let etag = format!("\"{sha256}\"");
+    let mut response = if if_none_match(&headers, &etag) {
+        not_modified(&etag, None)
+    } else {
+        (
+            [
+                (CONTENT_TYPE, "application/octet-stream"),
+                (ETAG, etag.as_str()),
+            ],
+            bytes,
+        )
+            .into_response()
+    };
+    // Content addressed: the bytes behind a hash never change.
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
+/// Several blobs' bytes back to back, in the order asked; sizes come from the manifest.
+async fn post_blob_batch(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Result<Json<BlobBatchRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let Json(request) =
+        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    let batch = state.files.blob_batch(&app_id, request.sha256).await?;
+    // A failure mid-stream (the store went away) ends the body early; the
+    // client sees a short body and verifies every blob's sha256 anyway.
+    let stream = batch
+        .stream
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    Ok((
+        [
+            (CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (CONTENT_LENGTH, batch.total_bytes.to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Mints a token; only its digest is kept, and earlier tokens stay valid.
+async fn post_sync_token(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let token = SyncToken::new(app_id.clone(), rand::random());
+    state
+        .sync_tokens
+        .add_sync_token(&app_id, &token.digest())
+        .await?;
+    tracing::info!(%app_id, "sync token minted");
+    let body = SyncTokenResponse {
+        token: token.expose(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn post_sync_status(
+    agent: SyncAgent,
+    State(state): State<AppState>,
+    body: Result<Json<SyncStatusReport>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(report) =
+        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    state
+        .sync_tokens
+        .record_sync_status(&agent.app_id, &report)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn written(outcome: WriteOutcome) -> Response {
+    let body = WriteResponse {
+        revision: outcome.revision,
+        changed: outcome.changed,
+    };
+    (
+        [(REVISION_HEADER, outcome.revision.to_string())],
+        Json(body),
+    )
+        .into_response()
+}
+
+fn full_manifest(manifest: Manifest) -> ManifestResponse {
+    ManifestResponse {
+        revision: manifest.revision,
+        full: true,
+        files: manifest.files,
+        deleted: Vec::new(),
+    }
+}
+
+fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<u64>) -> Response {
+    let etag = match since {
+        Some(since) => format!("\"r{}-since{since}\"", body.revision),
+        None => format!("\"r{}\"", body.revision),
+    };
+    if if_none_match(headers, &etag) {
+        return not_modified(&etag, Some(body.revision));
+    }
+    let revision = body.revision.to_string();
+    (
+        [
+            (ETAG, etag),
+            (
+                REVISION_HEADER.parse().expect("static header name"),
+                revision,
+            ),
+        ],
+        Json(body),
+    )
+        .into_response()
+}
+
+fn not_modified(etag: &str, revision: Option<u64>) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    if let Some(revision) = revision {
+        response
+            .headers_mut()
+            .insert(REVISION_HEADER, HeaderValue::from(revision));
+    }
+    response
+}
+
+/// Whether `If-None-Match` lists `etag` (or `*`); weak comparison is not needed: our ETags are strong.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|candidate| candidate == etag || candidate == "*")
+        })
+}
+
+fn body_rejection(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(
+            "file_too_large",
+            "the request body is larger than the server accepts (--max-file-bytes); shrink the file",
+        )
+    } else {
+        ApiError::bad_request("body_invalid", text)
+    }
+}
+
+impl From<FilesError> for ApiError {
+    fn from(error: FilesError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            FilesError::PathInvalid { .. } => ApiError::bad_request("path_invalid", message),
+            FilesError::FileTooLarge { .. } => {
+                ApiError::payload_too_large("file_too_large", message)
+            }
+            FilesError::AppFileLimit { .. } => {
+                ApiError::payload_too_large("app_file_limit", message)
+            }
+            FilesError::AppSizeLimit { .. } => {
+                ApiError::payload_too_large("app_size_limit", message)
+            }
+            FilesError::FileNotFound { .. } => ApiError::not_found("file_not_found", message),
+            FilesError::BatchInvalid(_) => ApiError::bad_request("batch_invalid", message),
+            FilesError::BlobNotFound { .. } => ApiError::not_found("blob_not_found", message),
+            FilesError::Sha256Invalid(_) => ApiError::bad_request("sha256_invalid", message),
+            FilesError::TooManyBlobs(_) => ApiError::bad_request("too_many_blobs", message),
+            FilesError::WaitTooLong(_) => ApiError::bad_request("wait_invalid", message),
+            FilesError::Store(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        FilesError::from(error).into()
+    }
+}

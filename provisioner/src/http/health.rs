@@ -1,0 +1,100 @@
+//! `/healthz` and `/metrics` (Prometheus text format), and the middleware
+//! that counts requests by route and status.
+//!
+//! A handful of counters does not warrant a metrics crate: they are kept in
+//! a map and written out by hand.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+
+/// Request counts by (method, route, status).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// A std mutex: held for one map update, never across an await.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl Metrics {
+    fn count(&self, method: &str, route: &str, status: u16) {
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+    }
+}
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+pub(super) async fn count_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    // Unmatched paths share one label, so random URLs cannot grow the map.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .count(&method, &route, response.status().as_u16());
+    response
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = String::new();
+    text.push_str("# HELP provisioner_http_requests_total HTTP requests by route and status.\n");
+    text.push_str("# TYPE provisioner_http_requests_total counter\n");
+    {
+        let requests = state
+            .metrics
+            .requests
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for ((method, route, status), count) in requests.iter() {
+            let _ = writeln!(
+                text,
+                "provisioner_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+    }
+    let _ = writeln!(
+        text,
+        "# HELP provisioner_file_writes_total Writes that made a new files revision.\n\
+         # TYPE provisioner_file_writes_total counter\n\
+         provisioner_file_writes_total {}",
+        state.files.writes()
+    );
+    let _ = writeln!(
+        text,
+        "# HELP provisioner_long_poll_waiters Long-polls of the files manifest waiting now.\n\
+         # TYPE provisioner_long_poll_waiters gauge\n\
+         provisioner_long_poll_waiters {}",
+        state.files.notifier().waiters()
+    );
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,71 @@
+//! The embedded default backend: one SQLite file under `--data-dir`.
+//!
+//! Durability: WAL with `synchronous = FULL` makes every commit fsync the
+//! log before it returns, so a write acknowledged with a 2xx survives a crash
+//! or a power cut. Writes open their transaction with `BEGIN IMMEDIATE`: a
+//! deferred transaction that later upgrades to a write lock can fail with
+//! `SQLITE_BUSY` straight away, while an immediate one waits `busy_timeout`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+/// The file name of the database inside the data dir.
+const DATABASE_FILE: &str = "provisioner.sqlite3";
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("failed to open the database `{}`", path.display()))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for the other `impl ...Store for SqliteStore` blocks.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Starts a write transaction that holds the database's write lock from its first statement.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Waits for the pool's connections to close, so the last commits are checkpointed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite stores integers as i64; sizes and revisions never come near its limit.
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}

@@ -1,0 +1,315 @@
+//! `TestProvisioner`: the real `provisioner serve` binary on a loopback port
+//! with a temporary data dir, and one method per files endpoint.
+//!
+//! The binary must be built first (`cargo build -p provisioner`); tests in
+//! this crate do not build other packages' binaries on their own.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::Serialize;
+use sync_protocol::{BlobBatchRequest, SyncStatusReport, SyncTokenResponse};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The stdout line `serve` prints once it is bound.
+const LISTENING_PREFIX: &str = "listening on http://";
+/// How long a start may take before the test gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestProvisioner {
+    child: Option<Child>,
+    data_dir: TempDir,
+    address: SocketAddr,
+    api_key: String,
+    extra_args: Vec<String>,
+    client: reqwest::Client,
+}
+
+impl TestProvisioner {
+    /// Starts a provisioner with default limits.
+    pub async fn spawn() -> anyhow::Result<TestProvisioner> {
+        TestProvisioner::spawn_with_args(&[]).await
+    }
+
+    /// Starts a provisioner with extra `serve` flags (`--max-file-bytes 100`, ...).
+    pub async fn spawn_with_args(extra_args: &[&str]) -> anyhow::Result<TestProvisioner> {
+        let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
+        let api_key = format!("test-key-{}", rand::random::<u64>());
+        let extra_args: Vec<String> = extra_args.iter().map(|arg| (*arg).to_owned()).collect();
+        let (child, address) = start(data_dir.path(), &api_key, &extra_args).await?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(90))
+            .no_proxy()
+            .build()
+            .context("failed to build an HTTP client")?;
+        Ok(TestProvisioner {
+            child: Some(child),
+            data_dir,
+            address,
+            api_key,
+            extra_args,
+            client,
+        })
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown, as in a crash) and
+    /// starts it again on the same data dir. The port may change.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill().await;
+        let (child, address) = start(self.data_dir.path(), &self.api_key, &self.extra_args).await?;
+        self.child = Some(child);
+        self.address = address;
+        Ok(())
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A request to `path_and_query` with the operator key.
+    pub fn request(&self, method: Method, path_and_query: &str) -> RequestBuilder {
+        self.request_as(method, path_and_query, &self.api_key)
+    }
+
+    /// A request to `path_and_query` carrying `secret` (an API key or a sync token).
+    pub fn request_as(&self, method: Method, path_and_query: &str, secret: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path_and_query}", self.base_url()))
+            .bearer_auth(secret)
+    }
+
+    pub async fn put_file(
+        &self,
+        app: &str,
+        path: &str,
+        content: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.put_file_encoded(app, &encode_path(path), content)
+            .await
+    }
+
+    /// `PUT` with the path inserted as given: for paths that must reach the server unnormalised.
+    pub async fn put_file_encoded(
+        &self,
+        app: &str,
+        encoded_path: &str,
+        content: impl Into<reqwest::Body>,
+    ) -> Response {
+        let url = format!("/v1/apps/{app}/files/{encoded_path}");
+        send(self.request(Method::PUT, &url).body(content)).await
+    }
+
+    pub async fn delete_file(&self, app: &str, path: &str) -> Response {
+        let url = format!("/v1/apps/{app}/files/{}", encode_path(path));
+        send(self.request(Method::DELETE, &url)).await
+    }
+
+    pub async fn get_file(&self, app: &str, path: &str, secret: &str) -> Response {
+        let url = format!("/v1/apps/{app}/files/{}", encode_path(path));
+        send(self.request_as(Method::GET, &url, secret)).await
+    }
+
+    /// `POST /files` with any JSON body (a `BatchRequest` or a hand-written value).
+    pub async fn batch(&self, app: &str, body: &impl Serialize) -> Response {
+        send(
+            self.request(Method::POST, &format!("/v1/apps/{app}/files"))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `GET /files` with `query` (such as `since=3&wait=5`, or empty) and optional `If-None-Match`.
+    pub async fn manifest(
+        &self,
+        app: &str,
+        query: &str,
+        if_none_match: Option<&str>,
+        secret: &str,
+    ) -> Response {
+        let mut request = self.request_as(
+            Method::GET,
+            &format!("/v1/apps/{app}/files?{query}"),
+            secret,
+        );
+        if let Some(etag) = if_none_match {
+            request = request.header("if-none-match", etag);
+        }
+        send(request).await
+    }
+
+    pub async fn get_blob(&self, app: &str, sha256: &str, secret: &str) -> Response {
+        send(self.request_as(
+            Method::GET,
+            &format!("/v1/apps/{app}/blobs/{sha256}"),
+            secret,
+        ))
+        .await
+    }
+
+    pub async fn blob_batch(&self, app: &str, sha256s: &[String], secret: &str) -> Response {
+        let body = BlobBatchRequest {
+            sha256: sha256s.to_vec(),
+        };
+        send(
+            self.request_as(Method::POST, &format!("/v1/apps/{app}/blobs"), secret)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Mints a sync token for `app` and returns its text.
+    pub async fn mint_sync_token(&self, app: &str) -> anyhow::Result<String> {
+        let response =
+            send(self.request(Method::POST, &format!("/v1/apps/{app}/sync-token"))).await;
+        let status = response.status();
+        if !status.is_success() {
+            bail!(
+                "minting a sync token answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        Ok(response.json::<SyncTokenResponse>().await?.token)
+    }
+
+    pub async fn report_sync_status(
+        &self,
+        app: &str,
+        token: &str,
+        report: &SyncStatusReport,
+    ) -> Response {
+        let url = format!("/v1/apps/{app}/sync-status");
+        send(self.request_as(Method::POST, &url, token).json(report)).await
+    }
+
+    pub async fn healthz(&self) -> Response {
+        send(self.client.get(format!("{}/healthz", self.base_url()))).await
+    }
+
+    pub async fn metrics(&self) -> Response {
+        send(self.client.get(format!("{}/metrics", self.base_url()))).await
+    }
+}
+
+impl Drop for TestProvisioner {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// Percent-encodes each segment of `path`, keeping the `/` between them.
+pub fn encode_path(path: &str) -> String {
+    let mut encoded = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                encoded.push(char::from(byte));
+            }
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
+/// The `provisioner` binary next to this test binary (`target/debug/deps/..`),
+/// or `PROVISIONER_BIN`.
+pub fn provisioner_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PROVISIONER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let test_binary = std::env::current_exe().context("failed to locate the test binary")?;
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .context("the test binary is not inside target/<profile>/deps")?;
+    let binary = profile_dir.join("provisioner");
+    if !binary.exists() {
+        bail!(
+            "`{}` is missing; run `cargo build -p provisioner` first",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+async fn send(request: RequestBuilder) -> Response {
+    request
+        .send()
+        .await
+        .expect("the provisioner did not answer")
+}
+
+async fn start(
+    data_dir: &Path,
+    api_key: &str,
+    extra_args: &[String],
+) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut command = Command::new(provisioner_binary()?);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra_args)
+        .env("PROVISIONER_API_KEY", api_key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    // Settings from the developer's shell must not leak into a test.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FLY_")
+            || name == "DATABASE_URL"
+            || (name.starts_with("PROVISIONER_") && name != "PROVISIONER_BIN")
+        {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command.spawn().context("failed to start the provisioner")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(START_TIMEOUT, async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(address) = line.strip_prefix(LISTENING_PREFIX) {
+                return address
+                    .trim()
+                    .parse::<SocketAddr>()
+                    .context("unparsable listening line");
+            }
+        }
+        bail!("the provisioner exited before listening")
+    })
+    .await
+    .context("the provisioner did not start in time")??;
+    // Keep reading stdout so a later print never fails on a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, address))
+}
