@@ -8,6 +8,7 @@ pub mod files;
 pub mod fly;
 pub mod http;
 pub mod lifecycle;
+pub mod proxy;
 pub mod store;
 pub mod telemetry;
 
