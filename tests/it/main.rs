@@ -1,1 +1,2 @@
 //! One integration test binary for the whole workspace.
+mod deploy_config;
