@@ -1,1 +1,139 @@
-//! The sync daemon.
+//! The sync daemon: runs inside a preview, pulls the app's files from the
+//! provisioner, writes them atomically, and optionally supervises the dev
+//! server that serves them.
+//!
+//! # Layout
+//!
+//! - `config`: flags and environment, validated into [`Config`].
+//! - `client`: the only module that talks HTTP.
+//! - `sync_loop`: manifest → apply → report, with long-poll or conditional
+//!   polling and backoff; `apply` is one cycle (plan, stage, burst).
+//! - `index`, `fsio`, `staging`, `fetch`: what is on disk, safe paths,
+//!   where new content waits, and verified downloads.
+//! - `watch`: inotify on the synced directories, to notice local edits.
+//! - `status`: the sync-status reporter; `supervise`: the dev server.
+//!
+//! # State directory
+//!
+//! Outside the synced tree (default: the sibling `.<dirname>.sync`):
+//! `index.json` (applied revision; every file the daemon wrote, with its
+//! sha256 and inode stamp), `staging/` (content of the cycle in flight),
+//! `displaced/` (copies of local files the server's version replaced),
+//! `install.sha256` (what the last successful install saw).
+//!
+//! # Invariants
+//!
+//! A file in the tree is never written in place; the daemon deletes only
+//! paths its index lists; nothing is written through a symlink or outside
+//! `--dir`; the sync token never reaches a log.
+
+pub mod apply;
+pub mod backoff;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod fsio;
+pub mod index;
+pub mod staging;
+pub mod status;
+pub mod supervise;
+pub mod sync_loop;
+pub mod watch;
+
+use std::future::Future;
+use std::path::Path;
+
+use sync_protocol::DevServerState;
+use tokio::sync::watch as channel;
+
+pub use config::{Args, Config};
+pub use error::CriticalError;
+
+use crate::client::Client;
+use crate::status::StatusBoard;
+
+/// Runs the daemon until `shutdown` resolves (then stops the dev server and
+/// returns `Ok`), until `--once` has converged, or until a critical error.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), CriticalError> {
+    prepare_directories(&config)?;
+    let client = Client::new(&config)?;
+    let supervise = config.supervise.clone().filter(|_| !config.once);
+    let initial = if supervise.is_some() {
+        DevServerState::Starting
+    } else {
+        DevServerState::None
+    };
+    let board = StatusBoard::new(initial);
+    let reporter = tokio::spawn(status::report_changes(client.clone(), board.subscribe()));
+    let (applied, applied_receiver) = channel::channel(None);
+    let (stop, stop_receiver) = channel::channel(false);
+    tracing::info!(app = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
+
+    let supervisor = supervise.map(|supervise| {
+        let context = supervise::Context {
+            config: supervise,
+            dir: config.dir.clone(),
+            state_dir: config.state_dir.clone(),
+            board: board.clone(),
+        };
+        tokio::spawn(supervise::run(
+            context,
+            applied_receiver,
+            stop_receiver.clone(),
+        ))
+    });
+    let stop_on_signal = {
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop.send_replace(true);
+        }
+    };
+    let result = tokio::select! {
+        result = sync_loop::run(&config, &client, &board, &applied, stop_receiver) => result,
+        () = stop_on_signal => Ok(()),
+    };
+    stop.send_replace(true);
+    if let Some(supervisor) = supervisor {
+        match supervisor.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "dev server supervisor failed"),
+            Err(error) => tracing::error!(%error, "dev server supervisor panicked"),
+        }
+    }
+    reporter.abort();
+    // One last report, so the provisioner sees the final state (and with
+    // --once, the revision) even if the reporter had not posted it yet.
+    if let Some(report) = board.current().report()
+        && let Err(error) = client.report(&report).await
+    {
+        tracing::warn!(%error, "final sync-status not delivered");
+    }
+    result
+}
+
+/// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be
+/// written: retrying would not fix permissions.
+fn prepare_directories(config: &Config) -> Result<(), CriticalError> {
+    for dir in [&config.dir, &config.state_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| CriticalError::NotWritable {
+            path: dir.clone(),
+            source,
+        })?;
+        check_writable(dir)?;
+    }
+    Ok(())
+}
+
+fn check_writable(dir: &Path) -> Result<(), CriticalError> {
+    nix::unistd::access(
+        dir,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .map_err(|errno| CriticalError::NotWritable {
+        path: dir.to_owned(),
+        source: std::io::Error::from(errno),
+    })
+}

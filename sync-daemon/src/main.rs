@@ -1,1 +1,46 @@
-fn main() {}
+//! `sync-daemon`: see the crate documentation in `lib.rs`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = sync_daemon::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match sync_daemon::Config::from_args(args) {
+        Ok(config) => sync_daemon::run(config, shutdown_signal()).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error.cause_chain = ?error, "sync-daemon stopped: {error}");
+            eprintln!("sync-daemon: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM (what Fly and the local driver send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; waiting for Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}

@@ -1,0 +1,277 @@
+//! The daemon's HTTP client for its app's files API. Only this module talks
+//! to the provisioner; it carries the sync token in a header marked
+//! sensitive and never puts it in a URL or a message.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
+use reqwest::{Response, StatusCode, Url};
+use serde::Deserialize;
+use sync_protocol::{BlobBatchRequest, FileEntry, FilePath, SyncStatusReport};
+
+use crate::config::Config;
+use crate::error::{CriticalError, Error, RuntimeError};
+
+/// How long the server is asked to hold a long-poll.
+pub const LONG_POLL_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    /// `<server>/v1/apps/<app>/`.
+    app_url: Url,
+    authorization: HeaderValue,
+}
+
+/// What a manifest request asks for.
+#[derive(Clone, Debug)]
+pub enum ManifestQuery {
+    /// The whole manifest, unconditionally.
+    Full,
+    /// The whole manifest unless it still has this ETag.
+    IfNoneMatch(String),
+    /// Changes after a revision, held by the server up to [`LONG_POLL_WAIT`].
+    LongPoll { since: u64 },
+}
+
+/// A manifest as received. Paths and hashes are checked one by one, so a
+/// single bad entry is refused on its own instead of failing the whole
+/// manifest.
+#[derive(Debug)]
+pub struct Manifest {
+    pub revision: u64,
+    pub full: bool,
+    pub files: Vec<FileEntry>,
+    pub deleted: Vec<FilePath>,
+    /// Set only on answers to full, unconditional-or-conditional requests.
+    pub etag: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Poll {
+    Unchanged,
+    Changed(Manifest),
+}
+
+impl Client {
+    pub fn new(config: &Config) -> Result<Client, CriticalError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|error| {
+                CriticalError::Config(format!("cannot build the HTTP client: {error}"))
+            })?;
+        let mut app_url = config.server.clone();
+        app_url
+            .path_segments_mut()
+            .map_err(|()| {
+                CriticalError::Config(format!("--server {} cannot be a base URL", config.server))
+            })?
+            .pop_if_empty()
+            .extend(["v1", "apps", config.app_id.as_str(), ""]);
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
+            .map_err(|_| {
+                CriticalError::Config("--token holds characters not allowed in a header".to_owned())
+            })?;
+        authorization.set_sensitive(true);
+        Ok(Client {
+            http,
+            app_url,
+            authorization,
+        })
+    }
+
+    pub async fn manifest(&self, query: &ManifestQuery) -> Result<Poll, Error> {
+        let mut url = self.url("files");
+        let mut request = match query {
+            ManifestQuery::Full => self.http.get(url.clone()).timeout(Duration::from_secs(60)),
+            ManifestQuery::IfNoneMatch(etag) => self
+                .http
+                .get(url.clone())
+                .timeout(Duration::from_secs(60))
+                .header(IF_NONE_MATCH, etag),
+            ManifestQuery::LongPoll { since } => {
+                url.query_pairs_mut()
+                    .append_pair("since", &since.to_string())
+                    .append_pair("wait", &LONG_POLL_WAIT.as_secs().to_string());
+                self.http
+                    .get(url.clone())
+                    .timeout(LONG_POLL_WAIT + Duration::from_secs(30))
+            }
+        };
+        request = request.header(AUTHORIZATION, self.authorization.clone());
+        let response = send(request, &url).await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Poll::Unchanged);
+        }
+        let response = checked(response, &url).await?;
+        let etag = match query {
+            ManifestQuery::LongPoll { .. } => None,
+            _ => response
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| http_error(&url, source))?;
+        let raw: RawManifest =
+            serde_json::from_slice(&body).map_err(|source| RuntimeError::Decode {
+                url: url.to_string(),
+                source,
+            })?;
+        Ok(Poll::Changed(raw.checked(etag)))
+    }
+
+    /// One blob by its hash; the caller streams and verifies the body.
+    pub async fn blob(&self, sha256: &str) -> Result<Response, Error> {
+        let url = self.url(&format!("blobs/{sha256}"));
+        let request = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, self.authorization.clone());
+        checked(send(request, &url).await?, &url).await
+    }
+
+    /// Several blobs concatenated in the order asked, or `None` when the
+    /// server has no batch endpoint (404/405), so the caller fetches one by one.
+    pub async fn blobs(&self, sha256s: &[String]) -> Result<Option<Response>, Error> {
+        let url = self.url("blobs");
+        let body = BlobBatchRequest {
+            sha256: sha256s.to_vec(),
+        };
+        let request = self
+            .http
+            .post(url.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(&body);
+        let response = send(request, &url).await?;
+        if matches!(
+            response.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
+            return Ok(None);
+        }
+        Ok(Some(checked(response, &url).await?))
+    }
+
+    pub async fn report(&self, report: &SyncStatusReport) -> Result<(), Error> {
+        let url = self.url("sync-status");
+        let request = self
+            .http
+            .post(url.clone())
+            .timeout(Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(report);
+        checked(send(request, &url).await?, &url).await.map(drop)
+    }
+
+    fn url(&self, tail: &str) -> Url {
+        // `app_url` ends in '/', and every tail is built from checked parts.
+        self.app_url
+            .join(tail)
+            .expect("a relative path joins onto the app URL")
+    }
+}
+
+#[derive(Deserialize)]
+struct RawManifest {
+    revision: u64,
+    #[serde(default = "yes")]
+    full: bool,
+    files: Vec<RawEntry>,
+    #[serde(default)]
+    deleted: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    path: String,
+    sha256: String,
+    size: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RawManifest {
+    fn checked(self, etag: Option<String>) -> Manifest {
+        let files = self
+            .files
+            .into_iter()
+            .filter_map(|raw| match FilePath::parse(&raw.path) {
+                Ok(_) if !sync_protocol::is_sha256_hex(&raw.sha256) => {
+                    tracing::error!(
+                        path = raw.path,
+                        sha256 = raw.sha256,
+                        "manifest entry has a malformed sha256; skipped"
+                    );
+                    None
+                }
+                Ok(path) => Some(FileEntry {
+                    path,
+                    sha256: raw.sha256,
+                    size: raw.size,
+                }),
+                Err(error) => {
+                    tracing::error!(path = ?raw.path, %error, "manifest path refused; skipped");
+                    None
+                }
+            })
+            .collect();
+        let deleted = self
+            .deleted
+            .into_iter()
+            .filter_map(|raw| FilePath::parse(&raw).ok())
+            .collect();
+        Manifest {
+            revision: self.revision,
+            full: self.full,
+            files,
+            deleted,
+            etag,
+        }
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder, url: &Url) -> Result<Response, Error> {
+    request
+        .send()
+        .await
+        .map_err(|source| http_error(url, source))
+}
+
+/// 401 and 403 are fatal: retrying with the same token cannot succeed.
+/// Everything else non-2xx is transient.
+async fn checked(response: Response, url: &Url) -> Result<Response, Error> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return Err(CriticalError::BadToken {
+            status: status.as_u16(),
+        }
+        .into());
+    }
+    let mut body = response.text().await.unwrap_or_default();
+    body.truncate(300);
+    Err(RuntimeError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        body,
+    }
+    .into())
+}
+
+fn http_error(url: &Url, source: reqwest::Error) -> Error {
+    RuntimeError::Http {
+        url: url.to_string(),
+        source: source.without_url(),
+    }
+    .into()
+}

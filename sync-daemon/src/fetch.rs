@@ -1,0 +1,171 @@
+//! Downloads blobs straight into staging files, hashing while writing, so
+//! content is in memory one network chunk at a time and nothing unverified
+//! ever reaches the tree.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use reqwest::Response;
+use sha2::{Digest, Sha256};
+use sync_protocol::MAX_BLOBS_PER_BATCH;
+
+use crate::client::Client;
+use crate::error::{Error, RuntimeError, io_error};
+
+/// The most bytes asked for in one batch, so one slow batch does not hold
+/// everything up and a retry re-downloads little.
+const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A blob to download and where to put it.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    pub sha256: String,
+    pub size: u64,
+    pub destination: PathBuf,
+}
+
+/// Downloads every wanted blob (distinct hashes) into its destination,
+/// batching when there are several.
+pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
+    let mut batches: Vec<&[Wanted]> = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (position, blob) in wanted.iter().enumerate() {
+        let count = position - start;
+        if count > 0 && (count == MAX_BLOBS_PER_BATCH || bytes + blob.size > MAX_BATCH_BYTES) {
+            batches.push(&wanted[start..position]);
+            start = position;
+            bytes = 0;
+        }
+        bytes += blob.size;
+    }
+    if start < wanted.len() {
+        batches.push(&wanted[start..]);
+    }
+    for batch in batches {
+        if let [single] = batch {
+            receive(client.blob(&single.sha256).await?, batch).await?;
+            continue;
+        }
+        let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
+        match client.blobs(&sha256s).await? {
+            Some(response) => receive(response, batch).await?,
+            None => {
+                tracing::debug!("server has no batch blob endpoint; fetching one by one");
+                for blob in batch {
+                    receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits a body holding `blobs` back to back, by their known sizes.
+async fn receive(mut response: Response, blobs: &[Wanted]) -> Result<(), Error> {
+    let mut pending = blobs.iter();
+    let mut sink = BlobSink::next(&mut pending)?;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| RuntimeError::Http {
+            url: "blob body".to_owned(),
+            source: source.without_url(),
+        })?
+    {
+        let mut data = &chunk[..];
+        while !data.is_empty() {
+            let Some(current) = sink.as_mut() else {
+                return Err(RuntimeError::ShortBlob {
+                    sha256: "(body longer than the blobs asked for)".to_owned(),
+                    expected: 0,
+                    actual: data.len() as u64,
+                }
+                .into());
+            };
+            let taken = current.write(data)?;
+            data = &data[taken..];
+            if current.remaining() == 0 {
+                sink.take().expect("current sink").finish()?;
+                sink = BlobSink::next(&mut pending)?;
+            }
+        }
+    }
+    match sink {
+        None => Ok(()),
+        Some(short) => Err(RuntimeError::ShortBlob {
+            sha256: short.blob.sha256.clone(),
+            expected: short.blob.size,
+            actual: short.written,
+        }
+        .into()),
+    }
+}
+
+struct BlobSink<'a> {
+    blob: &'a Wanted,
+    file: fs::File,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<'a> BlobSink<'a> {
+    /// Opens the next blob's file; empty blobs are completed on the spot.
+    fn next(pending: &mut std::slice::Iter<'a, Wanted>) -> Result<Option<BlobSink<'a>>, Error> {
+        for blob in pending.by_ref() {
+            let file =
+                fs::File::create(&blob.destination).map_err(|e| io_error(&blob.destination, e))?;
+            let sink = BlobSink {
+                blob,
+                file,
+                hasher: Sha256::new(),
+                written: 0,
+            };
+            if blob.size > 0 {
+                return Ok(Some(sink));
+            }
+            sink.finish()?;
+        }
+        Ok(None)
+    }
+
+    fn remaining(&self) -> u64 {
+        self.blob.size - self.written
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        let taken = data
+            .len()
+            .min(usize::try_from(self.remaining()).unwrap_or(usize::MAX));
+        self.file
+            .write_all(&data[..taken])
+            .map_err(|e| io_error(&self.blob.destination, e))?;
+        self.hasher.update(&data[..taken]);
+        self.written += taken as u64;
+        Ok(taken)
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        let actual = hex::encode(self.hasher.finalize());
+        if actual != self.blob.sha256 {
+            return Err(RuntimeError::HashMismatch {
+                expected: self.blob.sha256.clone(),
+                actual,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Copies a file already in the tree into staging, verifying it still holds
+/// `sha256` (it may have been edited since its stamp was taken).
+pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<bool, Error> {
+    if let Err(error) = fs::copy(source, destination) {
+        tracing::debug!(path = %source.display(), %error, "local copy failed; downloading instead");
+        return Ok(false);
+    }
+    let (actual, _) = crate::fsio::hash_file(destination).map_err(|e| io_error(destination, e))?;
+    Ok(actual == sha256)
+}

@@ -1,0 +1,269 @@
+//! Filesystem primitives with the daemon's safety rules: every write or
+//! delete lands inside the synced tree, never through a symlink, never in
+//! place.
+//!
+//! [`FilePath`] already guarantees a path cannot leave the tree lexically.
+//! What it cannot see is the disk: a directory on the way may have been
+//! replaced by a symlink to `/etc`. So every parent is checked with
+//! `symlink_metadata` before the daemon writes or deletes below it. The
+//! final component itself is never followed: `rename` and `unlink` act on
+//! the link, not its target.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sync_protocol::{FilePath, PathError};
+
+/// Why the daemon will not write or delete a path.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{0}")]
+    Invalid(#[from] PathError),
+    #[error("{} is a symlink; refusing to write through it", .0.display())]
+    SymlinkParent(PathBuf),
+    #[error("{} is in the way: it is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{} is a directory; a file cannot replace it", .0.display())]
+    DirectoryInTheWay(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// What the daemon remembers about a file's inode, to know it unchanged
+/// without reading it: size, mtime, inode number and ctime. ctime moves on
+/// every write or rename-over, so an edit that keeps size and mtime is seen
+/// too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ino: u64,
+    pub ctime_ns: i64,
+}
+
+impl Stamp {
+    pub fn of(metadata: &fs::Metadata) -> Stamp {
+        Stamp {
+            size: metadata.size(),
+            mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
+            ino: metadata.ino(),
+            ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
+        }
+    }
+}
+
+/// The absolute target of `path` under `root`, after re-validating the path
+/// and checking that no existing parent directory is a symlink or a file.
+/// Parents that do not exist yet are fine: [`create_parents`] makes them.
+pub fn checked_target(root: &Path, path: &FilePath) -> Result<PathBuf, Refused> {
+    let path = FilePath::parse(path.as_str())?;
+    let mut current = root.to_path_buf();
+    let mut segments = path.segments().peekable();
+    while let Some(segment) = segments.next() {
+        current.push(segment);
+        if segments.peek().is_none() {
+            break;
+        }
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(Refused::SymlinkParent(current));
+            }
+            Ok(metadata) if !metadata.is_dir() => return Err(Refused::NotADirectory(current)),
+            Ok(_) => {}
+            // Nothing below a missing directory exists either.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => break,
+            Err(source) => {
+                return Err(Refused::Io {
+                    path: current,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(root.join(path.as_str()))
+}
+
+/// Creates the missing parents of `path` under `root` one level at a time,
+/// refusing any symlink met on the way (including one created since
+/// [`checked_target`] looked).
+pub fn create_parents(root: &Path, path: &FilePath) -> Result<(), Refused> {
+    let mut current = root.to_path_buf();
+    let segments: Vec<&str> = path.segments().collect();
+    for segment in &segments[..segments.len() - 1] {
+        current.push(segment);
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(Refused::SymlinkParent(current));
+            }
+            Ok(metadata) if !metadata.is_dir() => return Err(Refused::NotADirectory(current)),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => match fs::create_dir(&current)
+            {
+                Ok(()) => {}
+                // Another writer made it meanwhile; the next loop turn would
+                // not re-check it, so check it here.
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                    if !fs::symlink_metadata(&current).is_ok_and(|m| m.is_dir()) {
+                        return Err(Refused::NotADirectory(current));
+                    }
+                }
+                Err(source) => {
+                    return Err(Refused::Io {
+                        path: current,
+                        source,
+                    });
+                }
+            },
+            Err(source) => {
+                return Err(Refused::Io {
+                    path: current,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes now-empty directories above a deleted file, up to (not
+/// including) `root`. A directory that still holds anything stays.
+pub fn remove_empty_parents(root: &Path, target: &Path) {
+    let mut current = target.parent();
+    while let Some(dir) = current {
+        if dir == root || !dir.starts_with(root) || fs::remove_dir(dir).is_err() {
+            return;
+        }
+        current = dir.parent();
+    }
+}
+
+/// Lower-case hex sha256 and length of a file's content.
+pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut length = 0;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok((hex::encode(hasher.finalize()), length));
+        }
+        hasher.update(&buffer[..read]);
+        length += read as u64;
+    }
+}
+
+/// Writes a small file of the daemon's own (index, records) so a crash
+/// leaves either the old or the new version.
+pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(content)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
+/// The device a path lives on, to tell whether `rename` can cross.
+pub fn device_of(path: &Path) -> io::Result<u64> {
+    Ok(fs::metadata(path)?.dev())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    fn file_path(text: &str) -> FilePath {
+        FilePath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn refuses_a_symlinked_parent_that_leads_outside() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), root.path().join("src")).unwrap();
+
+        let refused = checked_target(root.path(), &file_path("src/x.ts")).unwrap_err();
+        assert!(
+            matches!(refused, Refused::SymlinkParent(ref p) if p.ends_with("src")),
+            "{refused}"
+        );
+        let refused = create_parents(root.path(), &file_path("src/deeper/x.ts")).unwrap_err();
+        assert!(matches!(refused, Refused::SymlinkParent(_)), "{refused}");
+        assert_eq!(
+            fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing was created outside"
+        );
+    }
+
+    #[test]
+    fn refuses_a_symlink_deep_in_the_tree_even_to_inside() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("a/real")).unwrap();
+        symlink(root.path().join("a/real"), root.path().join("a/link")).unwrap();
+        assert!(checked_target(root.path(), &file_path("a/link/x")).is_err());
+        assert!(checked_target(root.path(), &file_path("a/real/x")).is_ok());
+    }
+
+    #[test]
+    fn a_file_where_a_directory_should_be_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("a"), b"file").unwrap();
+        assert!(matches!(
+            checked_target(root.path(), &file_path("a/b")),
+            Err(Refused::NotADirectory(_))
+        ));
+        assert!(matches!(
+            create_parents(root.path(), &file_path("a/b")),
+            Err(Refused::NotADirectory(_))
+        ));
+    }
+
+    #[test]
+    fn a_symlink_as_the_final_component_is_allowed_because_rename_replaces_the_link() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"keep").unwrap();
+        symlink(outside.path().join("secret"), root.path().join("x")).unwrap();
+        let target = checked_target(root.path(), &file_path("x")).unwrap();
+        let staged = root.path().join(".x.sync~");
+        fs::write(&staged, b"new").unwrap();
+        fs::rename(&staged, &target).unwrap();
+        assert_eq!(fs::read(outside.path().join("secret")).unwrap(), b"keep");
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn creates_parents_level_by_level() {
+        let root = tempfile::tempdir().unwrap();
+        create_parents(root.path(), &file_path("a/b/c/d.txt")).unwrap();
+        assert!(root.path().join("a/b/c").is_dir());
+        assert!(!root.path().join("a/b/c/d.txt").exists());
+        remove_empty_parents(root.path(), &root.path().join("a/b/c/d.txt"));
+        assert!(!root.path().join("a").exists());
+        assert!(root.path().exists());
+    }
+
+    #[test]
+    fn stamps_change_with_content_even_at_equal_size() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("f");
+        fs::write(&path, b"one").unwrap();
+        let before = Stamp::of(&fs::symlink_metadata(&path).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        fs::write(&path, b"two").unwrap();
+        let after = Stamp::of(&fs::symlink_metadata(&path).unwrap());
+        assert_eq!(before.size, after.size);
+        assert_ne!(before, after);
+        assert_eq!(
+            hash_file(&path).unwrap(),
+            (sync_protocol::sha256_hex(b"two"), 3)
+        );
+    }
+}

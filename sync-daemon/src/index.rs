@@ -1,0 +1,209 @@
+//! The daemon's memory of the tree: every file it wrote (or found already
+//! byte-identical to the manifest), with the sha256 it has and the inode
+//! [`Stamp`] it had then. Persisted as `<state-dir>/index.json`.
+//!
+//! Two jobs. It lets a cycle learn a file's sha256 from one `lstat`
+//! instead of reading it, and it is the record of ownership: the daemon
+//! deletes only paths listed here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sync_protocol::FilePath;
+
+use crate::error::CriticalError;
+use crate::fsio::{self, Stamp};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    /// The last files revision fully applied.
+    pub revision: Option<u64>,
+    pub files: BTreeMap<FilePath, Entry>,
+    /// Paths the watcher saw change behind the daemon's back: their stamp is
+    /// not trusted until they are hashed again.
+    #[serde(skip)]
+    dirty: HashSet<FilePath>,
+    #[serde(skip)]
+    location: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub sha256: String,
+    pub stamp: Stamp,
+}
+
+impl Index {
+    /// Loads `<state_dir>/index.json`; a missing or unreadable index means
+    /// starting afresh (the first cycle hashes what is on disk).
+    pub fn load(state_dir: &Path) -> Result<Index, CriticalError> {
+        let location = state_dir.join("index.json");
+        let mut index = match fs::read(&location) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+                tracing::warn!(path = %location.display(), %error, "index is unreadable; starting afresh");
+                Index::default()
+            }),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Index::default(),
+            Err(source) => return Err(CriticalError::Io { path: location, source }),
+        };
+        index.location = location;
+        Ok(index)
+    }
+
+    pub fn save(&self) -> io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
+        fsio::write_atomically(&self.location, &bytes)
+    }
+
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// The sha256 of the file at `target` (already `lstat`ed as
+    /// `metadata`): from the index when its stamp still matches, otherwise
+    /// by reading the file.
+    pub fn sha256_of(
+        &self,
+        path: &FilePath,
+        target: &Path,
+        metadata: &fs::Metadata,
+    ) -> io::Result<String> {
+        if let Some(entry) = self.files.get(path)
+            && !self.dirty.contains(path)
+            && entry.stamp == Stamp::of(metadata)
+        {
+            return Ok(entry.sha256.clone());
+        }
+        Ok(fsio::hash_file(target)?.0)
+    }
+
+    pub fn record(&mut self, path: FilePath, sha256: String, stamp: Stamp) {
+        self.dirty.remove(&path);
+        self.files.insert(path, Entry { sha256, stamp });
+    }
+
+    pub fn forget(&mut self, path: &FilePath) {
+        self.dirty.remove(path);
+        self.files.remove(path);
+    }
+
+    pub fn owns(&self, path: &FilePath) -> bool {
+        self.files.contains_key(path)
+    }
+
+    /// Called for a watcher event on `path`: if the file on disk no longer
+    /// has the stamp the daemon left, the path is marked dirty. Returns
+    /// whether it was (an event for the daemon's own rename is not).
+    pub fn invalidate_if_changed(&mut self, path: &FilePath, target: &Path) -> bool {
+        let Some(entry) = self.files.get(path) else {
+            return false;
+        };
+        let unchanged = fs::symlink_metadata(target).is_ok_and(|m| Stamp::of(&m) == entry.stamp);
+        if unchanged {
+            return false;
+        }
+        self.dirty.insert(path.clone())
+    }
+
+    /// A path currently believed to hold `sha256` (clean, by its stamp), to
+    /// copy from instead of downloading: a rename on the server arrives as
+    /// a delete and an add of the same content.
+    pub fn local_copy_of(&self, sha256: &str) -> Option<&FilePath> {
+        self.files
+            .iter()
+            .find(|(path, entry)| entry.sha256 == sha256 && !self.dirty.contains(*path))
+            .map(|(path, _)| path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_path(text: &str) -> FilePath {
+        FilePath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_matching_stamp_answers_without_reading_the_file() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("a.txt");
+        fs::write(&target, b"on disk").unwrap();
+        let metadata = fs::symlink_metadata(&target).unwrap();
+        let mut index = Index::load(state.path()).unwrap();
+
+        // The recorded sha256 is deliberately not the content's: if the
+        // index answers it, the file was not read.
+        index.record(
+            file_path("a.txt"),
+            "recorded".to_owned(),
+            Stamp::of(&metadata),
+        );
+        assert_eq!(
+            index
+                .sha256_of(&file_path("a.txt"), &target, &metadata)
+                .unwrap(),
+            "recorded"
+        );
+
+        // Once dirty, the file is read again.
+        fs::write(&target, b"edited").unwrap();
+        assert!(index.invalidate_if_changed(&file_path("a.txt"), &target));
+        let metadata = fs::symlink_metadata(&target).unwrap();
+        assert_eq!(
+            index
+                .sha256_of(&file_path("a.txt"), &target, &metadata)
+                .unwrap(),
+            sync_protocol::sha256_hex(b"edited")
+        );
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_invalidated_by_an_event() {
+        let state = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("a.txt");
+        fs::write(&target, b"x").unwrap();
+        let mut index = Index::load(state.path()).unwrap();
+        let stamp = Stamp::of(&fs::symlink_metadata(&target).unwrap());
+        index.record(file_path("a.txt"), sync_protocol::sha256_hex(b"x"), stamp);
+        assert!(!index.invalidate_if_changed(&file_path("a.txt"), &target));
+        assert!(!index.invalidate_if_changed(&file_path("untracked.txt"), &target));
+        assert_eq!(
+            index.local_copy_of(&sync_protocol::sha256_hex(b"x")),
+            Some(&file_path("a.txt"))
+        );
+    }
+
+    #[test]
+    fn persists_revision_and_entries() {
+        let state = tempfile::tempdir().unwrap();
+        let mut index = Index::load(state.path()).unwrap();
+        index.revision = Some(42);
+        let stamp = Stamp {
+            size: 1,
+            mtime_ns: 2,
+            ino: 3,
+            ctime_ns: 4,
+        };
+        index.record(file_path("dir/f"), "abc".to_owned(), stamp);
+        index.save().unwrap();
+
+        let loaded = Index::load(state.path()).unwrap();
+        assert_eq!(loaded.revision, Some(42));
+        assert_eq!(
+            loaded.files[&file_path("dir/f")],
+            Entry {
+                sha256: "abc".to_owned(),
+                stamp
+            }
+        );
+
+        fs::write(state.path().join("index.json"), b"{not json").unwrap();
+        assert!(Index::load(state.path()).unwrap().files.is_empty());
+    }
+}

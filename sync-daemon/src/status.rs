@@ -1,0 +1,109 @@
+//! What the daemon tells the provisioner: the revision on disk and the dev
+//! server's state. The sync loop and the supervisor each update their half
+//! of a shared board; one reporter task posts the latest whenever it changes,
+//! so a burst of updates costs one request and a failed post is retried.
+
+use std::time::Duration;
+
+use sync_protocol::{DevServerState, SyncStatusReport};
+use tokio::sync::watch;
+
+use crate::backoff::Backoff;
+use crate::client::Client;
+use crate::error::Error;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub revision: Option<u64>,
+    pub dev_server: DevServerState,
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusBoard {
+    sender: watch::Sender<Status>,
+}
+
+impl StatusBoard {
+    pub fn new(dev_server: DevServerState) -> StatusBoard {
+        let (sender, _) = watch::channel(Status {
+            revision: None,
+            dev_server,
+            message: None,
+        });
+        StatusBoard { sender }
+    }
+
+    pub fn set_revision(&self, revision: u64) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.revision != Some(revision);
+            status.revision = Some(revision);
+            changed
+        });
+    }
+
+    pub fn set_dev_server(&self, state: DevServerState, message: Option<String>) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.dev_server != state || status.message != message;
+            status.dev_server = state;
+            status.message = message;
+            changed
+        });
+    }
+
+    pub fn current(&self) -> Status {
+        self.sender.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.sender.subscribe()
+    }
+}
+
+impl Status {
+    /// Nothing is reported before a first revision is on disk.
+    pub fn report(&self) -> Option<SyncStatusReport> {
+        Some(SyncStatusReport {
+            revision: self.revision?,
+            dev_server: self.dev_server,
+            message: self.message.clone(),
+        })
+    }
+}
+
+/// Posts every new status until the board is dropped. Failed posts are
+/// retried with backoff unless a newer status supersedes them.
+pub async fn report_changes(client: Client, mut receiver: watch::Receiver<Status>) {
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    loop {
+        let Some(report) = receiver.borrow_and_update().report() else {
+            if receiver.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        match client.report(&report).await {
+            Ok(()) => {
+                backoff.reset();
+                if receiver.changed().await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                match error {
+                    Error::Critical(_) => tracing::error!(%error, "sync-status refused"),
+                    Error::Runtime(_) => {
+                        tracing::warn!(%error, "sync-status not delivered; retrying")
+                    }
+                }
+                // A newer status ends the wait early; either way the loop
+                // posts the latest one.
+                if let Ok(Err(_closed)) =
+                    tokio::time::timeout(backoff.next_delay(), receiver.changed()).await
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! A command in its own process group, with its output forwarded to the
+//! daemon's log line by line, and a graceful stop: SIGTERM to the group,
+//! SIGKILL after a grace period.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::error::CriticalError;
+
+/// How long a dev server gets to exit after SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
+
+pub struct Group {
+    child: Child,
+    /// The group id, equal to the leader's pid.
+    group: Pid,
+    exited: Option<ExitStatus>,
+}
+
+impl Group {
+    pub fn spawn(
+        label: &'static str,
+        command: &str,
+        dir: &Path,
+        port: u16,
+    ) -> Result<Group, CriticalError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(dir)
+            .env("PORT", port.to_string())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| {
+                CriticalError::Supervisor(format!("cannot start `sh -c {command}`: {error}"))
+            })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| CriticalError::Supervisor(format!("{label} exited at once")))?;
+        tracing::info!(label, pid, command, "started");
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(forward(label, stdout));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward(label, stderr));
+        }
+        let group = Pid::from_raw(i32::try_from(pid).expect("pids fit in i32"));
+        Ok(Group {
+            child,
+            group,
+            exited: None,
+        })
+    }
+
+    /// Waits for the group leader to exit.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        if let Some(status) = self.exited {
+            return Ok(status);
+        }
+        let status = self.child.wait().await?;
+        self.exited = Some(status);
+        Ok(status)
+    }
+
+    /// Stops every process of the group: SIGTERM, then SIGKILL for whatever
+    /// is left after [`GRACE`]. Also called after the leader exited on its
+    /// own, to clean up what it left running.
+    pub async fn stop(&mut self) {
+        if !self.alive() {
+            let _ = self.wait().await;
+            return;
+        }
+        let _ = killpg(self.group, Signal::SIGTERM);
+        let deadline = tokio::time::Instant::now() + GRACE;
+        let _ = tokio::time::timeout_at(deadline, self.wait()).await;
+        while self.alive() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if self.alive() {
+            tracing::warn!(
+                group = self.group.as_raw(),
+                "process group ignored SIGTERM; sending SIGKILL"
+            );
+            let _ = killpg(self.group, Signal::SIGKILL);
+        }
+        let _ = self.wait().await;
+    }
+
+    /// Whether any process of the group still exists.
+    fn alive(&self) -> bool {
+        killpg(self.group, None).is_ok()
+    }
+}
+
+async fn forward(label: &'static str, stream: impl AsyncRead + Unpin) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "dev_server", "{label} | {line}");
+    }
+}
