@@ -1,0 +1,167 @@
+//! The machine every preview runs: one per Fly app `preview-<appId>`.
+//!
+//! Only non-secret settings go into the machine config (it is visible to
+//! anyone who can read the app, and it is logged by Fly's tooling). The sync
+//! token and the provisioner's URL travel as app secrets; see `SECRET_*`.
+
+use std::collections::BTreeMap;
+
+use sync_protocol::AppId;
+
+use super::types::{
+    Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
+    MachineService,
+};
+use crate::config::{self, ServeArgs};
+
+/// Metadata key naming the app a machine previews; also the list filter.
+pub const METADATA_APP_ID: &str = "preview_app_id";
+/// Metadata key marking machines this provisioner manages.
+pub const METADATA_MANAGED_BY: &str = "managed_by";
+pub const MANAGED_BY_VALUE: &str = "preview-provisioner";
+
+/// App secret holding the daemon's sync token.
+pub const SECRET_SYNC_TOKEN: &str = "SYNC_TOKEN";
+/// App secret holding the URL the daemon pulls files from.
+pub const SECRET_SERVER_URL: &str = "SYNC_SERVER_URL";
+
+/// Where the runtime image keeps the app's files.
+pub const SYNC_DIR: &str = "/app";
+
+/// Everything about a preview machine that comes from configuration.
+#[derive(Clone, Debug)]
+pub struct PreviewMachineSettings {
+    pub image: String,
+    pub region: String,
+    pub cpus: u32,
+    pub memory_mb: u32,
+    pub autostop: Autostop,
+    /// The dev server's port inside the machine.
+    pub port: u16,
+}
+
+impl PreviewMachineSettings {
+    pub fn from_args(args: &ServeArgs) -> PreviewMachineSettings {
+        PreviewMachineSettings {
+            image: args.preview_image.clone(),
+            region: args.fly_region.clone(),
+            cpus: args.preview_cpus,
+            memory_mb: args.preview_memory_mb,
+            autostop: match args.autostop {
+                config::Autostop::Suspend => Autostop::Suspend,
+                config::Autostop::Stop => Autostop::Stop,
+                config::Autostop::Off => Autostop::Off,
+            },
+            port: args.preview_port,
+        }
+    }
+}
+
+impl Default for PreviewMachineSettings {
+    /// Shared 1 CPU and 1024 MB: small, and under the 2 GB suspend allows.
+    fn default() -> PreviewMachineSettings {
+        PreviewMachineSettings {
+            image: "registry.fly.io/preview-runtime:latest".to_owned(),
+            region: "iad".to_owned(),
+            cpus: 1,
+            memory_mb: 1024,
+            autostop: Autostop::Suspend,
+            port: 3000,
+        }
+    }
+}
+
+/// The metadata every preview machine carries (and is found by).
+pub fn preview_metadata(app_id: &AppId) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (METADATA_APP_ID.to_owned(), app_id.to_string()),
+        (METADATA_MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+    ])
+}
+
+/// The create-machine request for `app_id`'s preview. `secrets_version` is
+/// what setting the secrets returned, so the machine boots with them.
+pub fn preview_machine_request(
+    settings: &PreviewMachineSettings,
+    app_id: &AppId,
+    secrets_version: Option<i64>,
+) -> CreateMachineRequest {
+    let env = BTreeMap::from([
+        ("SYNC_APP_ID".to_owned(), app_id.to_string()),
+        ("SYNC_DIR".to_owned(), SYNC_DIR.to_owned()),
+        ("PORT".to_owned(), settings.port.to_string()),
+    ]);
+    let service = MachineService {
+        protocol: Some("tcp".to_owned()),
+        internal_port: Some(settings.port),
+        ports: vec![
+            MachinePort {
+                port: Some(443),
+                handlers: vec!["tls".to_owned(), "http".to_owned()],
+                force_https: None,
+            },
+            MachinePort {
+                port: Some(80),
+                handlers: vec!["http".to_owned()],
+                force_https: None,
+            },
+        ],
+        autostart: Some(true),
+        autostop: Some(settings.autostop),
+        min_machines_running: Some(0),
+    };
+    CreateMachineRequest {
+        config: MachineConfig {
+            image: settings.image.clone(),
+            env,
+            guest: Some(MachineGuest {
+                cpu_kind: Some("shared".to_owned()),
+                cpus: Some(settings.cpus),
+                memory_mb: Some(settings.memory_mb),
+            }),
+            services: vec![service],
+            restart: Some(MachineRestart {
+                policy: Some("on-failure".to_owned()),
+                max_retries: None,
+            }),
+            metadata: preview_metadata(app_id),
+            // The machine must survive stop and suspend, so it never destroys itself.
+            auto_destroy: None,
+        },
+        name: Some(app_id.preview_name()),
+        region: Some(settings.region.clone()),
+        min_secrets_version: secrets_version,
+        skip_launch: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_machine_shape() {
+        let app_id = AppId::parse("demo").unwrap();
+        let request = preview_machine_request(&PreviewMachineSettings::default(), &app_id, Some(7));
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["region"], "iad");
+        assert_eq!(json["min_secrets_version"], 7);
+        let config = &json["config"];
+        assert_eq!(
+            config["guest"],
+            serde_json::json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024})
+        );
+        assert_eq!(config["services"][0]["internal_port"], 3000);
+        assert_eq!(config["services"][0]["autostop"], "suspend");
+        assert_eq!(config["services"][0]["autostart"], true);
+        assert_eq!(
+            config["services"][0]["ports"][0]["handlers"],
+            serde_json::json!(["tls", "http"])
+        );
+        assert_eq!(config["metadata"][METADATA_APP_ID], "demo");
+        assert_eq!(config["restart"]["policy"], "on-failure");
+        // Secrets never appear in the machine config.
+        let text = json.to_string();
+        assert!(!text.contains(SECRET_SYNC_TOKEN) && !text.contains(SECRET_SERVER_URL));
+    }
+}

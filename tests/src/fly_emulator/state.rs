@@ -1,0 +1,204 @@
+//! What the emulated Fly holds: apps with their IPs and secrets, machines
+//! with Fly's states, leases. Transitions are lazy: an operation schedules
+//! the states a machine will pass through, and every access first applies
+//! the ones whose time has come, so no background task is needed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub apps: BTreeMap<String, AppRecord>,
+    /// idempotency_key → app name of the create that used it first.
+    pub idempotency_keys: HashMap<String, String>,
+    counter: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppRecord {
+    pub id: String,
+    pub name: String,
+    pub org_slug: String,
+    pub network: Option<String>,
+    pub ips: Vec<IpRecord>,
+    pub secrets: BTreeMap<String, String>,
+    pub secrets_version: i64,
+    pub machines: BTreeMap<String, MachineRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpRecord {
+    pub ip: String,
+    pub kind: String,
+    pub shared: bool,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MachineRecord {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    /// The config as sent, echoed back the way Fly does (see `machine_json`).
+    pub config: Value,
+    pub state: &'static str,
+    /// States still to come, each with the instant it is reached.
+    pub pending: VecDeque<(Instant, &'static str)>,
+    pub version: String,
+    pub lease: Option<LeaseRecord>,
+    pub min_secrets_version: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeaseRecord {
+    pub nonce: String,
+    pub expires_at: Instant,
+    pub expires_at_unix: i64,
+    pub owner: String,
+    pub description: String,
+}
+
+/// States from which nothing happens until someone asks.
+pub const SETTLED_STATES: &[&str] = &[
+    "created",
+    "started",
+    "stopped",
+    "suspended",
+    "destroyed",
+    "failed",
+];
+
+impl World {
+    /// A fresh identifier: `digits` lower-case hex characters, unique within the emulator.
+    pub fn new_id(&mut self, digits: usize) -> String {
+        self.counter += 1;
+        let mixed = self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (self.counter << 7);
+        let hex = format!("{mixed:016x}{:016x}", self.counter);
+        hex[hex.len() - digits..].to_owned()
+    }
+
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// Applies every scheduled transition due by `now`, and drops expired leases.
+    pub fn settle(&mut self, now: Instant) {
+        for app in self.apps.values_mut() {
+            for machine in app.machines.values_mut() {
+                machine.settle(now);
+            }
+        }
+    }
+
+    pub fn app_mut(&mut self, name: &str) -> Option<&mut AppRecord> {
+        self.apps.get_mut(name)
+    }
+}
+
+impl MachineRecord {
+    pub fn settle(&mut self, now: Instant) {
+        while let Some((due, state)) = self.pending.front().copied() {
+            if due > now {
+                break;
+            }
+            self.state = state;
+            self.pending.pop_front();
+        }
+        if self
+            .lease
+            .as_ref()
+            .is_some_and(|lease| lease.expires_at <= now)
+        {
+            self.lease = None;
+        }
+    }
+
+    /// Replaces whatever was scheduled with `states`, one every `step`.
+    pub fn schedule(&mut self, now: Instant, step: Duration, states: &[&'static str]) {
+        self.pending.clear();
+        let Some((first, rest)) = states.split_first() else {
+            return;
+        };
+        self.state = first;
+        for (index, state) in rest.iter().enumerate() {
+            self.pending
+                .push_back((now + step * (index as u32 + 1), state));
+        }
+        self.settle(now);
+    }
+
+    /// When the next scheduled state arrives, if any.
+    pub fn next_change(&self) -> Option<Instant> {
+        self.pending.front().map(|(due, _)| *due)
+    }
+
+    pub fn is_settled(&self) -> bool {
+        SETTLED_STATES.contains(&self.state)
+    }
+
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.config.get("metadata")?.get(key)?.as_str()
+    }
+
+    /// The machine as Fly returns it. Fly answers `autostop` "off" and "stop"
+    /// as the legacy booleans; the emulator does too so clients read both.
+    pub fn to_json(&self) -> Value {
+        let mut config = self.config.clone();
+        if let Some(services) = config.get_mut("services").and_then(Value::as_array_mut) {
+            for service in services {
+                let legacy = match service.get("autostop").and_then(Value::as_str) {
+                    Some("off") => Some(false),
+                    Some("stop") => Some(true),
+                    _ => None,
+                };
+                if let Some(flag) = legacy {
+                    service["autostop"] = Value::Bool(flag);
+                }
+            }
+        }
+        let lease = self.lease.as_ref().map(|lease| {
+            json!({"owner": lease.owner, "description": lease.description, "expires_at": lease.expires_at_unix})
+        });
+        let mut machine = json!({
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "region": self.region,
+            "instance_id": self.version,
+            "version": self.version,
+            "private_ip": format!("fdaa:0:1:a7b:1::{}", &self.id[..4]),
+            "config": config,
+            "image_ref": {"registry": "registry.fly.io", "repository": "preview", "tag": "latest"},
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "host_status": "ok",
+            "events": [],
+        });
+        if let Some(lease) = lease {
+            machine["lease"] = lease;
+        }
+        machine
+    }
+}
+
+impl AppRecord {
+    pub fn to_json(&self) -> Value {
+        let live = self
+            .machines
+            .values()
+            .filter(|m| m.state != "destroyed")
+            .count();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": if live > 0 { "deployed" } else { "pending" },
+            "organization": {"name": self.org_slug, "slug": self.org_slug},
+            "network": self.network.clone().unwrap_or_default(),
+            "machine_count": live,
+            "volume_count": 0,
+        })
+    }
+}
