@@ -24,7 +24,7 @@ const HOP_BY_HOP: &[HeaderName] = &[
 pub(super) enum ForwardError {
     /// Nothing listens on the port yet. Carries the request again when it had
     /// no body, so the caller can retry it once the dev server answers.
-    Connect(Option<Request>),
+    Connect(Option<Box<Request>>),
     Other(anyhow::Error),
 }
 
@@ -83,7 +83,7 @@ impl Forwarder {
 
         let mut response = match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => response,
-            Err(error) if error.is_connect() => return Err(ForwardError::Connect(retry)),
+            Err(error) if error.is_connect() => return Err(ForwardError::Connect(retry.map(Box::new))),
             Err(error) => return Err(ForwardError::Other(error.into())),
         };
 

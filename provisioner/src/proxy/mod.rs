@@ -145,7 +145,7 @@ impl EdgeProxy {
                     Some(port) => self
                         .inner
                         .forwarder
-                        .forward(request, port, host)
+                        .forward(*request, port, host)
                         .await
                         .unwrap_or_else(|_| pages::bad_gateway(&app_id)),
                     None => pages::unavailable(&app_id),

@@ -1,0 +1,402 @@
+//! The local driver: a preview "machine" is a `sync-daemon --exec <dev
+//! server>` process on this machine, in its own work dir under
+//! `<data-dir>/previews/<appId>/`, with its dev server on a free loopback
+//! port that the edge proxy forwards `preview-<appId>.localhost` to.
+//!
+//! Started means the daemon process runs; stopped means it does not and its
+//! work dir (files, `node_modules/`) stays, so a wake is a process start, not
+//! a reinstall. Every process is a child of the provisioner: `shutdown` stops
+//! them all, and a provisioner that crashed leaves pid files from which the
+//! next start finds the strays, kills their trees and relaunches them as its
+//! own children, so nothing outlives the provisioner that owns it.
+
+mod daemon;
+pub mod process_tree;
+#[cfg(test)]
+mod tests;
+mod work_dir;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sync_protocol::AppId;
+use tokio::time::Instant;
+
+use crate::lifecycle::driver::{
+    DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
+};
+pub use daemon::default_daemon_bin;
+use daemon::{DaemonProcess, free_port, port_in_use};
+use work_dir::{Launch, WorkDir, list_app_ids};
+
+const STEPS: &[&str] = &["create_work_dir", "write_token", "start_daemon"];
+
+/// How the local driver runs previews.
+#[derive(Clone, Debug)]
+pub struct LocalDriverConfig {
+    /// `<data-dir>/previews`: one work dir per app below it.
+    pub previews_root: PathBuf,
+    pub sync_daemon_bin: PathBuf,
+    /// The dev server command each daemon supervises (`--exec`).
+    pub exec: String,
+    /// The daemon's `--install` command; its own default (`npm install`) when unset.
+    pub install: Option<String>,
+    /// The provisioner's port, which serves `preview-<appId>.localhost`.
+    pub proxy_port: u16,
+    /// How long a daemon gets to stop its dev server before its tree is killed.
+    pub stop_grace: Duration,
+}
+
+pub struct LocalDriver {
+    shared: Arc<Shared>,
+}
+
+/// What the driver and its process watchers share.
+struct Shared {
+    config: LocalDriverConfig,
+    /// The daemons this provisioner started, by app. A daemon leaves this
+    /// table before it is stopped on purpose, so an exit of one still in it
+    /// is a crash, and it is started again.
+    processes: Mutex<HashMap<AppId, DaemonProcess>>,
+    /// Recent unexpected exits per app, to give up on a daemon that keeps crashing.
+    crashes: Mutex<HashMap<AppId, Vec<Instant>>>,
+    /// Set by `shutdown`: no process may start after it.
+    shutting_down: AtomicBool,
+}
+
+/// A daemon that exits this many times within [`CRASH_WINDOW`] stays stopped.
+const CRASH_LIMIT: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// Pause before relaunching a crashed daemon.
+const CRASH_BACKOFF: Duration = Duration::from_millis(500);
+
+impl LocalDriver {
+    /// Opens the previews root and deals with what an earlier run left:
+    /// a daemon still running from a provisioner that died is killed (its
+    /// whole tree) and started again as this provisioner's child.
+    pub async fn open(config: LocalDriverConfig) -> anyhow::Result<LocalDriver> {
+        std::fs::create_dir_all(&config.previews_root)?;
+        let driver = LocalDriver {
+            shared: Arc::new(Shared {
+                config,
+                processes: Mutex::default(),
+                crashes: Mutex::default(),
+                shutting_down: AtomicBool::new(false),
+            }),
+        };
+        for app_id in list_app_ids(&driver.shared.config.previews_root) {
+            let work_dir = driver.work_dir(&app_id);
+            let Some(record) = work_dir.read_pid() else {
+                continue;
+            };
+            work_dir.remove_pid();
+            if !process_tree::is_same_process(record.pid, record.start_time) {
+                continue;
+            }
+            tracing::info!(app_id = %app_id, pid = record.pid, "replacing a preview daemon left by an earlier run");
+            process_tree::kill_foreign_tree(record.pid, driver.shared.config.stop_grace).await;
+            if let Err(error) = Shared::launch(&driver.shared, &app_id) {
+                tracing::warn!(app_id = %app_id, error.cause_chain = ?error, "relaunching a preview failed");
+            }
+        }
+        Ok(driver)
+    }
+
+    /// The dev server port of a preview whose daemon runs; `None` otherwise.
+    pub fn running_port(&self, app_id: &AppId) -> Option<u16> {
+        let processes = self
+            .shared
+            .processes
+            .lock()
+            .expect("process table poisoned");
+        processes
+            .get(app_id)
+            .filter(|process| process.is_running())
+            .map(|process| process.port)
+    }
+
+    /// The daemon's pid, for tests and diagnostics.
+    pub fn daemon_pid(&self, app_id: &AppId) -> Option<i32> {
+        let processes = self
+            .shared
+            .processes
+            .lock()
+            .expect("process table poisoned");
+        processes
+            .get(app_id)
+            .filter(|process| process.is_running())
+            .map(|process| process.pid)
+    }
+
+    fn work_dir(&self, app_id: &AppId) -> WorkDir {
+        self.shared.work_dir(app_id)
+    }
+
+    fn launch(&self, app_id: &AppId) -> Result<u16, DriverError> {
+        Shared::launch(&self.shared, app_id)
+    }
+}
+
+impl Shared {
+    fn work_dir(&self, app_id: &AppId) -> WorkDir {
+        WorkDir::new(&self.config.previews_root, app_id)
+    }
+
+    /// Starts the daemon unless it runs; returns its port.
+    fn launch(shared: &Arc<Shared>, app_id: &AppId) -> Result<u16, DriverError> {
+        let this = shared.as_ref();
+        if this.shutting_down.load(Ordering::SeqCst) {
+            return Err(DriverError::Transient(
+                "the provisioner is shutting down".to_owned(),
+            ));
+        }
+        let work_dir = this.work_dir(app_id);
+        if !work_dir.exists() {
+            return Err(DriverError::Permanent(format!(
+                "preview {app_id} has no work dir; provision it"
+            )));
+        }
+        let mut launch = work_dir.read_launch()?;
+        let mut processes = this.processes.lock().expect("process table poisoned");
+        if let Some(process) = processes.get(app_id).filter(|process| process.is_running()) {
+            return Ok(process.port);
+        }
+        if port_in_use(launch.port) {
+            let taken: BTreeSet<u16> = processes.values().map(|process| process.port).collect();
+            launch.port = free_port(&taken)?;
+            work_dir.write_launch(&launch)?;
+        }
+        let watcher = Arc::downgrade(shared);
+        let exited_app = app_id.clone();
+        let on_exit = move |pid| {
+            if let Some(shared) = watcher.upgrade() {
+                Shared::after_exit(&shared, exited_app, pid);
+            }
+        };
+        let process = DaemonProcess::spawn(&this.config, app_id, &work_dir, &launch, on_exit)?;
+        processes.insert(app_id.clone(), process);
+        Ok(launch.port)
+    }
+
+    /// Called when a daemon exits. One still in the table was not stopped on
+    /// purpose: it crashed, and runs again after a pause unless it crashes often.
+    fn after_exit(shared: &Arc<Shared>, app_id: AppId, pid: i32) {
+        let crashed = {
+            let mut processes = shared.processes.lock().expect("process table poisoned");
+            let ours = processes
+                .get(&app_id)
+                .is_some_and(|process| process.pid == pid);
+            if ours {
+                processes.remove(&app_id);
+            }
+            ours
+        };
+        if !crashed || shared.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        let recent = {
+            let mut crashes = shared.crashes.lock().expect("crash table poisoned");
+            let times = crashes.entry(app_id.clone()).or_default();
+            times.retain(|time| now.duration_since(*time) < CRASH_WINDOW);
+            times.push(now);
+            times.len()
+        };
+        if recent > CRASH_LIMIT {
+            tracing::error!(app_id = %app_id, recent, "preview daemon keeps crashing; leaving it stopped");
+            return;
+        }
+        tracing::warn!(app_id = %app_id, pid, "preview daemon exited unexpectedly; starting it again");
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(CRASH_BACKOFF).await;
+            if let Err(error) = Shared::launch(&shared, &app_id) {
+                tracing::warn!(app_id = %app_id, error = %error, "relaunching a crashed preview daemon failed");
+            }
+        });
+    }
+
+    /// Stops the app's daemon, ours or one left by an earlier run.
+    async fn halt(&self, app_id: &AppId) {
+        let process = self
+            .processes
+            .lock()
+            .expect("process table poisoned")
+            .remove(app_id);
+        let work_dir = self.work_dir(app_id);
+        match process {
+            Some(process) => process.stop(self.config.stop_grace).await,
+            None => {
+                if let Some(record) = work_dir.read_pid()
+                    && process_tree::is_same_process(record.pid, record.start_time)
+                {
+                    process_tree::kill_foreign_tree(record.pid, self.config.stop_grace).await;
+                }
+            }
+        }
+        work_dir.remove_pid();
+    }
+
+    fn taken_ports(&self) -> BTreeSet<u16> {
+        let mut taken: BTreeSet<u16> = list_app_ids(&self.config.previews_root)
+            .iter()
+            .filter_map(|app_id| self.work_dir(app_id).read_launch().ok())
+            .map(|launch| launch.port)
+            .collect();
+        let processes = self.processes.lock().expect("process table poisoned");
+        taken.extend(processes.values().map(|process| process.port));
+        taken
+    }
+}
+
+#[async_trait]
+impl PreviewDriver for LocalDriver {
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, step))]
+    async fn run_step(
+        &self,
+        step: &str,
+        spec: &PreviewSpec,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        let work_dir = self.work_dir(&spec.app_id);
+        match step {
+            "create_work_dir" => {
+                work_dir.create()?;
+                let port = match work_dir.read_launch() {
+                    Ok(launch) => launch.port,
+                    Err(_) => free_port(&self.shared.taken_ports())?,
+                };
+                work_dir.write_launch(&Launch {
+                    port,
+                    server_url: spec.server_url.clone(),
+                })?;
+                data.insert("port".to_owned(), port.to_string());
+                data.insert("work_dir".to_owned(), work_dir.root().display().to_string());
+                Ok(format!(
+                    "work dir {} ready, dev server port {port}",
+                    work_dir.root().display()
+                ))
+            }
+            "write_token" => {
+                work_dir.write_token(&spec.sync_token.expose())?;
+                Ok("sync token written to the work dir (owner-only)".to_owned())
+            }
+            "start_daemon" => {
+                let port = self.launch(&spec.app_id)?;
+                data.insert("port".to_owned(), port.to_string());
+                data.remove("asleep");
+                Ok(format!(
+                    "sync-daemon started; dev server on 127.0.0.1:{port}"
+                ))
+            }
+            other => Err(DriverError::Permanent(format!("unknown step {other}"))),
+        }
+    }
+
+    async fn state(&self, app_id: &AppId, data: &DriverData) -> Result<MachineState, DriverError> {
+        Ok(self.machine_state(app_id, data))
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    async fn start(&self, app_id: &AppId, data: &mut DriverData) -> Result<(), DriverError> {
+        let port = self.launch(app_id)?;
+        data.insert("port".to_owned(), port.to_string());
+        data.remove("asleep");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    async fn stop(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+        mode: StopMode,
+    ) -> Result<(), DriverError> {
+        self.shared.halt(app_id).await;
+        // A process cannot be suspended here; remembering the mode keeps the
+        // reported state equal to the one the lifecycle recorded.
+        let asleep = match mode {
+            StopMode::Stop => "stopped",
+            StopMode::Suspend => "suspended",
+        };
+        data.insert("asleep".to_owned(), asleep.to_owned());
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    async fn destroy(&self, app_id: &AppId, _data: &DriverData) -> Result<(), DriverError> {
+        self.shared.halt(app_id).await;
+        self.work_dir(app_id).remove()?;
+        Ok(())
+    }
+
+    fn url(&self, app_id: &AppId) -> String {
+        format!(
+            "http://{}.localhost:{}/",
+            app_id.preview_name(),
+            self.shared.config.proxy_port
+        )
+    }
+
+    async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {
+        Ok(list_app_ids(&self.shared.config.previews_root)
+            .into_iter()
+            .map(|app_id| {
+                let mut data = DriverData::new();
+                if let Ok(launch) = self.work_dir(&app_id).read_launch() {
+                    data.insert("port".to_owned(), launch.port.to_string());
+                }
+                let state = self.machine_state(&app_id, &data);
+                PlatformPreview {
+                    app_id,
+                    state,
+                    data,
+                }
+            })
+            .collect())
+    }
+
+    async fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        let processes: Vec<(AppId, DaemonProcess)> = self
+            .shared
+            .processes
+            .lock()
+            .expect("process table poisoned")
+            .drain()
+            .collect();
+        let grace = self.shared.config.stop_grace;
+        let stops = processes.iter().map(|(app_id, process)| async move {
+            process.stop(grace).await;
+            self.work_dir(app_id).remove_pid();
+        });
+        futures::future::join_all(stops).await;
+        tracing::info!(count = processes.len(), "local previews stopped");
+    }
+}
+
+impl LocalDriver {
+    fn machine_state(&self, app_id: &AppId, data: &DriverData) -> MachineState {
+        let work_dir = self.work_dir(app_id);
+        if !work_dir.exists() {
+            return MachineState::Absent;
+        }
+        if self.running_port(app_id).is_some() {
+            return MachineState::Started;
+        }
+        match data.get("asleep").map(String::as_str) {
+            Some("suspended") => MachineState::Suspended,
+            Some(_) => MachineState::Stopped,
+            None if work_dir.read_launch().is_err() => MachineState::Created,
+            None => MachineState::Stopped,
+        }
+    }
+}
