@@ -12,25 +12,25 @@
 
 mod daemon;
 pub mod process_tree;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod work_dir;
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sync_protocol::AppId;
-use tokio::time::Instant;
 
 use crate::lifecycle::driver::{
     DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
 };
 pub use daemon::default_daemon_bin;
-use daemon::{DaemonProcess, free_port, port_in_use};
+use daemon::{DaemonProcess, free_port};
+use shared::Shared;
 use work_dir::{Launch, WorkDir, list_app_ids};
 
 const STEPS: &[&str] = &["create_work_dir", "write_token", "start_daemon"];
@@ -55,25 +55,6 @@ pub struct LocalDriver {
     shared: Arc<Shared>,
 }
 
-/// What the driver and its process watchers share.
-struct Shared {
-    config: LocalDriverConfig,
-    /// The daemons this provisioner started, by app. A daemon leaves this
-    /// table before it is stopped on purpose, so an exit of one still in it
-    /// is a crash, and it is started again.
-    processes: Mutex<HashMap<AppId, DaemonProcess>>,
-    /// Recent unexpected exits per app, to give up on a daemon that keeps crashing.
-    crashes: Mutex<HashMap<AppId, Vec<Instant>>>,
-    /// Set by `shutdown`: no process may start after it.
-    shutting_down: AtomicBool,
-}
-
-/// A daemon that exits this many times within [`CRASH_WINDOW`] stays stopped.
-const CRASH_LIMIT: usize = 5;
-const CRASH_WINDOW: Duration = Duration::from_secs(60);
-/// Pause before relaunching a crashed daemon.
-const CRASH_BACKOFF: Duration = Duration::from_millis(500);
-
 impl LocalDriver {
     /// Opens the previews root and deals with what an earlier run left:
     /// a daemon still running from a provisioner that died is killed (its
@@ -81,12 +62,7 @@ impl LocalDriver {
     pub async fn open(config: LocalDriverConfig) -> anyhow::Result<LocalDriver> {
         std::fs::create_dir_all(&config.previews_root)?;
         let driver = LocalDriver {
-            shared: Arc::new(Shared {
-                config,
-                processes: Mutex::default(),
-                crashes: Mutex::default(),
-                shutting_down: AtomicBool::new(false),
-            }),
+            shared: Arc::new(Shared::new(config)),
         };
         for app_id in list_app_ids(&driver.shared.config.previews_root) {
             let work_dir = driver.work_dir(&app_id);
@@ -108,28 +84,12 @@ impl LocalDriver {
 
     /// The dev server port of a preview whose daemon runs; `None` otherwise.
     pub fn running_port(&self, app_id: &AppId) -> Option<u16> {
-        let processes = self
-            .shared
-            .processes
-            .lock()
-            .expect("process table poisoned");
-        processes
-            .get(app_id)
-            .filter(|process| process.is_running())
-            .map(|process| process.port)
+        self.shared.running(app_id).map(|process| process.port)
     }
 
     /// The daemon's pid, for tests and diagnostics.
     pub fn daemon_pid(&self, app_id: &AppId) -> Option<i32> {
-        let processes = self
-            .shared
-            .processes
-            .lock()
-            .expect("process table poisoned");
-        processes
-            .get(app_id)
-            .filter(|process| process.is_running())
-            .map(|process| process.pid)
+        self.shared.running(app_id).map(|process| process.pid)
     }
 
     fn work_dir(&self, app_id: &AppId) -> WorkDir {
@@ -138,118 +98,6 @@ impl LocalDriver {
 
     fn launch(&self, app_id: &AppId) -> Result<u16, DriverError> {
         Shared::launch(&self.shared, app_id)
-    }
-}
-
-impl Shared {
-    fn work_dir(&self, app_id: &AppId) -> WorkDir {
-        WorkDir::new(&self.config.previews_root, app_id)
-    }
-
-    /// Starts the daemon unless it runs; returns its port.
-    fn launch(shared: &Arc<Shared>, app_id: &AppId) -> Result<u16, DriverError> {
-        let this = shared.as_ref();
-        if this.shutting_down.load(Ordering::SeqCst) {
-            return Err(DriverError::Transient(
-                "the provisioner is shutting down".to_owned(),
-            ));
-        }
-        let work_dir = this.work_dir(app_id);
-        if !work_dir.exists() {
-            return Err(DriverError::Permanent(format!(
-                "preview {app_id} has no work dir; provision it"
-            )));
-        }
-        let mut launch = work_dir.read_launch()?;
-        let mut processes = this.processes.lock().expect("process table poisoned");
-        if let Some(process) = processes.get(app_id).filter(|process| process.is_running()) {
-            return Ok(process.port);
-        }
-        if port_in_use(launch.port) {
-            let taken: BTreeSet<u16> = processes.values().map(|process| process.port).collect();
-            launch.port = free_port(&taken)?;
-            work_dir.write_launch(&launch)?;
-        }
-        let watcher = Arc::downgrade(shared);
-        let exited_app = app_id.clone();
-        let on_exit = move |pid| {
-            if let Some(shared) = watcher.upgrade() {
-                Shared::after_exit(&shared, exited_app, pid);
-            }
-        };
-        let process = DaemonProcess::spawn(&this.config, app_id, &work_dir, &launch, on_exit)?;
-        processes.insert(app_id.clone(), process);
-        Ok(launch.port)
-    }
-
-    /// Called when a daemon exits. One still in the table was not stopped on
-    /// purpose: it crashed, and runs again after a pause unless it crashes often.
-    fn after_exit(shared: &Arc<Shared>, app_id: AppId, pid: i32) {
-        let crashed = {
-            let mut processes = shared.processes.lock().expect("process table poisoned");
-            let ours = processes
-                .get(&app_id)
-                .is_some_and(|process| process.pid == pid);
-            if ours {
-                processes.remove(&app_id);
-            }
-            ours
-        };
-        if !crashed || shared.shutting_down.load(Ordering::SeqCst) {
-            return;
-        }
-        let now = Instant::now();
-        let recent = {
-            let mut crashes = shared.crashes.lock().expect("crash table poisoned");
-            let times = crashes.entry(app_id.clone()).or_default();
-            times.retain(|time| now.duration_since(*time) < CRASH_WINDOW);
-            times.push(now);
-            times.len()
-        };
-        if recent > CRASH_LIMIT {
-            tracing::error!(app_id = %app_id, recent, "preview daemon keeps crashing; leaving it stopped");
-            return;
-        }
-        tracing::warn!(app_id = %app_id, pid, "preview daemon exited unexpectedly; starting it again");
-        let shared = Arc::clone(shared);
-        tokio::spawn(async move {
-            tokio::time::sleep(CRASH_BACKOFF).await;
-            if let Err(error) = Shared::launch(&shared, &app_id) {
-                tracing::warn!(app_id = %app_id, error = %error, "relaunching a crashed preview daemon failed");
-            }
-        });
-    }
-
-    /// Stops the app's daemon, ours or one left by an earlier run.
-    async fn halt(&self, app_id: &AppId) {
-        let process = self
-            .processes
-            .lock()
-            .expect("process table poisoned")
-            .remove(app_id);
-        let work_dir = self.work_dir(app_id);
-        match process {
-            Some(process) => process.stop(self.config.stop_grace).await,
-            None => {
-                if let Some(record) = work_dir.read_pid()
-                    && process_tree::is_same_process(record.pid, record.start_time)
-                {
-                    process_tree::kill_foreign_tree(record.pid, self.config.stop_grace).await;
-                }
-            }
-        }
-        work_dir.remove_pid();
-    }
-
-    fn taken_ports(&self) -> BTreeSet<u16> {
-        let mut taken: BTreeSet<u16> = list_app_ids(&self.config.previews_root)
-            .iter()
-            .filter_map(|app_id| self.work_dir(app_id).read_launch().ok())
-            .map(|launch| launch.port)
-            .collect();
-        let processes = self.processes.lock().expect("process table poisoned");
-        taken.extend(processes.values().map(|process| process.port));
-        taken
     }
 }
 
