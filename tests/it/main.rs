@@ -1,2 +1,3 @@
 //! One integration test binary for the whole workspace.
 mod deploy_config;
+mod files_api;

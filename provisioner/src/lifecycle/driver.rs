@@ -93,11 +93,31 @@ pub trait PreviewDriver: Send + Sync + 'static {
     async fn start(&self, app_id: &AppId, data: &mut DriverData) -> Result<(), DriverError>;
 
     /// Stops or suspends the machine.
-    async fn stop(&self, app_id: &AppId, data: &mut DriverData, mode: StopMode)
-    -> Result<(), DriverError>;
+    async fn stop(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+        mode: StopMode,
+    ) -> Result<(), DriverError>;
 
     /// Destroys everything the preview holds on the platform. Idempotent.
     async fn destroy(&self, app_id: &AppId, data: &DriverData) -> Result<(), DriverError>;
+
+    /// Throws away a machine that is gone or wedged so that re-running the
+    /// steps from the returned one makes a new machine. The reconciler calls
+    /// it, then runs the steps from that name on. The default destroys
+    /// everything and starts over from the first step; a driver that can
+    /// replace just its machine overrides this (delete the machine, forget
+    /// its id, return the step that creates it).
+    async fn discard_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<&'static str, DriverError> {
+        self.destroy(app_id, data).await?;
+        data.clear();
+        Ok(self.steps().first().copied().unwrap_or_default())
+    }
 
     /// The URL a browser opens to see the preview.
     fn url(&self, app_id: &AppId) -> String;

@@ -11,6 +11,8 @@ pub mod previews_memory;
 mod previews_sqlite;
 mod sqlite;
 mod sqlite_files;
+#[cfg(test)]
+mod sqlite_tests;
 mod sqlite_tokens;
 
 use async_trait::async_trait;

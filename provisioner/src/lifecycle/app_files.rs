@@ -1,0 +1,58 @@
+//! What the lifecycle needs from the files side: a sync token for a new
+//! preview, the app's current files revision and what the daemon last
+//! reported. A trait so the lifecycle and its tests do not depend on how
+//! files are stored.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sync_protocol::{AppId, DevServerState, SyncToken};
+
+use crate::store::{FileStore, SyncTokenStore};
+
+/// The daemon's last `sync-status` report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub applied_revision: u64,
+    pub dev_server: DevServerState,
+}
+
+#[async_trait]
+pub trait AppFiles: Send + Sync + 'static {
+    /// Mints a sync token for the app's daemon.
+    async fn mint_sync_token(&self, app_id: &AppId) -> anyhow::Result<SyncToken>;
+
+    /// The app's current files revision (0 when it holds no files).
+    async fn files_revision(&self, app_id: &AppId) -> anyhow::Result<u64>;
+
+    /// The daemon's last report, if it has reported.
+    async fn sync_status(&self, app_id: &AppId) -> anyhow::Result<Option<SyncStatus>>;
+}
+
+/// [`AppFiles`] over the provisioner's own stores.
+pub struct StoreAppFiles {
+    pub files: Arc<dyn FileStore>,
+    pub tokens: Arc<dyn SyncTokenStore>,
+}
+
+#[async_trait]
+impl AppFiles for StoreAppFiles {
+    async fn mint_sync_token(&self, app_id: &AppId) -> anyhow::Result<SyncToken> {
+        let token = SyncToken::new(app_id.clone(), rand::random());
+        // Older tokens stay valid, so a machine made by an earlier attempt keeps syncing.
+        self.tokens.add_sync_token(app_id, &token.digest()).await?;
+        Ok(token)
+    }
+
+    async fn files_revision(&self, app_id: &AppId) -> anyhow::Result<u64> {
+        Ok(self.files.revision(app_id).await?)
+    }
+
+    async fn sync_status(&self, app_id: &AppId) -> anyhow::Result<Option<SyncStatus>> {
+        let status = self.tokens.sync_status(app_id).await?;
+        Ok(status.map(|status| SyncStatus {
+            applied_revision: status.report.revision,
+            dev_server: status.report.dev_server,
+        }))
+    }
+}

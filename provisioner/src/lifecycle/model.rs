@@ -1,0 +1,211 @@
+//! What the lifecycle remembers about a preview: its state, the provisioning
+//! steps with their logs, the driver's facts and the last activity. Stored
+//! whole by a [`crate::store::previews::PreviewStore`] and sent as is in
+//! events.
+
+use serde::{Deserialize, Serialize};
+use sync_protocol::AppId;
+use time::OffsetDateTime;
+
+use crate::lifecycle::driver::{DriverData, MachineState};
+
+/// A preview as the provisioner sees it. Transient states (`provisioning`,
+/// `waking`, `stopping`, `deleting`) are written before the driver call they
+/// name, so a crash leaves a record the reconciler knows how to finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewState {
+    Provisioning,
+    Running,
+    Waking,
+    Stopping,
+    Stopped,
+    Suspended,
+    Deleting,
+    Deleted,
+    /// A step failed for a reason a retry will not fix; provisioning again retries.
+    Failed,
+}
+
+impl PreviewState {
+    pub const ALL: [PreviewState; 9] = [
+        PreviewState::Provisioning,
+        PreviewState::Running,
+        PreviewState::Waking,
+        PreviewState::Stopping,
+        PreviewState::Stopped,
+        PreviewState::Suspended,
+        PreviewState::Deleting,
+        PreviewState::Deleted,
+        PreviewState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewState::Provisioning => "provisioning",
+            PreviewState::Running => "running",
+            PreviewState::Waking => "waking",
+            PreviewState::Stopping => "stopping",
+            PreviewState::Stopped => "stopped",
+            PreviewState::Suspended => "suspended",
+            PreviewState::Deleting => "deleting",
+            PreviewState::Deleted => "deleted",
+            PreviewState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PreviewState> {
+        PreviewState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+
+    /// Whether the platform should hold something for this preview.
+    pub fn exists_on_platform(self) -> bool {
+        !matches!(self, PreviewState::Deleted)
+    }
+
+    /// The record state that matches a machine state the platform reports,
+    /// for a preview that has finished provisioning.
+    pub fn from_machine(machine: MachineState) -> Option<PreviewState> {
+        match machine {
+            MachineState::Started => Some(PreviewState::Running),
+            MachineState::Stopped | MachineState::Created => Some(PreviewState::Stopped),
+            MachineState::Suspended => Some(PreviewState::Suspended),
+            MachineState::Absent
+            | MachineState::Starting
+            | MachineState::Stopping
+            | MachineState::Suspending
+            | MachineState::Destroying
+            | MachineState::Destroyed
+            | MachineState::Failed => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PreviewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// One provisioning step as recorded before and after it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub status: StepStatus,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// The driver's one-line account of what the step did, or why it failed.
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+impl StepRecord {
+    pub fn pending(name: &str) -> StepRecord {
+        StepRecord {
+            name: name.to_owned(),
+            status: StepStatus::Pending,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            log: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewRecord {
+    pub app_id: AppId,
+    pub state: PreviewState,
+    /// Whatever the driver must remember between calls (a machine id, a pid).
+    pub driver_data: DriverData,
+    pub steps: Vec<StepRecord>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_activity_at: OffsetDateTime,
+    pub error: Option<String>,
+    /// When `state` last changed: how the reconciler tells a stuck preview.
+    #[serde(with = "time::serde::rfc3339")]
+    pub state_changed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl PreviewRecord {
+    /// A fresh record about to be provisioned with `steps`.
+    pub fn new(app_id: AppId, steps: &[&str], now: OffsetDateTime) -> PreviewRecord {
+        PreviewRecord {
+            app_id,
+            state: PreviewState::Provisioning,
+            driver_data: DriverData::new(),
+            steps: steps.iter().map(|name| StepRecord::pending(name)).collect(),
+            last_activity_at: now,
+            error: None,
+            state_changed_at: now,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Moves to `state`, keeping `state_changed_at` when the state is unchanged.
+    pub fn set_state(&mut self, state: PreviewState, now: OffsetDateTime) {
+        if self.state != state {
+            self.state = state;
+            self.state_changed_at = now;
+        }
+        self.updated_at = now;
+    }
+
+    /// Starts provisioning over: every step pending again, driver data kept
+    /// so that idempotent steps find what they already made.
+    pub fn restart_provisioning(&mut self, steps: &[&str], now: OffsetDateTime) {
+        self.steps = steps.iter().map(|name| StepRecord::pending(name)).collect();
+        self.error = None;
+        self.set_state(PreviewState::Provisioning, now);
+    }
+}
+
+/// What changed, sent to every subscriber (the SSE endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    State,
+    Step,
+    Activity,
+}
+
+#[derive(Clone, Debug)]
+pub struct PreviewEvent {
+    pub kind: EventKind,
+    pub record: PreviewRecord,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in PreviewState::ALL {
+            assert_eq!(PreviewState::parse(state.as_str()), Some(state));
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+        assert_eq!(PreviewState::parse("sleeping"), None);
+    }
+}

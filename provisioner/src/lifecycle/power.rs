@@ -1,0 +1,176 @@
+//! Waking and putting to sleep. A wake is single-flight per app: every caller
+//! that arrives while one runs shares it, so fifty concurrent wakes make one
+//! driver `start`. A wake is done when the machine is started and its daemon
+//! has reported applying at least the files revision current at that time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sync_protocol::AppId;
+
+use crate::lifecycle::driver::StopMode;
+use crate::lifecycle::error::LifecycleError;
+use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState};
+use crate::lifecycle::provision::ready;
+use crate::lifecycle::service::LifecycleService;
+use crate::lifecycle::single_flight::InFlight;
+
+/// How often a waiting wake asks the files store what the daemon applied.
+const SYNC_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+impl LifecycleService {
+    /// Starts or resumes the preview. The returned future resolves once the
+    /// machine is started; the start goes on whether or not it is awaited.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    pub async fn wake(self: &Arc<Self>, app_id: &AppId) -> Result<InFlight, LifecycleError> {
+        self.touch(app_id);
+        let record = self.get(app_id).await?;
+        match record.state {
+            PreviewState::Running => Ok(ready(record)),
+            PreviewState::Provisioning => Ok(self.provision_in_flight(app_id)),
+            PreviewState::Waking
+            | PreviewState::Stopping
+            | PreviewState::Stopped
+            | PreviewState::Suspended => {
+                let service = Arc::clone(self);
+                let owned_app_id = app_id.clone();
+                Ok(self.wakes.join(app_id, move || async move {
+                    service.run_wake(&owned_app_id).await.map_err(Arc::new)
+                }))
+            }
+            PreviewState::Deleting | PreviewState::Deleted => Err(LifecycleError::WrongState {
+                app_id: app_id.clone(),
+                state: record.state.as_str(),
+                hint: "provision it again first",
+            }),
+            PreviewState::Failed => Err(LifecycleError::WrongState {
+                app_id: app_id.clone(),
+                state: record.state.as_str(),
+                hint: "provisioning failed; provision it again",
+            }),
+        }
+    }
+
+    /// Wakes the preview and waits, at most `timeout`, until it is started
+    /// and its daemon has caught up with the files.
+    pub async fn wake_and_wait(
+        self: &Arc<Self>,
+        app_id: &AppId,
+        timeout: Duration,
+    ) -> Result<PreviewRecord, LifecycleError> {
+        let in_flight = self.wake(app_id).await?;
+        let waited = tokio::time::timeout(timeout, async {
+            let record = in_flight.await.map_err(unshare)?;
+            self.wait_synced(app_id).await?;
+            Ok(record)
+        })
+        .await;
+        match waited {
+            Ok(result) => result,
+            Err(_elapsed) => Err(LifecycleError::Timeout(app_id.clone())),
+        }
+    }
+
+    /// Returns once the daemon reports a revision at least the app's current one.
+    /// An app without files has nothing to sync and does not wait.
+    async fn wait_synced(&self, app_id: &AppId) -> Result<(), LifecycleError> {
+        let revision = self
+            .files
+            .files_revision(app_id)
+            .await
+            .map_err(LifecycleError::Files)?;
+        if revision == 0 {
+            return Ok(());
+        }
+        loop {
+            let status = self
+                .files
+                .sync_status(app_id)
+                .await
+                .map_err(LifecycleError::Files)?;
+            if status.is_some_and(|status| status.applied_revision >= revision) {
+                return Ok(());
+            }
+            tokio::time::sleep(SYNC_POLL_INTERVAL).await;
+        }
+    }
+
+    async fn run_wake(&self, app_id: &AppId) -> Result<PreviewRecord, LifecycleError> {
+        let _guard = self.lock_app(app_id).await;
+        let mut record = self.get(app_id).await?;
+        if !matches!(
+            record.state,
+            PreviewState::Waking
+                | PreviewState::Stopping
+                | PreviewState::Stopped
+                | PreviewState::Suspended
+        ) {
+            // Started, deleted or re-provisioned while this wake waited for the lock.
+            return Ok(record);
+        }
+        let previous = record.state;
+        self.transition(&mut record, PreviewState::Waking, EventKind::State)
+            .await?;
+        if let Err(error) = self.driver.start(app_id, &mut record.driver_data).await {
+            tracing::warn!(error = %error, "start failed");
+            record.error = Some(format!("wake failed: {error}"));
+            let back = if previous == PreviewState::Waking {
+                PreviewState::Stopped
+            } else {
+                previous
+            };
+            self.transition(&mut record, back, EventKind::State).await?;
+            return Err(error.into());
+        }
+        record.error = None;
+        record.last_activity_at = self.clock.now();
+        self.transition(&mut record, PreviewState::Running, EventKind::State)
+            .await?;
+        tracing::info!(from = %previous, "preview woken");
+        Ok(record)
+    }
+
+    /// Stops or suspends a running preview that is still idle once its lock is
+    /// held (a heartbeat may have arrived meanwhile). Returns whether it slept.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    pub async fn put_to_sleep_if_idle(
+        &self,
+        app_id: &AppId,
+        mode: StopMode,
+    ) -> Result<bool, LifecycleError> {
+        let Some(_guard) = self.try_lock_app(app_id) else {
+            return Ok(false);
+        };
+        let mut record = self.get(app_id).await?;
+        let idle_since = self.clock.now() - self.config.idle_timeout;
+        if record.state != PreviewState::Running || record.last_activity_at > idle_since {
+            return Ok(false);
+        }
+        self.transition(&mut record, PreviewState::Stopping, EventKind::State)
+            .await?;
+        if let Err(error) = self
+            .driver
+            .stop(app_id, &mut record.driver_data, mode)
+            .await
+        {
+            record.error = Some(format!("stop failed: {error}"));
+            self.transition(&mut record, PreviewState::Running, EventKind::State)
+                .await?;
+            return Err(error.into());
+        }
+        let asleep = match mode {
+            StopMode::Stop => PreviewState::Stopped,
+            StopMode::Suspend => PreviewState::Suspended,
+        };
+        record.error = None;
+        self.transition(&mut record, asleep, EventKind::State)
+            .await?;
+        tracing::info!(state = %asleep, "idle preview put to sleep");
+        Ok(true)
+    }
+}
+
+/// The shared error of a single-flight operation, as the caller's own.
+pub fn unshare(error: Arc<LifecycleError>) -> LifecycleError {
+    Arc::try_unwrap(error).unwrap_or_else(LifecycleError::Shared)
+}

@@ -1,0 +1,71 @@
+//! The preview as the API shows it: the record plus the URL, the files
+//! revision and what the daemon last applied.
+
+use serde::Serialize;
+use sync_protocol::{AppId, DevServerState};
+use time::OffsetDateTime;
+
+use crate::lifecycle::error::LifecycleError;
+use crate::lifecycle::model::{PreviewRecord, PreviewState, StepRecord};
+use crate::lifecycle::service::LifecycleService;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviewView {
+    pub app_id: AppId,
+    pub state: PreviewState,
+    /// Where a browser sees the preview; absent once it is deleted.
+    pub url: Option<String>,
+    pub steps: Vec<StepRecord>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_activity_at: OffsetDateTime,
+    /// The app's current files revision (absent in lists, to keep them one query).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_revision: Option<u64>,
+    /// The revision the preview's daemon last reported applying.
+    pub applied_revision: Option<u64>,
+    pub dev_server: Option<DevServerState>,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl LifecycleService {
+    /// The full view of one preview, with its files and sync status.
+    pub async fn view(&self, record: PreviewRecord) -> Result<PreviewView, LifecycleError> {
+        let files_revision = self
+            .files
+            .files_revision(&record.app_id)
+            .await
+            .map_err(LifecycleError::Files)?;
+        let status = self
+            .files
+            .sync_status(&record.app_id)
+            .await
+            .map_err(LifecycleError::Files)?;
+        let mut view = self.summary_view(record);
+        view.files_revision = Some(files_revision);
+        view.applied_revision = status.as_ref().map(|status| status.applied_revision);
+        view.dev_server = status.map(|status| status.dev_server);
+        Ok(view)
+    }
+
+    /// The view from the record alone, for lists.
+    pub fn summary_view(&self, record: PreviewRecord) -> PreviewView {
+        let url = (record.state != PreviewState::Deleted).then(|| self.driver.url(&record.app_id));
+        PreviewView {
+            url,
+            state: record.state,
+            steps: record.steps,
+            last_activity_at: record.last_activity_at,
+            files_revision: None,
+            applied_revision: None,
+            dev_server: None,
+            error: record.error,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            app_id: record.app_id,
+        }
+    }
+}
