@@ -45,11 +45,16 @@ impl Application {
             .local_addr()
             .context("failed to read the bound address")?;
 
+        // Daemons reach this provisioner at its public URL, else where it listens.
+        let server_url = args.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+        let driver = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
+        let lifecycle = crate::lifecycle::setup::build_service(&args, &store, driver, server_url);
         let state = AppState {
             files: FilesService::new(Arc::new(store.clone()), Limits::from_args(&args)),
             sync_tokens: Arc::new(store.clone()),
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),
+            lifecycle,
             config: Arc::new(args),
         };
         Ok(Application {
@@ -89,15 +94,22 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let notifier = self.state.files.notifier().clone();
+        // Ends the loops and the event streams, which would hold the server open.
+        let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());
+        let lifecycle = self.state.lifecycle.clone();
+        let mut loops = crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");
                 notifier.shutdown();
+                shutdown_lifecycle.cancel();
             })
             .await
             .context("the HTTP server failed")?;
+        lifecycle.shutdown().await;
+        while loops.join_next().await.is_some() {}
         self.store.close().await;
         Ok(())
     }

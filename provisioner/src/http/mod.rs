@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod files;
 mod health;
+mod previews;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use health::Metrics;
 
 use crate::config::ServeArgs;
 use crate::files::FilesService;
+use crate::lifecycle::LifecycleService;
 use crate::store::SyncTokenStore;
 
 /// What every handler can reach. Cheap to clone: everything inside is shared.
@@ -30,6 +32,7 @@ pub struct AppState {
     pub sync_tokens: Arc<dyn SyncTokenStore>,
     pub operator_key: OperatorKey,
     pub metrics: Arc<Metrics>,
+    pub lifecycle: Arc<LifecycleService>,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with
@@ -39,7 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(files::routes())
         .merge(health::routes())
-        // The preview lifecycle routes plug in here: `.merge(previews::routes())`.
+        .merge(previews::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
