@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// Local driver: the dev server command each preview's daemon supervises.
     #[arg(long, env = "PROVISIONER_LOCAL_EXEC", default_value = "npm run dev")]
     pub local_exec: String,
+
+    /// Local driver: the install command each preview's daemon runs when
+    /// package.json changes; the daemon's own default (`npm install`) when unset.
+    #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
+    pub local_install: Option<String>,
 }
 
 impl ServeArgs {

@@ -13,6 +13,7 @@
 //! Every proxied request counts as activity, so a preview in use stays awake.
 
 mod forward;
+mod local_backend;
 mod pages;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use sync_protocol::AppId;
 use tokio::time::Instant;
 
 use forward::{ForwardError, Forwarder};
+pub use local_backend::LocalPreviews;
 
 /// Where the proxy should send a preview's traffic right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,9 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use sync_protocol::AppId;
 
+use crate::config::ServeArgs;
 use crate::lifecycle::driver::{
     DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
 };
@@ -49,6 +51,29 @@ pub struct LocalDriverConfig {
     pub proxy_port: u16,
     /// How long a daemon gets to stop its dev server before its tree is killed.
     pub stop_grace: Duration,
+}
+
+impl LocalDriverConfig {
+    /// The configuration `serve` runs with; `proxy_port` is the port it bound.
+    pub fn from_args(args: &ServeArgs, proxy_port: u16) -> anyhow::Result<LocalDriverConfig> {
+        // The daemons run in their work dirs, so every path they get is absolute.
+        let previews_root = std::path::absolute(args.data_dir.join("previews"))
+            .context("failed to resolve the data dir")?;
+        let sync_daemon_bin = match &args.sync_daemon_bin {
+            Some(path) => {
+                std::path::absolute(path).context("failed to resolve --sync-daemon-bin")?
+            }
+            None => default_daemon_bin()?,
+        };
+        Ok(LocalDriverConfig {
+            previews_root,
+            sync_daemon_bin,
+            exec: args.local_exec.clone(),
+            install: args.local_install.clone(),
+            proxy_port,
+            stop_grace: Duration::from_secs(5),
+        })
+    }
 }
 
 pub struct LocalDriver {
