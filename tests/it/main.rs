@@ -1,3 +1,4 @@
 //! One integration test binary for the whole workspace.
 mod deploy_config;
 mod files_api;
+mod fly_client;

@@ -12,6 +12,7 @@ pub mod background;
 pub mod clock;
 pub mod driver;
 pub mod error;
+pub mod fly_driver;
 pub mod idle_reaper;
 pub mod local;
 pub mod memory_driver;

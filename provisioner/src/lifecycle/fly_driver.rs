@@ -1,0 +1,469 @@
+//! The Fly driver: each preview is a Fly app `preview-<appId>` holding one
+//! machine, made through the Machines API (`crate::fly`, the only module
+//! that talks to Fly).
+//!
+//! Provisioning is five idempotent steps: create the app (reusing it when an
+//! earlier attempt got through), assign a shared IPv4 and an IPv6 so
+//! `https://preview-<appId>.fly.dev` answers, set the sync token and server
+//! URL as app secrets, create the machine (after looking for one carrying our
+//! metadata, so a crash between Fly's answer and our store never makes two),
+//! and wait until it is started. What later calls need (the machine id, the
+//! secrets version) is kept in `DriverData`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sync_protocol::AppId;
+
+use super::driver::{
+    DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
+};
+use crate::config::ServeArgs;
+use crate::fly::machine_config::{
+    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY, PreviewMachineSettings,
+    SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request,
+};
+use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine, StopRequest};
+use crate::fly::{FlyClient, FlyClientConfig, FlyError};
+
+/// The provisioning steps, in order.
+pub const STEPS: &[&str] = &[
+    "create_app",
+    "assign_ips",
+    "set_secrets",
+    "create_machine",
+    "wait_started",
+];
+
+/// `DriverData` key: the preview's machine id.
+pub const DATA_MACHINE_ID: &str = "machine_id";
+/// `DriverData` key: the secrets version the machine must boot with.
+pub const DATA_SECRETS_VERSION: &str = "secrets_version";
+/// `DriverData` key: the idempotency key of the app create, reused on retries.
+pub const DATA_CREATE_KEY: &str = "create_app_key";
+
+#[derive(Clone, Debug)]
+pub struct FlyDriverConfig {
+    /// Organization that owns the preview apps.
+    pub org_slug: String,
+    pub machine: PreviewMachineSettings,
+    /// How long one start, stop or provisioning wait may take in all.
+    pub wait_budget: Duration,
+}
+
+pub struct FlyDriver {
+    client: FlyClient,
+    config: FlyDriverConfig,
+}
+
+impl FlyDriver {
+    pub fn new(client: FlyClient, config: FlyDriverConfig) -> FlyDriver {
+        FlyDriver { client, config }
+    }
+
+    /// The driver `serve` uses when a Fly token is configured.
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<FlyDriver> {
+        let token = args
+            .fly_api_token
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the fly driver needs FLY_API_TOKEN"))?;
+        let client = FlyClient::new(FlyClientConfig::new(args.fly_api_url.clone(), token))?;
+        let config = FlyDriverConfig {
+            org_slug: args.fly_org_slug.clone(),
+            machine: PreviewMachineSettings::from_args(args),
+            wait_budget: Duration::from_secs(180),
+        };
+        Ok(FlyDriver::new(client, config))
+    }
+
+    pub fn client(&self) -> &FlyClient {
+        &self.client
+    }
+
+    #[tracing::instrument(skip_all, fields(app = %app_id))]
+    async fn create_app(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let key = data
+            .entry(DATA_CREATE_KEY.to_owned())
+            .or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
+            .clone();
+        let request = CreateAppRequest {
+            name: name.clone(),
+            org_slug: self.config.org_slug.clone(),
+            // Its own private network: previews of different users cannot reach each other.
+            network: Some(name.clone()),
+            idempotency_key: Some(key),
+        };
+        let app = self.client.create_app(&request).await?;
+        Ok(format!("app {name} ready (id {})", app.id))
+    }
+
+    async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
+        let allocated = self.client.ensure_ips(&name, &kinds).await?;
+        Ok(match allocated.len() {
+            0 => "shared IPv4 and IPv6 already assigned".to_owned(),
+            _ => format!("assigned {allocated:?}"),
+        })
+    }
+
+    async fn set_secrets(
+        &self,
+        spec: &PreviewSpec,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        let values = BTreeMap::from([
+            (SECRET_SYNC_TOKEN.to_owned(), spec.sync_token.expose()),
+            (SECRET_SERVER_URL.to_owned(), spec.server_url.clone()),
+        ]);
+        let version = self
+            .client
+            .set_secrets(&spec.app_id.preview_name(), values)
+            .await?;
+        match version {
+            Some(version) => {
+                data.insert(DATA_SECRETS_VERSION.to_owned(), version.to_string());
+                Ok(format!(
+                    "set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL} (secrets version {version})"
+                ))
+            }
+            None => Ok(format!("set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL}")),
+        }
+    }
+
+    async fn create_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let secrets_version = data.get(DATA_SECRETS_VERSION).and_then(|v| v.parse().ok());
+        let request = preview_machine_request(&self.config.machine, app_id, secrets_version);
+        // A create whose answer was lost may still have made the machine, so
+        // every attempt first looks for one carrying our metadata.
+        let mut last_error = None;
+        for _ in 0..3 {
+            if let Some(machine) = self.find_machine(app_id).await? {
+                data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
+                return Ok(format!("machine {} exists ({})", machine.id, machine.state));
+            }
+            match self.client.create_machine(&name, &request).await {
+                Ok(machine) => {
+                    data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
+                    return Ok(format!(
+                        "created machine {} in {}",
+                        machine.id, machine.region
+                    ));
+                }
+                Err(error) if error.is_transient() => last_error = Some(error),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(last_error.map_or_else(
+            || DriverError::Transient("machine not created".to_owned()),
+            DriverError::from,
+        ))
+    }
+
+    async fn wait_started(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        let machine_id = self.require_machine(app_id, data).await?;
+        let machine = self
+            .client
+            .get_machine(&app_id.preview_name(), &machine_id)
+            .await?;
+        // A machine that went to sleep before we looked (autostop) is woken.
+        if matches!(machine.state.as_str(), "stopped" | "suspended") {
+            self.client
+                .start_machine(&app_id.preview_name(), &machine_id, None)
+                .await?;
+        }
+        self.wait(app_id, &machine_id, &["started"]).await?;
+        Ok(format!("machine {machine_id} started"))
+    }
+
+    /// The live machine of `app_id` that carries our metadata, if any.
+    async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
+        let filter = [
+            (METADATA_APP_ID, app_id.as_str()),
+            (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
+        ];
+        let machines = self
+            .client
+            .list_machines(&app_id.preview_name(), &filter)
+            .await?;
+        Ok(machines
+            .into_iter()
+            .find(|m| !matches!(m.state.as_str(), "destroyed" | "destroying")))
+    }
+
+    /// The machine id from `data`, else found by metadata (and remembered).
+    async fn machine_id(
+        &self,
+        app_id: &AppId,
+        data: &DriverData,
+    ) -> Result<Option<String>, FlyError> {
+        if let Some(id) = data.get(DATA_MACHINE_ID) {
+            return Ok(Some(id.clone()));
+        }
+        Ok(self.find_machine(app_id).await?.map(|machine| machine.id))
+    }
+
+    async fn require_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => {
+                data.insert(DATA_MACHINE_ID.to_owned(), id.clone());
+                Ok(id)
+            }
+            Ok(None) | Err(FlyError::NotFound { .. }) => Err(DriverError::Permanent(format!(
+                "preview {app_id} has no machine"
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn wait(
+        &self,
+        app_id: &AppId,
+        machine_id: &str,
+        states: &[&str],
+    ) -> Result<(), FlyError> {
+        let name = app_id.preview_name();
+        self.client
+            .wait_for_state(&name, machine_id, states, self.config.wait_budget)
+            .await
+    }
+}
+
+#[async_trait]
+impl PreviewDriver for FlyDriver {
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    async fn run_step(
+        &self,
+        step: &str,
+        spec: &PreviewSpec,
+        data: &mut DriverData,
+    ) -> Result<String, DriverError> {
+        match step {
+            "create_app" => self.create_app(&spec.app_id, data).await,
+            "assign_ips" => self.assign_ips(&spec.app_id).await,
+            "set_secrets" => self.set_secrets(spec, data).await,
+            "create_machine" => self.create_machine(&spec.app_id, data).await,
+            "wait_started" => self.wait_started(&spec.app_id, data).await,
+            other => Err(DriverError::Permanent(format!("unknown step {other}"))),
+        }
+    }
+
+    async fn state(&self, app_id: &AppId, data: &DriverData) -> Result<MachineState, DriverError> {
+        let machine_id = match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(MachineState::Absent),
+            Err(error) => return Err(error.into()),
+        };
+        match self
+            .client
+            .get_machine(&app_id.preview_name(), &machine_id)
+            .await
+        {
+            Ok(machine) => Ok(parse_state(&machine.state)),
+            Err(FlyError::NotFound { .. }) => Ok(MachineState::Absent),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(app = %app_id))]
+    async fn start(&self, app_id: &AppId, data: &mut DriverData) -> Result<(), DriverError> {
+        let machine_id = self.require_machine(app_id, data).await?;
+        let name = app_id.preview_name();
+        let machine = self.client.get_machine(&name, &machine_id).await?;
+        match parse_state(&machine.state) {
+            MachineState::Started => return Ok(()),
+            MachineState::Destroying | MachineState::Destroyed => {
+                return Err(DriverError::Permanent(format!(
+                    "machine {machine_id} is destroyed"
+                )));
+            }
+            // Fly refuses to start a machine that is on its way down; let it land first.
+            MachineState::Stopping | MachineState::Suspending => {
+                self.wait(app_id, &machine_id, &["stopped", "suspended"])
+                    .await?;
+            }
+            _ => {}
+        }
+        self.client.start_machine(&name, &machine_id, None).await?;
+        self.wait(app_id, &machine_id, &["started"]).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(app = %app_id, mode = ?mode))]
+    async fn stop(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+        mode: StopMode,
+    ) -> Result<(), DriverError> {
+        let machine_id = match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let name = app_id.preview_name();
+        let machine = match self.client.get_machine(&name, &machine_id).await {
+            Ok(machine) => machine,
+            Err(FlyError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        match parse_state(&machine.state) {
+            MachineState::Stopped
+            | MachineState::Suspended
+            | MachineState::Destroyed
+            | MachineState::Absent => return Ok(()),
+            MachineState::Stopping | MachineState::Suspending => {
+                return Ok(self
+                    .wait(app_id, &machine_id, &["stopped", "suspended"])
+                    .await?);
+            }
+            // Suspend needs a started machine; a starting one is let finish.
+            MachineState::Starting | MachineState::Created => {
+                self.wait(app_id, &machine_id, &["started"]).await?
+            }
+            _ => {}
+        }
+        if mode == StopMode::Suspend {
+            match self.client.suspend_machine(&name, &machine_id, None).await {
+                Ok(()) => return Ok(self.wait(app_id, &machine_id, &["suspended"]).await?),
+                // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.
+                Err(FlyError::Unexpected { status, body }) if (400..500).contains(&status) => {
+                    tracing::warn!(status, body, "suspend refused; stopping instead");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.client
+            .stop_machine(&name, &machine_id, &StopRequest::default(), None)
+            .await?;
+        self.wait(app_id, &machine_id, &["stopped"]).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(app = %app_id))]
+    async fn destroy(&self, app_id: &AppId, _data: &DriverData) -> Result<(), DriverError> {
+        match self.client.delete_app(&app_id.preview_name()).await {
+            Ok(()) | Err(FlyError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Deletes just the machine (the app, IPs and secrets stay) and resumes at `create_machine`.
+    async fn discard_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut DriverData,
+    ) -> Result<&'static str, DriverError> {
+        if let Some(machine_id) = self.machine_id(app_id, data).await.ok().flatten() {
+            match self
+                .client
+                .delete_machine(&app_id.preview_name(), &machine_id, true)
+                .await
+            {
+                Ok(()) | Err(FlyError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        data.remove(DATA_MACHINE_ID);
+        Ok("create_machine")
+    }
+
+    fn url(&self, app_id: &AppId) -> String {
+        format!("https://{}.fly.dev", app_id.preview_name())
+    }
+
+    /// Apps of the organization named `preview-<appId>` that are ours: their
+    /// machines carry our metadata, or (no machine yet) their private network
+    /// is named after the app, as `create_app` makes it.
+    async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {
+        let apps = self.client.list_apps(&self.config.org_slug).await?;
+        let mut previews = Vec::new();
+        for app in apps {
+            let Some(app_id) = app
+                .name
+                .strip_prefix("preview-")
+                .and_then(|id| AppId::parse(id).ok())
+            else {
+                continue;
+            };
+            let filter = [(METADATA_MANAGED_BY, MANAGED_BY_VALUE)];
+            let machines = match self.client.list_machines(&app.name, &filter).await {
+                Ok(machines) => machines,
+                // Deleted between the two calls.
+                Err(FlyError::NotFound { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            let ours = machines
+                .iter()
+                .filter(|m| m.metadata(METADATA_APP_ID) == Some(app_id.as_str()));
+            let live = ours
+                .clone()
+                .find(|m| m.state != "destroyed")
+                .or_else(|| ours.clone().next());
+            match live {
+                Some(machine) => previews.push(PlatformPreview {
+                    app_id,
+                    state: parse_state(&machine.state),
+                    data: DriverData::from([(DATA_MACHINE_ID.to_owned(), machine.id.clone())]),
+                }),
+                None if app.network.as_deref() == Some(app.name.as_str()) => {
+                    previews.push(PlatformPreview {
+                        app_id,
+                        state: MachineState::Absent,
+                        data: DriverData::new(),
+                    });
+                }
+                None => {}
+            }
+        }
+        Ok(previews)
+    }
+}
+
+impl From<FlyError> for DriverError {
+    fn from(error: FlyError) -> DriverError {
+        if error.is_transient() {
+            DriverError::Transient(error.to_string())
+        } else {
+            DriverError::Permanent(error.to_string())
+        }
+    }
+}
+
+/// Fly's state names; ones we do not model (`replacing`, `launch_failed`...) count as failed or transient.
+pub fn parse_state(state: &str) -> MachineState {
+    match state {
+        "created" => MachineState::Created,
+        "starting" | "restarting" | "updating" | "replacing" => MachineState::Starting,
+        "started" => MachineState::Started,
+        "stopping" => MachineState::Stopping,
+        "stopped" => MachineState::Stopped,
+        "suspending" => MachineState::Suspending,
+        "suspended" => MachineState::Suspended,
+        "destroying" => MachineState::Destroying,
+        "destroyed" | "replaced" | "migrated" => MachineState::Destroyed,
+        _ => MachineState::Failed,
+    }
+}
