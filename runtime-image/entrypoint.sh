@@ -64,6 +64,12 @@ esac
 : "${PORT:=3000}"
 export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC SYNC_INSTALL PORT
 
+# Vite refuses requests for host names it does not know (DNS rebinding
+# protection); this lets the preview's own public name through without the
+# app's vite.config.js naming it. Fly sets FLY_APP_NAME in every machine.
+: "${__VITE_ADDITIONAL_SERVER_ALLOWED_HOSTS:=${FLY_APP_NAME:-preview-$SYNC_APP_ID}.fly.dev}"
+export __VITE_ADDITIONAL_SERVER_ALLOWED_HOSTS
+
 case "$PORT" in
     '' | *[!0-9]*) fail "PORT must be a number, got '$PORT'" ;;
 esac

@@ -240,7 +240,7 @@ fn runtime_image_agrees_with_the_provisioner_and_its_entrypoint() {
         .and_then(|major| major.parse().ok())
         .unwrap_or_else(|| panic!("final stage should be a node:<major>-… image, is {base}"));
     assert!(
-        major >= 20 && major % 2 == 0,
+        major >= 20 && major.is_multiple_of(2),
         "node:{major} is not an LTS line"
     );
 }

@@ -1,4 +1,5 @@
 //! One integration test binary for the whole workspace.
 mod deploy_config;
+mod entrypoint;
 mod files_api;
 mod fly_client;
