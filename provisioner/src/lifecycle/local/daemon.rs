@@ -2,7 +2,6 @@
 //! process group, noticing when it exits, and stopping its whole tree.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -176,19 +175,16 @@ pub fn port_in_use(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_err()
 }
 
-/// The sync-daemon next to this executable (where cargo and the images put it).
-pub fn default_daemon_bin() -> anyhow::Result<std::path::PathBuf> {
-    let me = std::env::current_exe().context("failed to locate the provisioner executable")?;
-    let dir = me.parent().unwrap_or(Path::new("."));
-    // Test binaries live one level down, in target/<profile>/deps.
-    let candidates = [dir.join("sync-daemon"), dir.join("../sync-daemon")];
-    candidates
-        .into_iter()
-        .find(|path| path.is_file())
-        .with_context(|| {
-            format!(
-                "no sync-daemon next to `{}`; set --sync-daemon-bin",
-                me.display()
-            )
-        })
+/// The sync-daemon next to this executable (where cargo and the images put
+/// it), else the bare name for a lookup in `PATH` when a preview starts: a
+/// provisioner that never runs a local preview must not need one.
+pub fn default_daemon_bin() -> std::path::PathBuf {
+    let next_to_me = std::env::current_exe().ok().and_then(|me| {
+        let dir = me.parent()?.to_path_buf();
+        // Test binaries live one level down, in target/<profile>/deps.
+        [dir.join("sync-daemon"), dir.join("../sync-daemon")]
+            .into_iter()
+            .find(|path| path.is_file())
+    });
+    next_to_me.unwrap_or_else(|| std::path::PathBuf::from("sync-daemon"))
 }

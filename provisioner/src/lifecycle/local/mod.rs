@@ -63,7 +63,7 @@ impl LocalDriverConfig {
             Some(path) => {
                 std::path::absolute(path).context("failed to resolve --sync-daemon-bin")?
             }
-            None => default_daemon_bin()?,
+            None => default_daemon_bin(),
         };
         Ok(LocalDriverConfig {
             previews_root,
