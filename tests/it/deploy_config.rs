@@ -317,7 +317,8 @@ fn serve_settings() -> Vec<Setting> {
         .collect()
 }
 
-fn root() -> PathBuf {
+/// The repository root, which the deployment files are relative to.
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()

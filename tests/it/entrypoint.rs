@@ -17,6 +17,8 @@ use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
+use crate::deploy_config::root;
+
 /// The preview's dev server: `npm run dev` serves `message.txt` as it is on
 /// disk, so a sync shows in the next response.
 const PACKAGE_JSON: &str =
@@ -63,7 +65,7 @@ async fn entrypoint_syncs_before_serving_installs_on_change_and_stops_cleanly() 
 
     // Assert: the first answer already shows the latest revision, and the
     // image's install was recognised (no install ran).
-    let first = preview.wait_for_any_answer(BOOT_TIMEOUT).await;
+    let first = preview.wait_for(BOOT_TIMEOUT, |_| true).await;
     assert_eq!(
         first, "latest",
         "the dev server started before the sync converged"
@@ -91,14 +93,18 @@ async fn entrypoint_syncs_before_serving_installs_on_change_and_stops_cleanly() 
     // A save reaches the running dev server.
     let response = provisioner.put_file(app, "message.txt", "edited").await;
     assert!(response.status().is_success());
-    preview.wait_for_answer("edited", SYNC_TIMEOUT).await;
+    preview
+        .wait_for(SYNC_TIMEOUT, |body| body == "edited")
+        .await;
 
     // A changed package.json installs, then the dev server serves again.
     let changed = PACKAGE_JSON.replace("entrypoint-test", "entrypoint-test-2");
     let response = provisioner.put_file(app, "package.json", changed).await;
     assert!(response.status().is_success());
     wait_until(SYNC_TIMEOUT, || machine.install_marker().exists()).await;
-    preview.wait_for_answer("edited", BOOT_TIMEOUT).await;
+    preview
+        .wait_for(BOOT_TIMEOUT, |body| body == "edited")
+        .await;
 
     // SIGTERM (the image's STOPSIGNAL) stops the dev server's whole process
     // group, then the daemon exits cleanly.
@@ -187,9 +193,13 @@ fn image_install_record_is_the_daemons_fingerprint() {
     );
 
     std::fs::write(path.join("package.json"), PACKAGE_JSON).unwrap();
-    let cases: [(&str, &[u8]); 3] = [
+    // Every dependency file the daemon watches, each changing the fingerprint.
+    let cases: [(&str, &[u8]); 6] = [
         ("package-lock.json", b"{\"lockfileVersion\":3}"),
+        ("npm-shrinkwrap.json", b"{}"),
         ("yarn.lock", b"# yarn\n"),
+        ("pnpm-lock.yaml", b"lockfileVersion: '9.0'\n"),
+        ("bun.lock", b"{}"),
         ("bun.lockb", &[0, 159, 255]),
     ];
     let mut seen = Vec::new();
@@ -378,22 +388,12 @@ impl Preview {
         response.text().await.ok()
     }
 
-    async fn wait_for_any_answer(&mut self, timeout: Duration) -> String {
+    /// Polls the dev server until an answer passes `accept`; returns it.
+    async fn wait_for(&mut self, timeout: Duration, accept: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(body) = self.get().await {
+            if let Some(body) = self.get().await.filter(|body| accept(body)) {
                 return body;
-            }
-            self.assert_running(deadline);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_for_answer(&mut self, expected: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.get().await.as_deref() == Some(expected) {
-                return;
             }
             self.assert_running(deadline);
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -512,11 +512,4 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
 }
