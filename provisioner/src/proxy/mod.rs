@@ -120,6 +120,12 @@ impl EdgeProxy {
         let port = match target {
             Target::Unknown => return pages::not_found(&app_id),
             Target::Running { port } => port,
+            // An open tab whose dev server went to sleep polls it (Vite's
+            // client pings every second). That is not a visit: waking on it
+            // would keep every forgotten tab's preview running forever.
+            Target::Asleep if is_reconnect_ping(request.headers()) => {
+                return pages::unavailable(&app_id);
+            }
             Target::Asleep if wants_html => {
                 self.start_wake(&app_id);
                 return pages::loading(&app_id);
@@ -226,6 +232,22 @@ impl EdgeProxy {
     }
 }
 
+/// Puts the edge proxy in front of the API when previews run locally; with
+/// the Fly driver, Fly's own proxy serves them and `router` is returned as is.
+pub fn in_front(
+    router: axum::Router,
+    lifecycle: Arc<crate::lifecycle::LifecycleService>,
+    local: Option<Arc<crate::lifecycle::local::LocalDriver>>,
+) -> axum::Router {
+    let Some(driver) = local else {
+        return router;
+    };
+    let backend = Arc::new(LocalPreviews::new(lifecycle, driver));
+    let proxy = EdgeProxy::new(backend, ProxyConfig::default());
+    // Outermost, so preview traffic skips the API's body limit, metrics and auth.
+    router.layer(axum::middleware::from_fn_with_state(proxy, route_by_host))
+}
+
 /// Middleware for the API router: requests for a preview host go to the
 /// proxy, everything else continues to the API.
 pub async fn route_by_host(
@@ -260,6 +282,14 @@ fn preview_host_app_id(request: &Request<Body>) -> Option<AppId> {
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().host())?;
     preview_app_id(host)
+}
+
+/// Vite's client, having lost its HMR socket, asks whether the server is back.
+fn is_reconnect_ping(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/x-vite-ping"))
 }
 
 /// A browser navigation (rather than a script's fetch or an asset load).

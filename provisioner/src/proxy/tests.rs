@@ -217,6 +217,16 @@ async fn asleep_preview_shows_loading_page_to_browsers_and_wakes() {
 }
 
 #[tokio::test]
+async fn reconnect_pings_of_an_open_tab_do_not_wake() {
+    let dev_port = spawn_dev_server().await;
+    let (proxy_port, backend) = spawn_proxy(Target::Asleep, dev_port).await;
+    let (status, _) = send(proxy_port, "preview-a.localhost", "/", "text/x-vite-ping").await;
+    assert_eq!(status, 503);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(backend.wakes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn asleep_preview_holds_api_requests_until_it_answers() {
     let dev_port = spawn_dev_server().await;
     let (proxy_port, backend) = spawn_proxy(Target::Asleep, dev_port).await;
