@@ -133,6 +133,7 @@ impl FlyClient {
         machine_id: &str,
         states: &[&str],
         budget: Duration,
+        version: Option<&str>,
     ) -> Result<(), FlyError> {
         let deadline = Instant::now() + budget;
         loop {
@@ -143,7 +144,7 @@ impl FlyClient {
                 });
             }
             match self
-                .wait_machine(app_name, machine_id, states, left, None)
+                .wait_machine(app_name, machine_id, states, left, version)
                 .await
             {
                 Ok(_) => return Ok(()),

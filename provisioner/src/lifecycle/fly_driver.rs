@@ -10,7 +10,9 @@
 //! and wait until it is started. What later calls need (the machine id, the
 //! secrets version) is kept in `DriverData`.
 
-use std::collections::BTreeMap;
+mod inventory;
+mod steps;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,9 +24,8 @@ use super::driver::{
 use crate::config::ServeArgs;
 use crate::fly::machine_config::{
     MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY, PreviewMachineSettings,
-    SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request,
 };
-use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine, StopRequest};
+use crate::fly::types::{Machine, StopRequest};
 use crate::fly::{FlyClient, FlyClientConfig, FlyError};
 
 /// The provisioning steps, in order.
@@ -81,116 +82,6 @@ impl FlyDriver {
         &self.client
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_id))]
-    async fn create_app(
-        &self,
-        app_id: &AppId,
-        data: &mut DriverData,
-    ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
-        let key = data
-            .entry(DATA_CREATE_KEY.to_owned())
-            .or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
-            .clone();
-        let request = CreateAppRequest {
-            name: name.clone(),
-            org_slug: self.config.org_slug.clone(),
-            // Its own private network: previews of different users cannot reach each other.
-            network: Some(name.clone()),
-            idempotency_key: Some(key),
-        };
-        let app = self.client.create_app(&request).await?;
-        Ok(format!("app {name} ready (id {})", app.id))
-    }
-
-    async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
-        let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
-        let allocated = self.client.ensure_ips(&name, &kinds).await?;
-        Ok(match allocated.len() {
-            0 => "shared IPv4 and IPv6 already assigned".to_owned(),
-            _ => format!("assigned {allocated:?}"),
-        })
-    }
-
-    async fn set_secrets(
-        &self,
-        spec: &PreviewSpec,
-        data: &mut DriverData,
-    ) -> Result<String, DriverError> {
-        let values = BTreeMap::from([
-            (SECRET_SYNC_TOKEN.to_owned(), spec.sync_token.expose()),
-            (SECRET_SERVER_URL.to_owned(), spec.server_url.clone()),
-        ]);
-        let version = self
-            .client
-            .set_secrets(&spec.app_id.preview_name(), values)
-            .await?;
-        match version {
-            Some(version) => {
-                data.insert(DATA_SECRETS_VERSION.to_owned(), version.to_string());
-                Ok(format!(
-                    "set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL} (secrets version {version})"
-                ))
-            }
-            None => Ok(format!("set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL}")),
-        }
-    }
-
-    async fn create_machine(
-        &self,
-        app_id: &AppId,
-        data: &mut DriverData,
-    ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
-        let secrets_version = data.get(DATA_SECRETS_VERSION).and_then(|v| v.parse().ok());
-        let request = preview_machine_request(&self.config.machine, app_id, secrets_version);
-        // A create whose answer was lost may still have made the machine, so
-        // every attempt first looks for one carrying our metadata.
-        let mut last_error = None;
-        for _ in 0..3 {
-            if let Some(machine) = self.find_machine(app_id).await? {
-                data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
-                return Ok(format!("machine {} exists ({})", machine.id, machine.state));
-            }
-            match self.client.create_machine(&name, &request).await {
-                Ok(machine) => {
-                    data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
-                    return Ok(format!(
-                        "created machine {} in {}",
-                        machine.id, machine.region
-                    ));
-                }
-                Err(error) if error.is_transient() => last_error = Some(error),
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(last_error.map_or_else(
-            || DriverError::Transient("machine not created".to_owned()),
-            DriverError::from,
-        ))
-    }
-
-    async fn wait_started(
-        &self,
-        app_id: &AppId,
-        data: &mut DriverData,
-    ) -> Result<String, DriverError> {
-        let machine_id = self.require_machine(app_id, data).await?;
-        let machine = self
-            .client
-            .get_machine(&app_id.preview_name(), &machine_id)
-            .await?;
-        // A machine that went to sleep before we looked (autostop) is woken.
-        if matches!(machine.state.as_str(), "stopped" | "suspended") {
-            self.client
-                .start_machine(&app_id.preview_name(), &machine_id, None)
-                .await?;
-        }
-        self.wait(app_id, &machine_id, &["started"]).await?;
-        Ok(format!("machine {machine_id} started"))
-    }
-
     /// The live machine of `app_id` that carries our metadata, if any.
     async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
         let filter = [
@@ -240,10 +131,12 @@ impl FlyDriver {
         app_id: &AppId,
         machine_id: &str,
         states: &[&str],
+        version: Option<&str>,
     ) -> Result<(), FlyError> {
         let name = app_id.preview_name();
+        let budget = self.config.wait_budget;
         self.client
-            .wait_for_state(&name, machine_id, states, self.config.wait_budget)
+            .wait_for_state(&name, machine_id, states, budget, version)
             .await
     }
 }
@@ -301,13 +194,19 @@ impl PreviewDriver for FlyDriver {
             }
             // Fly refuses to start a machine that is on its way down; let it land first.
             MachineState::Stopping | MachineState::Suspending => {
-                self.wait(app_id, &machine_id, &["stopped", "suspended"])
-                    .await?;
+                self.wait(
+                    app_id,
+                    &machine_id,
+                    &["stopped", "suspended"],
+                    machine.version(),
+                )
+                .await?;
             }
             _ => {}
         }
         self.client.start_machine(&name, &machine_id, None).await?;
-        self.wait(app_id, &machine_id, &["started"]).await?;
+        self.wait(app_id, &machine_id, &["started"], machine.version())
+            .await?;
         Ok(())
     }
 
@@ -335,19 +234,25 @@ impl PreviewDriver for FlyDriver {
             | MachineState::Destroyed
             | MachineState::Absent => return Ok(()),
             MachineState::Stopping | MachineState::Suspending => {
+                let landed = ["stopped", "suspended"];
                 return Ok(self
-                    .wait(app_id, &machine_id, &["stopped", "suspended"])
+                    .wait(app_id, &machine_id, &landed, machine.version())
                     .await?);
             }
             // Suspend needs a started machine; a starting one is let finish.
             MachineState::Starting | MachineState::Created => {
-                self.wait(app_id, &machine_id, &["started"]).await?
+                self.wait(app_id, &machine_id, &["started"], machine.version())
+                    .await?
             }
             _ => {}
         }
         if mode == StopMode::Suspend {
             match self.client.suspend_machine(&name, &machine_id, None).await {
-                Ok(()) => return Ok(self.wait(app_id, &machine_id, &["suspended"]).await?),
+                Ok(()) => {
+                    return Ok(self
+                        .wait(app_id, &machine_id, &["suspended"], machine.version())
+                        .await?);
+                }
                 // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.
                 Err(FlyError::Unexpected { status, body }) if (400..500).contains(&status) => {
                     tracing::warn!(status, body, "suspend refused; stopping instead");
@@ -358,7 +263,8 @@ impl PreviewDriver for FlyDriver {
         self.client
             .stop_machine(&name, &machine_id, &StopRequest::default(), None)
             .await?;
-        self.wait(app_id, &machine_id, &["stopped"]).await?;
+        self.wait(app_id, &machine_id, &["stopped"], machine.version())
+            .await?;
         Ok(())
     }
 
@@ -394,51 +300,9 @@ impl PreviewDriver for FlyDriver {
         format!("https://{}.fly.dev", app_id.preview_name())
     }
 
-    /// Apps of the organization named `preview-<appId>` that are ours: their
-    /// machines carry our metadata, or (no machine yet) their private network
-    /// is named after the app, as `create_app` makes it.
+    /// Apps named `preview-<appId>` whose machines carry our metadata (see `inventory.rs`).
     async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {
-        let apps = self.client.list_apps(&self.config.org_slug).await?;
-        let mut previews = Vec::new();
-        for app in apps {
-            let Some(app_id) = app
-                .name
-                .strip_prefix("preview-")
-                .and_then(|id| AppId::parse(id).ok())
-            else {
-                continue;
-            };
-            let filter = [(METADATA_MANAGED_BY, MANAGED_BY_VALUE)];
-            let machines = match self.client.list_machines(&app.name, &filter).await {
-                Ok(machines) => machines,
-                // Deleted between the two calls.
-                Err(FlyError::NotFound { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            };
-            let ours = machines
-                .iter()
-                .filter(|m| m.metadata(METADATA_APP_ID) == Some(app_id.as_str()));
-            let live = ours
-                .clone()
-                .find(|m| m.state != "destroyed")
-                .or_else(|| ours.clone().next());
-            match live {
-                Some(machine) => previews.push(PlatformPreview {
-                    app_id,
-                    state: parse_state(&machine.state),
-                    data: DriverData::from([(DATA_MACHINE_ID.to_owned(), machine.id.clone())]),
-                }),
-                None if app.network.as_deref() == Some(app.name.as_str()) => {
-                    previews.push(PlatformPreview {
-                        app_id,
-                        state: MachineState::Absent,
-                        data: DriverData::new(),
-                    });
-                }
-                None => {}
-            }
-        }
-        Ok(previews)
+        self.list_previews().await
     }
 }
 

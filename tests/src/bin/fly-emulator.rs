@@ -23,6 +23,12 @@ struct Args {
     /// Share of calls that fail, split evenly between 429 and 5xx (0.0 to 1.0).
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// Share of calls that also wait --spike-ms (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    spike_rate: f64,
+    /// Extra latency of a spike, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    spike_ms: u64,
     /// How long each transient machine state lasts, in milliseconds.
     #[arg(long, default_value_t = 10)]
     transition_ms: u64,
@@ -38,8 +44,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     anyhow::ensure!(
-        (0.0..=1.0).contains(&args.fault_rate),
-        "--fault-rate must be between 0 and 1"
+        (0.0..=1.0).contains(&args.fault_rate) && (0.0..=1.0).contains(&args.spike_rate),
+        "--fault-rate and --spike-rate must be between 0 and 1"
     );
     let config = EmulatorConfig {
         transition: Duration::from_millis(args.transition_ms),
@@ -47,6 +53,8 @@ async fn main() -> anyhow::Result<()> {
             rate_429: args.fault_rate / 2.0,
             rate_5xx: args.fault_rate / 2.0,
             latency: Duration::from_millis(args.latency_ms),
+            spike_rate: args.spike_rate,
+            spike: Duration::from_millis(args.spike_ms),
             ..Faults::default()
         },
         seed: args.seed,

@@ -250,6 +250,12 @@ async fn wait(shared: &Shared, request: &Request) -> Answer {
             let Some(machine) = app.machines.get(request.param("machine_id")) else {
                 return error(404, "machine not found");
             };
+            // Machines are never updated here, so any other version is unknown.
+            if let Some(version) = request.query_value("version")
+                && version != machine.version
+            {
+                return error(400, format!("machine has no version {version}"));
+            }
             let reached = wanted.iter().any(|state| {
                 state == machine.state || (state == "settled" && machine.is_settled())
             });
