@@ -3,3 +3,4 @@ mod deploy_config;
 mod entrypoint;
 mod files_api;
 mod fly_client;
+mod lifecycle;

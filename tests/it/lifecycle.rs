@@ -1,0 +1,344 @@
+//! The preview lifecycle end to end: the real provisioner binary on the Fly
+//! driver against the spec-checked Fly Machines API emulator. Idle timeouts
+//! and loop intervals are set in hundreds of milliseconds so that time-driven
+//! behaviour (idle stop, reconcile) happens within a test's seconds.
+
+mod faults;
+
+use std::time::Duration;
+
+use preview_tests::fly_emulator::FlyEmulator;
+use preview_tests::provisioner::TestProvisioner;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Fast loops and a short idle timeout, stopping (not suspending) when idle.
+const FAST_IDLE_STOP: &[&str] = &[
+    "--idle-timeout",
+    "1s",
+    "--loop-interval",
+    "200ms",
+    "--autostop",
+    "stop",
+];
+
+async fn json(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+fn count(fly: &FlyEmulator, operation_id: &str) -> usize {
+    fly.operation_ids()
+        .iter()
+        .filter(|id| *id == operation_id)
+        .count()
+}
+
+#[tokio::test]
+async fn lifecycle_provision_makes_exactly_the_expected_fly_calls() {
+    // Arrange: loops far apart, and their pass at startup over before counting.
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &["--loop-interval", "1h"])
+        .await
+        .unwrap();
+    wait_for_call(&fly, "Apps_list").await;
+    fly.clear_calls();
+
+    // Act
+    let response = provisioner.provision_preview("shop", true).await;
+    let status = response.status();
+    let body = json(response).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "running");
+    assert_eq!(body["url"], "https://preview-shop.fly.dev");
+    let steps: Vec<&str> = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "create_app",
+            "assign_ips",
+            "set_secrets",
+            "create_machine",
+            "wait_started"
+        ]
+    );
+    let all_done = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|step| step["status"] == "done" && step["log"].is_string());
+    assert!(all_done, "{body}");
+    assert_eq!(
+        fly.operation_ids(),
+        [
+            "Apps_create",
+            "App_IPAssignments_list",
+            "App_IPAssignments_create",
+            "App_IPAssignments_create",
+            "Secrets_update",
+            "Machines_list",
+            "Machines_create",
+            "Machines_show",
+            "Machines_wait",
+        ]
+    );
+    assert!(
+        fly.rejected_calls().is_empty(),
+        "{:?}",
+        fly.rejected_calls()
+    );
+}
+
+/// Waits (bounded) until the emulator has seen a call of `operation_id`.
+async fn wait_for_call(fly: &FlyEmulator, operation_id: &str) {
+    for _ in 0..100 {
+        if count(fly, operation_id) > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {operation_id} call within 2 s");
+}
+
+#[tokio::test]
+async fn lifecycle_provisioning_twice_gives_one_app() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
+
+    // Act: five at once, then once more after they settle.
+    let concurrent = (0..5).map(|_| provisioner.provision_preview("shop", true));
+    let statuses: Vec<StatusCode> = futures::future::join_all(concurrent)
+        .await
+        .iter()
+        .map(|response| response.status())
+        .collect();
+    let again = provisioner.provision_preview("shop", true).await;
+
+    // Assert
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(fly.app_names(), vec!["preview-shop".to_owned()]);
+    assert_eq!(fly.live_machines("preview-shop").len(), 1);
+    assert_eq!(count(&fly, "Apps_create"), 1);
+    assert_eq!(count(&fly, "Machines_create"), 1);
+    assert_eq!(provisioner.list_previews(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended() {
+    for (mode, asleep) in [("stop", "stopped"), ("suspend", "suspended")] {
+        // Arrange
+        let fly = FlyEmulator::start().await;
+        let args = [
+            "--idle-timeout",
+            "1s",
+            "--loop-interval",
+            "200ms",
+            "--autostop",
+            mode,
+        ];
+        let provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
+        assert_eq!(
+            provisioner.provision_preview("shop", true).await.status(),
+            StatusCode::OK
+        );
+
+        // Act
+        provisioner
+            .wait_for_state("shop", asleep, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let machine_asleep = fly.live_machines("preview-shop")[0].state;
+        let woken = provisioner.wake_preview("shop", true).await;
+        let woken_status = woken.status();
+        let woken_body = json(woken).await;
+
+        // Assert
+        assert_eq!(machine_asleep, asleep);
+        assert_eq!(woken_status, StatusCode::OK, "{woken_body}");
+        assert_eq!(woken_body["state"], "running");
+        assert_eq!(fly.live_machines("preview-shop")[0].state, "started");
+        assert!(
+            fly.rejected_calls().is_empty(),
+            "{:?}",
+            fly.rejected_calls()
+        );
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_heartbeats_keep_a_preview_awake() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, FAST_IDLE_STOP)
+        .await
+        .unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+
+    // Act: heartbeat for three idle timeouts, then stop.
+    for _ in 0..10 {
+        assert_eq!(
+            provisioner.report_activity("shop").await.status(),
+            StatusCode::NO_CONTENT
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let while_active = provisioner.preview_state("shop").await;
+    provisioner
+        .wait_for_state("shop", "stopped", Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(while_active.as_deref(), Some("running"));
+    assert_eq!(count(&fly, "Machines_stop"), 1);
+}
+
+#[tokio::test]
+async fn lifecycle_fifty_concurrent_wakes_make_one_start_call() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, FAST_IDLE_STOP)
+        .await
+        .unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+    provisioner
+        .wait_for_state("shop", "stopped", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let starts_before = count(&fly, "Machines_start");
+
+    // Act
+    let wakes = (0..50).map(|_| provisioner.wake_preview("shop", true));
+    let statuses: Vec<StatusCode> = futures::future::join_all(wakes)
+        .await
+        .iter()
+        .map(|response| response.status())
+        .collect();
+
+    // Assert
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(count(&fly, "Machines_start") - starts_before, 1);
+}
+
+#[tokio::test]
+async fn lifecycle_delete_leaves_nothing_in_the_emulator() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+    provisioner
+        .put_file("shop", "index.html", "<h1>kept</h1>")
+        .await;
+
+    // Act
+    let first = provisioner.delete_preview("shop").await;
+    let second = provisioner.delete_preview("shop").await;
+    let unknown = provisioner.delete_preview("never-made").await;
+
+    // Assert
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(json(second).await["state"], "deleted");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(fly.app_names().is_empty(), "{:?}", fly.app_names());
+    let manifest = provisioner
+        .request(reqwest::Method::GET, "/v1/apps/shop/files")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json(manifest).await["files"].as_array().unwrap().len(),
+        1,
+        "files are kept"
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_events() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+    provisioner
+        .put_file("shop", "index.html", "<h1>hello</h1>")
+        .await;
+    let token = provisioner.mint_sync_token("shop").await.unwrap();
+    let report = sync_protocol::SyncStatusReport {
+        revision: 1,
+        dev_server: sync_protocol::DevServerState::Ready,
+        message: None,
+    };
+    provisioner
+        .report_sync_status("shop", &token, &report)
+        .await;
+
+    // Act
+    let preview = json(provisioner.get_preview("shop").await).await;
+    let mut events = provisioner
+        .request(reqwest::Method::GET, "/v1/apps/shop/preview/events")
+        .send()
+        .await
+        .unwrap();
+    let first_chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+        .await
+        .unwrap()
+        .unwrap();
+    let bad_filter = provisioner
+        .request(reqwest::Method::GET, "/v1/previews?state=sleepy")
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(preview["files_revision"], 1);
+    assert_eq!(preview["applied_revision"], 1);
+    assert_eq!(preview["dev_server"], "ready");
+    let first_chunk =
+        String::from_utf8_lossy(first_chunk.as_deref().unwrap_or_default()).into_owned();
+    assert!(first_chunk.contains("event: snapshot"), "{first_chunk}");
+    assert!(
+        first_chunk.contains("\"state\":\"running\""),
+        "{first_chunk}"
+    );
+    assert_eq!(bad_filter.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        provisioner
+            .list_previews(Some("running"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        provisioner
+            .list_previews(Some("stopped"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
