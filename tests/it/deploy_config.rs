@@ -336,17 +336,22 @@ fn workspace_members() -> Vec<String> {
         .collect()
 }
 
-struct FlyToml {
+pub(crate) struct FlyToml {
     text: String,
     table: toml::Table,
 }
 
 impl FlyToml {
     fn load() -> FlyToml {
-        let text = std::fs::read_to_string(root().join("fly.toml")).expect("fly.toml at the root");
+        FlyToml::read(&root().join("fly.toml"))
+    }
+
+    pub(crate) fn read(path: &Path) -> FlyToml {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let table = text
             .parse()
-            .unwrap_or_else(|e| panic!("fly.toml is not valid TOML: {e}"));
+            .unwrap_or_else(|e| panic!("{} is not valid TOML: {e}", path.display()));
         FlyToml { text, table }
     }
 
@@ -370,7 +375,7 @@ impl FlyToml {
             .unwrap_or_else(|| panic!("fly.toml [{name}] is a table"))
     }
 
-    fn str(&self, path: &[&str]) -> &str {
+    pub(crate) fn str(&self, path: &[&str]) -> &str {
         self.value(path)
             .as_str()
             .unwrap_or_else(|| panic!("{} is a string", path.join(".")))
@@ -382,7 +387,7 @@ impl FlyToml {
             .unwrap_or_else(|| panic!("{} is an integer", path.join(".")))
     }
 
-    fn env(&self, name: &str) -> String {
+    pub(crate) fn env(&self, name: &str) -> String {
         self.str(&["env", name]).to_owned()
     }
 }

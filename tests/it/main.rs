@@ -1,5 +1,6 @@
 //! One integration test binary for the whole workspace.
 mod deploy_config;
+mod deploy_docs;
 mod entrypoint;
 mod files_api;
 mod fly_client;
