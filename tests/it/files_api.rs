@@ -239,9 +239,15 @@ async fn limits_are_refused_with_their_codes() {
     );
     assert!(message.contains("--max-file-bytes"), "{message}");
     // Far above the body limit: refused before it is read, still as JSON.
+    // The server answers without reading the body and drops the connection,
+    // so this request must not leave a half-used connection in the pool.
     let huge = provisioner
-        .put_file("app", "huge", vec![b'x'; 3 * 1024 * 1024])
-        .await;
+        .request(reqwest::Method::PUT, "/v1/apps/app/files/huge")
+        .header("connection", "close")
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
     let (status, code, _) = refusal(huge).await;
     assert_eq!(
         (status, code.as_str()),
@@ -448,4 +454,25 @@ async fn health_and_metrics_answer_without_credentials() {
         "{text}"
     );
     assert!(text.contains("provisioner_long_poll_waiters 0"), "{text}");
+}
+
+#[tokio::test]
+async fn a_generated_key_is_printed_once_and_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    // Arrange: no PROVISIONER_API_KEY.
+    let mut provisioner = TestProvisioner::spawn_generating_key().await.unwrap();
+    let key = provisioner.api_key().to_owned();
+    let key_file = provisioner.data_dir().join("api-key");
+
+    // Act
+    provisioner.restart().await.unwrap();
+
+    // Assert: kept owner-only, not printed again, and still the key.
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), key);
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(provisioner.printed_key(), None);
+    let response = provisioner.manifest("app", "", None, &key).await;
+    assert_eq!(response.status(), StatusCode::OK);
 }

@@ -19,6 +19,8 @@ use tokio::process::{Child, Command};
 
 /// The stdout line `serve` prints once it is bound.
 const LISTENING_PREFIX: &str = "listening on http://";
+/// What precedes the key on the line `serve` prints when it generates one.
+const GENERATED_KEY_MARKER: &str = "generated operator API key (kept in the data dir): ";
 /// How long a start may take before the test gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -27,6 +29,10 @@ pub struct TestProvisioner {
     data_dir: TempDir,
     address: SocketAddr,
     api_key: String,
+    /// Whether the key is passed in `PROVISIONER_API_KEY`; else `serve` generates and keeps one.
+    key_configured: bool,
+    /// The key line `serve` printed at its last start, if it printed one.
+    printed_key: Option<String>,
     extra_args: Vec<String>,
     client: reqwest::Client,
 }
@@ -39,20 +45,40 @@ impl TestProvisioner {
 
     /// Starts a provisioner with extra `serve` flags (`--max-file-bytes 100`, ...).
     pub async fn spawn_with_args(extra_args: &[&str]) -> anyhow::Result<TestProvisioner> {
-        let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
         let api_key = format!("test-key-{}", rand::random::<u64>());
+        TestProvisioner::launch(Some(api_key), extra_args).await
+    }
+
+    /// Starts a provisioner without `PROVISIONER_API_KEY`, so that it
+    /// generates its key; [`TestProvisioner::api_key`] is the key it printed.
+    pub async fn spawn_generating_key() -> anyhow::Result<TestProvisioner> {
+        TestProvisioner::launch(None, &[]).await
+    }
+
+    async fn launch(
+        api_key: Option<String>,
+        extra_args: &[&str],
+    ) -> anyhow::Result<TestProvisioner> {
+        let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
         let extra_args: Vec<String> = extra_args.iter().map(|arg| (*arg).to_owned()).collect();
-        let (child, address) = start(data_dir.path(), &api_key, &extra_args).await?;
+        let started = start(data_dir.path(), api_key.as_deref(), &extra_args).await?;
+        let key_configured = api_key.is_some();
+        let api_key = match api_key.or_else(|| started.printed_key.clone()) {
+            Some(api_key) => api_key,
+            None => bail!("the provisioner printed no generated API key"),
+        };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(90))
             .no_proxy()
             .build()
             .context("failed to build an HTTP client")?;
         Ok(TestProvisioner {
-            child: Some(child),
+            child: Some(started.child),
             data_dir,
-            address,
+            address: started.address,
             api_key,
+            key_configured,
+            printed_key: started.printed_key,
             extra_args,
             client,
         })
@@ -62,10 +88,17 @@ impl TestProvisioner {
     /// starts it again on the same data dir. The port may change.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill().await;
-        let (child, address) = start(self.data_dir.path(), &self.api_key, &self.extra_args).await?;
-        self.child = Some(child);
-        self.address = address;
+        let api_key = self.key_configured.then_some(self.api_key.as_str());
+        let started = start(self.data_dir.path(), api_key, &self.extra_args).await?;
+        self.child = Some(started.child);
+        self.address = started.address;
+        self.printed_key = started.printed_key;
         Ok(())
+    }
+
+    /// The generated key `serve` printed at its last start, if it printed one.
+    pub fn printed_key(&self) -> Option<&str> {
+        self.printed_key.as_deref()
     }
 
     /// SIGKILL, and waits for the process to be gone.
@@ -269,21 +302,19 @@ async fn send(request: RequestBuilder) -> Response {
         .expect("the provisioner did not answer")
 }
 
+/// A started process and what it printed before listening.
+struct Started {
+    child: Child,
+    address: SocketAddr,
+    printed_key: Option<String>,
+}
+
 async fn start(
     data_dir: &Path,
-    api_key: &str,
+    api_key: Option<&str>,
     extra_args: &[String],
-) -> anyhow::Result<(Child, SocketAddr)> {
+) -> anyhow::Result<Started> {
     let mut command = Command::new(provisioner_binary()?);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra_args)
-        .env("PROVISIONER_API_KEY", api_key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
     // Settings from the developer's shell must not leak into a test.
     for (name, _) in std::env::vars() {
         if name.starts_with("FLY_")
@@ -293,16 +324,32 @@ async fn start(
             command.env_remove(name);
         }
     }
+    if let Some(api_key) = api_key {
+        command.env("PROVISIONER_API_KEY", api_key);
+    }
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
     let mut child = command.spawn().context("failed to start the provisioner")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
-    let address = tokio::time::timeout(START_TIMEOUT, async {
+    let (address, printed_key) = tokio::time::timeout(START_TIMEOUT, async {
+        let mut printed_key = None;
         while let Some(line) = lines.next_line().await? {
             if let Some(address) = line.strip_prefix(LISTENING_PREFIX) {
-                return address
+                let address = address
                     .trim()
                     .parse::<SocketAddr>()
-                    .context("unparsable listening line");
+                    .context("unparsable listening line")?;
+                return Ok((address, printed_key));
+            }
+            if let Some((_, key)) = line.split_once(GENERATED_KEY_MARKER) {
+                printed_key = Some(key.trim().to_owned());
             }
         }
         bail!("the provisioner exited before listening")
@@ -311,5 +358,9 @@ async fn start(
     .context("the provisioner did not start in time")??;
     // Keep reading stdout so a later print never fails on a closed pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, address))
+    Ok(Started {
+        child,
+        address,
+        printed_key,
+    })
 }

@@ -55,6 +55,8 @@ pub enum FilesError {
     TooManyBlobs(usize),
     #[error("wait is {0} seconds; use at most {MAX_WAIT_SECONDS}")]
     WaitTooLong(u64),
+    #[error("the store is busy; retry shortly")]
+    Busy(anyhow::Error),
     #[error(transparent)]
     Store(anyhow::Error),
 }
@@ -75,6 +77,7 @@ impl FilesError {
             StoreError::TooManyBytes { would_hold, limit } => {
                 FilesError::AppSizeLimit { would_hold, limit }
             }
+            StoreError::Busy(cause) => FilesError::Busy(cause),
             StoreError::Backend(cause) => FilesError::Store(cause),
         }
     }

@@ -49,8 +49,9 @@ async fn put_file(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
-    let body =
-        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    let body = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::File)
+    })?;
     Ok(written(state.files.put(&app_id, path, body).await?))
 }
 
@@ -70,8 +71,9 @@ async fn post_batch(
     body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let app_id = AppId::parse(&app_id)?;
-    let Json(request) =
-        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    let Json(request) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
     Ok(written(state.files.batch(&app_id, request.changes).await?))
 }
 
@@ -182,8 +184,9 @@ async fn post_blob_batch(
     body: Result<Json<BlobBatchRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let app_id = AppId::parse(&app_id)?;
-    let Json(request) =
-        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    let Json(request) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
     let batch = state.files.blob_batch(&app_id, request.sha256).await?;
     // A failure mid-stream (the store went away) ends the body early; the
     // client sees a short body and verifies every blob's sha256 anyway.
@@ -224,8 +227,9 @@ async fn post_sync_status(
     State(state): State<AppState>,
     body: Result<Json<SyncStatusReport>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(report) =
-        body.map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+    let Json(report) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
     state
         .sync_tokens
         .record_sync_status(&agent.app_id, &report)
@@ -303,14 +307,24 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-fn body_rejection(status: StatusCode, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::payload_too_large(
+/// Which body a route takes, to name a too-large one.
+enum BodyKind {
+    File,
+    Json,
+}
+
+fn body_rejection(status: StatusCode, text: String, kind: BodyKind) -> ApiError {
+    match (status, kind) {
+        (StatusCode::PAYLOAD_TOO_LARGE, BodyKind::File) => ApiError::payload_too_large(
             "file_too_large",
-            "the request body is larger than the server accepts (--max-file-bytes); shrink the file",
-        )
-    } else {
-        ApiError::bad_request("body_invalid", text)
+            "the file is larger than the server accepts (--max-file-bytes); shrink or split it",
+        ),
+        (StatusCode::PAYLOAD_TOO_LARGE, BodyKind::Json) => ApiError::payload_too_large(
+            "body_too_large",
+            "the request body is larger than the server accepts (4/3 of --max-file-bytes plus \
+             1 MiB); split the batch into smaller ones",
+        ),
+        _ => ApiError::bad_request("body_invalid", text),
     }
 }
 
@@ -334,6 +348,7 @@ impl From<FilesError> for ApiError {
             FilesError::Sha256Invalid(_) => ApiError::bad_request("sha256_invalid", message),
             FilesError::TooManyBlobs(_) => ApiError::bad_request("too_many_blobs", message),
             FilesError::WaitTooLong(_) => ApiError::bad_request("wait_invalid", message),
+            FilesError::Busy(cause) => ApiError::unavailable(cause, 1),
             FilesError::Store(cause) => ApiError::internal(cause),
         }
     }

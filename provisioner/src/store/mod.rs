@@ -89,13 +89,30 @@ pub enum StoreError {
     TooManyFiles { would_hold: u64, limit: u64 },
     #[error("the app would hold {would_hold} bytes; the limit is {limit}")]
     TooManyBytes { would_hold: u64, limit: u64 },
+    /// The database is locked or out of connections for longer than its
+    /// timeout: worth retrying shortly.
+    #[error("the database is busy: {0}")]
+    Busy(anyhow::Error),
     #[error(transparent)]
     Backend(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
-        StoreError::Backend(error.into())
+        // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes in the low byte.
+        let busy = match &error {
+            sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(database) => database
+                .code()
+                .and_then(|code| code.parse::<u32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+            _ => false,
+        };
+        if busy {
+            StoreError::Busy(error.into())
+        } else {
+            StoreError::Backend(error.into())
+        }
     }
 }
 
