@@ -53,6 +53,9 @@ pub use error::CriticalError;
 use crate::client::Client;
 use crate::status::StatusBoard;
 
+/// How long the daemon waits on exit for its last sync-status to land.
+const FINAL_REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the daemon until `shutdown` resolves (then stops the dev server and
 /// returns `Ok`), until `--once` has converged, or until a critical error.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), CriticalError> {
@@ -103,13 +106,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             Err(error) => tracing::error!(%error, "dev server supervisor panicked"),
         }
     }
-    reporter.abort();
-    // One last report, so the provisioner sees the final state (and with
-    // --once, the revision) even if the reporter had not posted it yet.
-    if let Some(report) = board.current().report()
-        && let Err(error) = client.report(&report).await
-    {
-        tracing::warn!(%error, "final sync-status not delivered");
+    // Let the reporter post the final state (the revision with --once,
+    // `stopped` after a shutdown): it returns once the board is gone and the
+    // last value is delivered. It is not cancelled mid-request, so the server
+    // never sees a status write torn off halfway.
+    drop(board);
+    match tokio::time::timeout(FINAL_REPORT_TIMEOUT, reporter).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!("final sync-status not delivered in time"),
     }
     result
 }

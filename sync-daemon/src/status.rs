@@ -98,10 +98,11 @@ pub async fn report_changes(client: Client, mut receiver: watch::Receiver<Status
                 }
                 // A newer status ends the wait early; either way the loop
                 // posts the latest one.
-                if let Ok(Err(_closed)) =
-                    tokio::time::timeout(backoff.next_delay(), receiver.changed()).await
-                {
-                    return;
+                // Once the board is gone (shutdown) the caller bounds how
+                // long the last status may keep being retried.
+                let delay = backoff.next_delay();
+                if let Ok(Err(_closed)) = tokio::time::timeout(delay, receiver.changed()).await {
+                    tokio::time::sleep(delay).await;
                 }
             }
         }

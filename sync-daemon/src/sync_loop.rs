@@ -104,6 +104,13 @@ pub async fn run(
                         need_full = false;
                         backoff.reset();
                         watcher.cover(&config.dir, &index);
+                        // An edit between a rename and the new watch would
+                        // go unseen; one lstat per written file closes that gap.
+                        let written = outcome
+                            .written
+                            .iter()
+                            .map(|path| config.dir.join(path.as_str()));
+                        local_watch::invalidate(&config.dir, &mut index, written.collect());
                         board.set_revision(outcome.revision);
                         applied.send_replace(Some(outcome.revision));
                         if config.once {

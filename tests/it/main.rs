@@ -5,3 +5,4 @@ mod entrypoint;
 mod files_api;
 mod fly_client;
 mod lifecycle;
+mod daemon;

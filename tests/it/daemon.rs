@@ -1,0 +1,479 @@
+//! The real `sync-daemon` against the real `provisioner`: initial sync,
+//! edits, deletes, renames and big batches, local files left alone, no
+//! needless rewrites, a provisioner restart, symlink escapes and fatal
+//! errors. Supervision is in `daemon_supervise`, the property test in
+//! `daemon_props`.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use preview_tests::daemon::{Relay, Target, TestDaemon, read_tree, wait_until};
+use preview_tests::provisioner::TestProvisioner;
+use sync_protocol::{BatchChange, BatchRequest};
+use tempfile::TempDir;
+
+/// How long any convergence may take before a test fails.
+pub(crate) const CONVERGE: Duration = Duration::from_secs(20);
+/// Directories the daemon must never touch; excluded when comparing trees.
+pub(crate) const LOCAL_ONLY: &[&str] = &["node_modules", ".next"];
+
+pub(crate) struct Setup {
+    pub provisioner: TestProvisioner,
+    pub target: Target,
+    pub temp: TempDir,
+    pub dir: PathBuf,
+}
+
+pub(crate) async fn setup(app: &str) -> Setup {
+    let provisioner = TestProvisioner::spawn().await.expect("provisioner starts");
+    let token = provisioner
+        .mint_sync_token(app)
+        .await
+        .expect("token minted");
+    let target = Target {
+        server: provisioner.base_url(),
+        app: app.to_owned(),
+        token,
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("app");
+    Setup {
+        provisioner,
+        target,
+        temp,
+        dir,
+    }
+}
+
+impl Setup {
+    pub fn spawn_daemon(&self, args: &[&str]) -> TestDaemon {
+        TestDaemon::spawn(&self.target, &self.dir, args, self.temp.path()).expect("daemon starts")
+    }
+
+    /// Applies `changes` (path → Some(content) or None to delete) in one revision.
+    pub async fn apply(&self, changes: &BTreeMap<String, Option<Vec<u8>>>) {
+        let changes = changes
+            .iter()
+            .map(|(path, content)| match content {
+                Some(bytes) => BatchChange {
+                    path: path.clone(),
+                    content_base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    ..BatchChange::default()
+                },
+                None => BatchChange {
+                    path: path.clone(),
+                    delete: Some(true),
+                    ..BatchChange::default()
+                },
+            })
+            .collect();
+        let response = self
+            .provisioner
+            .batch(&self.target.app, &BatchRequest { changes })
+            .await;
+        assert!(
+            response.status().is_success(),
+            "batch refused: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Waits until the synced part of the tree equals `expected`.
+    pub async fn converges_to(
+        &self,
+        expected: &BTreeMap<String, Vec<u8>>,
+        skip: &[&str],
+        daemon: &TestDaemon,
+    ) {
+        let converged = wait_until(CONVERGE, || read_tree(&self.dir, skip) == *expected).await;
+        if !converged {
+            let actual = read_tree(&self.dir, skip);
+            let missing: Vec<_> = expected
+                .keys()
+                .filter(|k| actual.get(*k) != expected.get(*k))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = actual
+                .keys()
+                .filter(|k| !expected.contains_key(*k))
+                .take(5)
+                .collect();
+            panic!(
+                "tree did not converge: wrong or missing {missing:?}, extra {extra:?}\n--- daemon log ---\n{}",
+                daemon.log()
+            );
+        }
+    }
+}
+
+/// `count` files over nested directories, with binary and empty ones among them.
+pub(crate) fn sample_tree(count: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let path = format!(
+                "dir{}/sub{}/file{i}.{}",
+                i % 7,
+                i % 3,
+                ["ts", "css", "bin", "txt"][i % 4]
+            );
+            let content = match i % 10 {
+                0 => Vec::new(),
+                1 => (0..=255u8).map(|b| b ^ salt).chain([0, 0, 0xff]).collect(),
+                _ => format!("export const value{i} = {salt};\n")
+                    .repeat(1 + i % 5)
+                    .into_bytes(),
+            };
+            (path, content)
+        })
+        .collect()
+}
+
+fn as_changes(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Option<Vec<u8>>> {
+    tree.iter()
+        .map(|(path, content)| (path.clone(), Some(content.clone())))
+        .collect()
+}
+
+/// Inode and mtime of every file: equal before and after means nothing was rewritten.
+fn identities(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
+    read_tree(dir, LOCAL_ONLY)
+        .into_keys()
+        .map(|path| {
+            let metadata = std::fs::metadata(dir.join(&path)).unwrap();
+            let identity = (metadata.ino(), metadata.mtime(), metadata.mtime_nsec());
+            (path, identity)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn daemon_syncs_a_tree_of_hundreds_of_files_exactly() {
+    // Arrange
+    let setup = setup("tree").await;
+    let tree = sample_tree(300, 1);
+    setup.apply(&as_changes(&tree)).await;
+
+    // Act
+    let daemon = setup.spawn_daemon(&[]);
+
+    // Assert
+    setup.converges_to(&tree, &[], &daemon).await;
+    assert!(tree.values().any(Vec::is_empty) && tree.values().any(|c| c.contains(&0)));
+    let state_dir = setup.temp.path().join(".app.sync");
+    assert!(
+        wait_until(CONVERGE, || state_dir.join("index.json").is_file()).await,
+        "state lives beside the tree"
+    );
+    assert!(
+        !daemon.log().contains(&setup.target.token),
+        "the token is never logged"
+    );
+}
+
+#[tokio::test]
+async fn daemon_converges_edits_deletes_renames_and_a_batch_of_500_changes() {
+    let setup = setup("edits").await;
+    let mut tree = sample_tree(220, 2);
+    setup.apply(&as_changes(&tree)).await;
+    let daemon = setup.spawn_daemon(&[]);
+    setup.converges_to(&tree, &[], &daemon).await;
+
+    // Edits, deletes and renames (delete + add of the same content) in one revision.
+    let mut changes = BTreeMap::new();
+    let paths: Vec<String> = tree.keys().cloned().collect();
+    for path in &paths[0..5] {
+        changes.insert(path.clone(), Some(b"edited".to_vec()));
+    }
+    for path in &paths[5..10] {
+        changes.insert(path.clone(), None);
+    }
+    for path in &paths[10..15] {
+        let content = tree[path].clone();
+        changes.insert(path.clone(), None);
+        changes.insert(format!("renamed/{path}"), Some(content));
+    }
+    apply_locally(&mut tree, &changes);
+    setup.apply(&changes).await;
+    setup.converges_to(&tree, &[], &daemon).await;
+
+    // 500 changes in one batch: 300 new files, 150 edits, 50 deletes.
+    let mut batch = as_changes(
+        &sample_tree(300, 3)
+            .into_iter()
+            .map(|(p, c)| (format!("big/{p}"), c))
+            .collect(),
+    );
+    let current: Vec<String> = tree.keys().cloned().collect();
+    for (i, path) in current.iter().enumerate().take(200) {
+        batch.insert(
+            path.clone(),
+            if i < 50 {
+                None
+            } else {
+                Some(format!("again {i}").into_bytes())
+            },
+        );
+    }
+    assert_eq!(batch.len(), 500);
+    apply_locally(&mut tree, &batch);
+    setup.apply(&batch).await;
+    setup.converges_to(&tree, &[], &daemon).await;
+}
+
+pub(crate) fn apply_locally(
+    tree: &mut BTreeMap<String, Vec<u8>>,
+    changes: &BTreeMap<String, Option<Vec<u8>>>,
+) {
+    for (path, content) in changes {
+        match content {
+            Some(bytes) => drop(tree.insert(path.clone(), bytes.clone())),
+            None => drop(tree.remove(path)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn untracked_local_files_and_node_modules_survive() {
+    // Arrange: local files the daemon did not write, one at a path the server has.
+    let setup = setup("local").await;
+    for (path, content) in [
+        ("notes.txt", "mine"),
+        ("node_modules/pkg/index.js", "module.exports = 1"),
+        (".next/cache/entry", "build"),
+        ("src/conflict.ts", "local version"),
+    ] {
+        let path = setup.dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let server: BTreeMap<String, Vec<u8>> = [("src/conflict.ts", "server version"), ("a.txt", "a")]
+        .map(|(p, c)| (p.to_owned(), c.into()))
+        .into();
+    setup.apply(&as_changes(&server)).await;
+
+    // Act
+    let daemon = setup.spawn_daemon(&[]);
+    let mut expected = server.clone();
+    expected.insert("notes.txt".to_owned(), b"mine".to_vec());
+    setup.converges_to(&expected, LOCAL_ONLY, &daemon).await;
+    setup
+        .apply(
+            &[
+                ("src/conflict.ts".to_owned(), None),
+                ("a.txt".to_owned(), None),
+            ]
+            .into(),
+        )
+        .await;
+    let only_local: BTreeMap<String, Vec<u8>> = [("notes.txt".to_owned(), b"mine".to_vec())].into();
+    setup.converges_to(&only_local, LOCAL_ONLY, &daemon).await;
+
+    // Assert: the server's version replaced the local one, which was kept aside.
+    let displaced = setup
+        .temp
+        .path()
+        .join(".app.sync/displaced/src/conflict.ts");
+    assert_eq!(std::fs::read_to_string(displaced).unwrap(), "local version");
+    assert!(
+        daemon.log().contains("did not write"),
+        "the replacement is logged"
+    );
+    assert_eq!(
+        std::fs::read_to_string(setup.dir.join("node_modules/pkg/index.js")).unwrap(),
+        "module.exports = 1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(setup.dir.join(".next/cache/entry")).unwrap(),
+        "build"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_tree_is_not_rewritten() {
+    let setup = setup("steady").await;
+    let tree = sample_tree(120, 4);
+    setup.apply(&as_changes(&tree)).await;
+    let (status, output) = TestDaemon::run_once(&setup.target, &setup.dir, &[])
+        .await
+        .unwrap();
+    assert!(status.success(), "{output}");
+    assert_eq!(read_tree(&setup.dir, &[]), tree);
+    let before = identities(&setup.dir);
+
+    // Act: converge again with the index, then again without it (hashes decide).
+    let (status, output) = TestDaemon::run_once(&setup.target, &setup.dir, &[])
+        .await
+        .unwrap();
+    assert!(status.success(), "{output}");
+    assert_eq!(
+        identities(&setup.dir),
+        before,
+        "second --once rewrote files"
+    );
+    std::fs::remove_file(setup.temp.path().join(".app.sync/index.json")).unwrap();
+    let (status, output) = TestDaemon::run_once(&setup.target, &setup.dir, &[])
+        .await
+        .unwrap();
+    assert!(status.success(), "{output}");
+    assert_eq!(
+        identities(&setup.dir),
+        before,
+        "--once without an index rewrote files"
+    );
+
+    // One change rewrites one file only.
+    let daemon = setup.spawn_daemon(&[]);
+    let changed = tree.keys().next().unwrap().clone();
+    setup
+        .apply(&[(changed.clone(), Some(b"new".to_vec()))].into())
+        .await;
+    assert!(
+        wait_until(CONVERGE, || std::fs::read(setup.dir.join(&changed))
+            .ok()
+            .as_deref()
+            == Some(b"new"))
+        .await
+    );
+    let after = identities(&setup.dir);
+    let rewritten: Vec<&String> = after
+        .keys()
+        .filter(|path| after[*path] != before[*path])
+        .collect();
+    assert_eq!(rewritten, [&changed], "{}", daemon.log());
+}
+
+#[tokio::test]
+async fn a_provisioner_restart_mid_poll_is_survived() {
+    let mut setup = setup("restart").await;
+    let relay = Relay::start(setup.provisioner.address()).await.unwrap();
+    setup.target.server = relay.url();
+    setup
+        .apply(&[("before.txt".to_owned(), Some(b"1".to_vec()))].into())
+        .await;
+    let daemon = setup.spawn_daemon(&[]);
+    let expected: BTreeMap<String, Vec<u8>> = [("before.txt".to_owned(), b"1".to_vec())].into();
+    setup.converges_to(&expected, &[], &daemon).await;
+
+    // Act: the daemon is holding a long-poll when the provisioner dies.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    setup.provisioner.kill().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    setup.provisioner.restart().await.unwrap();
+    relay.point_at(setup.provisioner.address());
+    setup
+        .apply(&[("after.txt".to_owned(), Some(b"2".to_vec()))].into())
+        .await;
+
+    // Assert
+    let mut expected = expected;
+    expected.insert("after.txt".to_owned(), b"2".to_vec());
+    setup.converges_to(&expected, &[], &daemon).await;
+    assert!(
+        daemon.log().contains("retrying"),
+        "the outage was logged:\n{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test]
+async fn a_symlink_on_disk_cannot_redirect_a_write_outside_the_tree() {
+    let setup = setup("symlink").await;
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(&setup.dir).unwrap();
+    std::os::unix::fs::symlink(outside.path(), setup.dir.join("src")).unwrap();
+    setup
+        .apply(
+            &[
+                ("src/evil.ts".to_owned(), Some(b"x".to_vec())),
+                ("ok.txt".to_owned(), Some(b"ok".to_vec())),
+            ]
+            .into(),
+        )
+        .await;
+
+    let daemon = setup.spawn_daemon(&[]);
+    let expected: BTreeMap<String, Vec<u8>> = [("ok.txt".to_owned(), b"ok".to_vec())].into();
+    setup.converges_to(&expected, &["src"], &daemon).await;
+
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert!(daemon.log().contains("refusing"), "{}", daemon.log());
+}
+
+#[tokio::test]
+async fn a_locally_edited_synced_file_is_restored_when_it_next_changes() {
+    let setup = setup("edited").await;
+    setup
+        .apply(&[("a.txt".to_owned(), Some(b"server 1".to_vec()))].into())
+        .await;
+    let daemon = setup.spawn_daemon(&[]);
+    assert!(wait_until(CONVERGE, || setup.dir.join("a.txt").exists()).await);
+
+    std::fs::write(setup.dir.join("a.txt"), b"local edit").unwrap();
+    assert!(
+        wait_until(CONVERGE, || daemon.log().contains("changed locally")).await,
+        "{}",
+        daemon.log()
+    );
+    setup
+        .apply(&[("a.txt".to_owned(), Some(b"server 2".to_vec()))].into())
+        .await;
+
+    assert!(
+        wait_until(CONVERGE, || std::fs::read(setup.dir.join("a.txt"))
+            .ok()
+            .as_deref()
+            == Some(b"server 2"))
+        .await,
+        "{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test]
+async fn plain_polling_converges_within_an_interval() {
+    let setup = setup("polling").await;
+    setup
+        .apply(&[("one.txt".to_owned(), Some(b"1".to_vec()))].into())
+        .await;
+    let daemon = setup.spawn_daemon(&["--no-long-poll", "--interval", "200ms"]);
+    let mut expected: BTreeMap<String, Vec<u8>> = [("one.txt".to_owned(), b"1".to_vec())].into();
+    setup.converges_to(&expected, &[], &daemon).await;
+
+    setup
+        .apply(&[("two.txt".to_owned(), Some(b"2".to_vec()))].into())
+        .await;
+    expected.insert("two.txt".to_owned(), b"2".to_vec());
+    let started = std::time::Instant::now();
+    setup.converges_to(&expected, &[], &daemon).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_token_or_an_unusable_dir_exits_non_zero_with_a_clear_message() {
+    let setup = setup("fatal").await;
+    let mut wrong = setup.target.clone();
+    wrong.token = format!("st1.fatal.{}", "0".repeat(64));
+    let (status, output) = TestDaemon::run_once(&wrong, &setup.dir, &[]).await.unwrap();
+    assert!(!status.success());
+    assert!(output.contains("refused the sync token"), "{output}");
+    assert!(!output.contains(&wrong.token), "the token is never printed");
+
+    let file = setup.temp.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let (status, output) = TestDaemon::run_once(&setup.target, &file.join("app"), &[])
+        .await
+        .unwrap();
+    assert!(!status.success());
+    assert!(output.contains("not writable"), "{output}");
+}
