@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::CommandFactory;
+use clap::{CommandFactory, Parser};
 use provisioner::config::Cli;
 
 /// Env names that fly.toml may set although the provisioner's flags do not
@@ -243,6 +243,84 @@ fn runtime_image_agrees_with_the_provisioner_and_its_entrypoint() {
         major >= 20 && major.is_multiple_of(2),
         "node:{major} is not an LTS line"
     );
+}
+
+#[test]
+fn runtime_image_reads_what_the_fly_driver_sets() {
+    use provisioner::config::Command;
+    use provisioner::fly::machine_config::{
+        PreviewMachineSettings, SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request,
+    };
+
+    // The machine the Fly driver creates with the provisioner's defaults.
+    let cli = Cli::try_parse_from(["provisioner", "serve"]).unwrap();
+    let Command::Serve(args) = cli.command else {
+        panic!("`provisioner serve` parses as serve")
+    };
+    let app_id = sync_protocol::AppId::parse("demo").unwrap();
+    let request = preview_machine_request(&PreviewMachineSettings::from_args(&args), &app_id, None);
+    let request = serde_json::to_value(request).unwrap();
+    let config = &request["config"];
+    let machine_env = config["env"].as_object().expect("the machine has env");
+
+    let dockerfile = Dockerfile::load("runtime-image/Dockerfile");
+    let entrypoint = std::fs::read_to_string(root().join("runtime-image/entrypoint.sh")).unwrap();
+    let daemon_env: Vec<String> = sync_daemon::Args::command()
+        .get_arguments()
+        .filter_map(|arg| Some(arg.get_env()?.to_str()?.to_owned()))
+        .collect();
+
+    // Every name the driver sets (env and app secrets) is one the entrypoint
+    // and the daemon read, and together they cover what the entrypoint requires.
+    let mut given: Vec<&str> = machine_env.keys().map(String::as_str).collect();
+    given.extend([SECRET_SYNC_TOKEN, SECRET_SERVER_URL]);
+    for name in &given {
+        assert!(
+            daemon_env.iter().any(|d| d == name),
+            "the daemon does not read {name}"
+        );
+        assert!(
+            entrypoint.contains(name),
+            "the entrypoint does not mention {name}"
+        );
+    }
+    for required in ["SYNC_SERVER_URL", "SYNC_APP_ID", "SYNC_TOKEN"] {
+        assert!(
+            given.contains(&required),
+            "the Fly driver does not set {required}"
+        );
+    }
+    // What the image sets for the daemon is what the daemon reads.
+    for (name, _) in dockerfile.envs() {
+        if name.starts_with("SYNC_") || name == "PORT" {
+            assert!(
+                daemon_env.contains(&name),
+                "the image sets {name}, which the daemon ignores"
+            );
+        }
+    }
+
+    // Same synced dir and port on both sides, and the service reaches that port.
+    for name in ["SYNC_DIR", "PORT"] {
+        assert_eq!(
+            machine_env.get(name).and_then(|v| v.as_str()),
+            dockerfile.env(name).as_deref(),
+            "{name} differs between the machine config and the image"
+        );
+    }
+    let internal_port = config["services"][0]["internal_port"].to_string();
+    assert_eq!(dockerfile.args("EXPOSE"), [internal_port]);
+
+    // When the machine names a stop signal, it is the image's.
+    if let Some(signal) = config
+        .get("stop_config")
+        .and_then(|stop| stop.get("signal"))
+    {
+        assert_eq!(
+            signal.as_str(),
+            Some(dockerfile.args("STOPSIGNAL")[0].as_str())
+        );
+    }
 }
 
 #[test]
