@@ -6,3 +6,5 @@ mod files_api;
 mod fly_client;
 mod lifecycle;
 mod daemon;
+mod local;
+mod local_support;

@@ -83,7 +83,9 @@ impl Forwarder {
 
         let mut response = match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => response,
-            Err(error) if error.is_connect() => return Err(ForwardError::Connect(retry.map(Box::new))),
+            Err(error) if error.is_connect() => {
+                return Err(ForwardError::Connect(retry.map(Box::new)));
+            }
             Err(error) => return Err(ForwardError::Other(error.into())),
         };
 

@@ -59,7 +59,7 @@ impl DaemonProcess {
         let mut command = Command::new(&config.sync_daemon_bin);
         command
             .arg("--server")
-            .arg(&launch.server_url)
+            .arg(config.server_url.as_ref().unwrap_or(&launch.server_url))
             .arg("--app")
             .arg(app_id.as_str())
             .arg("--dir")
@@ -134,7 +134,7 @@ impl DaemonProcess {
         signal_groups(&groups, Signal::SIGKILL);
         self.wait_exit(Duration::from_secs(5)).await;
         for _ in 0..100 {
-            if !process_tree::any_group_alive(&groups) {
+            if !process_tree::any_group_running(&groups) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -49,6 +49,9 @@ pub struct LocalDriverConfig {
     pub install: Option<String>,
     /// The provisioner's port, which serves `preview-<appId>.localhost`.
     pub proxy_port: u16,
+    /// Where daemons reach this provisioner now. Overrides the URL a preview
+    /// was provisioned with, which a restart on another port makes stale.
+    pub server_url: Option<String>,
     /// How long a daemon gets to stop its dev server before its tree is killed.
     pub stop_grace: Duration,
 }
@@ -71,6 +74,14 @@ impl LocalDriverConfig {
             exec: args.local_exec.clone(),
             install: args.local_install.clone(),
             proxy_port,
+            server_url: Some(args.public_url.clone().unwrap_or_else(|| {
+                let host = match args.listen.ip() {
+                    ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                    ip if ip.is_ipv6() => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                };
+                format!("http://{host}:{proxy_port}")
+            })),
             stop_grace: Duration::from_secs(5),
         })
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 /// One process as `/proc/<pid>/stat` describes it.
@@ -20,6 +20,7 @@ pub struct ProcessInfo {
     pub group_id: i32,
     /// Clock ticks after boot: with the pid, identifies one process across pid reuse.
     pub start_time: u64,
+    pub zombie: bool,
 }
 
 /// Reads one process; `None` when it does not exist (any more).
@@ -36,6 +37,7 @@ fn parse_stat(text: &str) -> Option<ProcessInfo> {
     // After the name: state(0) ppid(1) pgrp(2) ... starttime(19).
     Some(ProcessInfo {
         pid,
+        zombie: *fields.first()? == "Z",
         parent_pid: fields.get(1)?.parse().ok()?,
         group_id: fields.get(2)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
@@ -44,25 +46,22 @@ fn parse_stat(text: &str) -> Option<ProcessInfo> {
 
 /// Whether `pid` is still the process that started at `start_time`, and not a zombie.
 pub fn is_same_process(pid: i32, start_time: u64) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let zombie = text
-        .rfind(')')
-        .and_then(|end| text[end + 1..].split_whitespace().next())
-        == Some("Z");
-    !zombie && parse_stat(&text).is_some_and(|info| info.start_time == start_time)
+    process_info(pid).is_some_and(|info| !info.zombie && info.start_time == start_time)
 }
 
-/// The process groups of `root` and of every process descended from it.
-pub fn groups_under(root: i32) -> BTreeSet<i32> {
-    let processes: Vec<ProcessInfo> = std::fs::read_dir("/proc")
+fn all_processes() -> Vec<ProcessInfo> {
+    std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(process_info)
-        .collect();
+        .collect()
+}
+
+/// The process groups of `root` and of every process descended from it.
+pub fn groups_under(root: i32) -> BTreeSet<i32> {
+    let processes = all_processes();
     let mut members = BTreeSet::from([root]);
     // Parents precede children in no guaranteed order: repeat until stable,
     // bounded by the number of processes.
@@ -97,15 +96,26 @@ pub fn signal_groups(groups: &BTreeSet<i32>, signal: Signal) {
 }
 
 /// Whether any process of these groups still exists (zombies included).
-pub fn any_group_alive(groups: &BTreeSet<i32>) -> bool {
+fn any_group_alive(groups: &BTreeSet<i32>) -> bool {
     groups
         .iter()
         .any(|group| killpg(Pid::from_raw(*group), None).is_ok())
 }
 
-/// Whether a process with this pid exists (zombies included).
-pub fn pid_exists(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
+/// Whether any process of these groups still runs. Zombies do not count: an
+/// orphan's zombie waits for init to reap it, which may never come in a container.
+pub fn any_group_running(groups: &BTreeSet<i32>) -> bool {
+    if !any_group_alive(groups) {
+        return false;
+    }
+    all_processes()
+        .iter()
+        .any(|process| groups.contains(&process.group_id) && !process.zombie)
+}
+
+/// Whether a process with this pid runs (exists and is not a zombie).
+pub fn is_running(pid: i32) -> bool {
+    process_info(pid).is_some_and(|info| !info.zombie)
 }
 
 /// Stops a tree that is not our child (left over from an earlier run):
@@ -115,14 +125,14 @@ pub async fn kill_foreign_tree(root: i32, grace: Duration) {
     let groups = groups_under(root);
     signal_groups(&BTreeSet::from([root]), Signal::SIGTERM);
     let deadline = tokio::time::Instant::now() + grace;
-    while any_group_alive(&groups) && tokio::time::Instant::now() < deadline {
+    while any_group_running(&groups) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut groups = groups;
     groups.extend(groups_under(root));
     signal_groups(&groups, Signal::SIGKILL);
     for _ in 0..100 {
-        if !any_group_alive(&groups) {
+        if !any_group_running(&groups) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -144,7 +154,8 @@ mod tests {
                 pid: 4242,
                 parent_pid: 17,
                 group_id: 4242,
-                start_time: 987654
+                start_time: 987654,
+                zombie: false,
             }
         );
     }

@@ -33,6 +33,7 @@ fn driver_config_with(root: &std::path::Path, script: &str) -> LocalDriverConfig
         exec: "node server.js".to_owned(),
         install: None,
         proxy_port: 8080,
+        server_url: None,
         stop_grace: Duration::from_millis(300),
     }
 }
@@ -118,7 +119,7 @@ async fn provision_stop_start_destroy() {
         MachineState::Suspended
     );
     assert!(
-        !process_tree::pid_exists(grandchild),
+        !process_tree::is_running(grandchild),
         "the dev server left in another session is killed too"
     );
 
@@ -170,7 +171,7 @@ async fn two_previews_get_their_own_ports_and_dirs_and_shutdown_stops_both() {
     ];
     driver.shutdown().await;
     assert!(
-        pids.iter().all(|pid| !process_tree::pid_exists(*pid)),
+        pids.iter().all(|pid| !process_tree::is_running(*pid)),
         "no daemon outlives shutdown"
     );
     assert!(
@@ -197,7 +198,7 @@ async fn reopening_replaces_strays_of_an_earlier_run() {
 
     let later = LocalDriver::open(config).await.expect("reopen");
     assert!(
-        !process_tree::pid_exists(old_grandchild),
+        !process_tree::is_running(old_grandchild),
         "the stray's dev server is killed"
     );
     let new_pid = later
@@ -205,7 +206,7 @@ async fn reopening_replaces_strays_of_an_earlier_run() {
         .expect("relaunched as our own child");
     assert_ne!(new_pid, old_pid);
     later.shutdown().await;
-    assert!(!process_tree::pid_exists(new_pid));
+    assert!(!process_tree::is_running(new_pid));
 }
 
 #[tokio::test]
