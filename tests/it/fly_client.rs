@@ -18,9 +18,9 @@ use provisioner::lifecycle::fly_driver::{DATA_MACHINE_ID, FlyDriver, FlyDriverCo
 use sync_protocol::{AppId, SyncToken};
 use tokio::time::Instant;
 
-const ORG: &str = "personal";
+pub(crate) const ORG: &str = "personal";
 
-fn client(fly: &FlyEmulator) -> FlyClient {
+pub(crate) fn client(fly: &FlyEmulator) -> FlyClient {
     let mut config = FlyClientConfig::new(fly.base_url(), "fm2_test-token");
     config.retry = RetryPolicy {
         initial_backoff: Duration::from_millis(10),
@@ -30,7 +30,7 @@ fn client(fly: &FlyEmulator) -> FlyClient {
     FlyClient::new(config).expect("client builds")
 }
 
-fn driver(fly: &FlyEmulator) -> FlyDriver {
+pub(crate) fn driver(fly: &FlyEmulator) -> FlyDriver {
     let config = FlyDriverConfig {
         org_slug: ORG.to_owned(),
         machine: PreviewMachineSettings::default(),
@@ -39,7 +39,7 @@ fn driver(fly: &FlyEmulator) -> FlyDriver {
     FlyDriver::new(client(fly), config)
 }
 
-fn preview_spec(app: &str) -> PreviewSpec {
+pub(crate) fn preview_spec(app: &str) -> PreviewSpec {
     let app_id = AppId::parse(app).unwrap();
     PreviewSpec {
         sync_token: SyncToken::new(app_id.clone(), [7; 32]),
@@ -81,7 +81,7 @@ async fn listed_app_ids(driver: &FlyDriver) -> Vec<String> {
     ids
 }
 
-fn assert_spec_clean(fly: &FlyEmulator) {
+pub(crate) fn assert_spec_clean(fly: &FlyEmulator) {
     let rejected = fly.rejected_calls();
     assert!(rejected.is_empty(), "the spec check refused: {rejected:#?}");
 }

@@ -4,6 +4,7 @@ mod deploy_docs;
 mod entrypoint;
 mod files_api;
 mod fly_client;
+mod fly_faults;
 mod lifecycle;
 mod daemon;
 mod local;

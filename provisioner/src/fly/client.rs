@@ -237,14 +237,14 @@ impl FlyClient {
         };
         tracing::debug!(
             method = %call.method, path = %call.path, status = status.as_u16(),
-            fly_request_id = request_id.as_deref().unwrap_or("-"), "fly response"
+            fly_request_id = %request_id.as_deref().unwrap_or("-"), "fly response"
         );
         if status.is_success() {
             return Ok(Reply { status, body });
         }
         tracing::info!(
             method = %call.method, path = %call.path, status = status.as_u16(),
-            fly_request_id = request_id.as_deref().unwrap_or("-"), body = %preview(&body), "fly error answer"
+            fly_request_id = %request_id.as_deref().unwrap_or("-"), body = %preview(&body), "fly error answer"
         );
         Err(classify(status, &body, retry_after, call))
     }
