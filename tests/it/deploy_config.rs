@@ -254,6 +254,8 @@ fn runtime_image_reads_what_the_fly_driver_sets() {
 
     // The machine the Fly driver creates with the provisioner's defaults.
     let cli = Cli::try_parse_from(["provisioner", "serve"]).unwrap();
+    // Irrefutable while `serve` is the only subcommand; kept for when it is not.
+    #[allow(irrefutable_let_patterns)]
     let Command::Serve(args) = cli.command else {
         panic!("`provisioner serve` parses as serve")
     };
