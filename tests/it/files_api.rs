@@ -166,6 +166,26 @@ async fn a_batch_applies_in_one_revision_or_not_at_all() {
 }
 
 #[tokio::test]
+async fn concurrent_writes_each_get_their_own_revision() {
+    let provisioner = TestProvisioner::spawn().await.unwrap();
+
+    // Act: twenty saves at once.
+    let saves = (0..20).map(|index| {
+        let path = format!("file-{index}.txt");
+        let provisioner = &provisioner;
+        async move { written(provisioner.put_file("app", &path, index.to_string()).await).await }
+    });
+    let outcomes = futures::future::join_all(saves).await;
+
+    // Assert: none refused, revisions 1..=20 each handed out once.
+    let mut revisions: Vec<u64> = outcomes.iter().map(|outcome| outcome.revision).collect();
+    revisions.sort_unstable();
+    assert_eq!(revisions, (1..=20).collect::<Vec<u64>>());
+    let manifest = manifest_of(&provisioner, "app").await;
+    assert_eq!((manifest.revision, manifest.files.len()), (20, 20));
+}
+
+#[tokio::test]
 async fn every_path_rule_is_refused_on_write() {
     let provisioner = TestProvisioner::spawn().await.unwrap();
     let overlong = "a".repeat(1025);
@@ -314,6 +334,12 @@ async fn blobs_by_hash_are_immutable_and_per_app() {
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "blob_not_found")
+    );
+    let too_many = vec![alpha.clone(); sync_protocol::MAX_BLOBS_PER_BATCH + 1];
+    let (status, code, _) = refusal(provisioner.blob_batch("first", &too_many, key).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "too_many_blobs")
     );
     let (status, code, _) = refusal(provisioner.get_blob("first", "not-a-hash", key).await).await;
     assert_eq!(

@@ -274,10 +274,16 @@ pub fn encode_path(path: &str) -> String {
     encoded
 }
 
-/// The `provisioner` binary next to this test binary (`target/debug/deps/..`),
-/// or `PROVISIONER_BIN`.
+/// The `provisioner` binary next to this test binary, or `PROVISIONER_BIN`.
 pub fn provisioner_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("PROVISIONER_BIN") {
+    workspace_binary("provisioner", "PROVISIONER_BIN")
+}
+
+/// A binary of this workspace: the path in `override_var` when set, else
+/// `name` in the profile directory holding this test binary
+/// (`target/<profile>/deps/..`). Says how to build it when it is missing.
+pub fn workspace_binary(name: &str, override_var: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(override_var) {
         return Ok(PathBuf::from(path));
     }
     let test_binary = std::env::current_exe().context("failed to locate the test binary")?;
@@ -285,10 +291,10 @@ pub fn provisioner_binary() -> anyhow::Result<PathBuf> {
         .parent()
         .and_then(Path::parent)
         .context("the test binary is not inside target/<profile>/deps")?;
-    let binary = profile_dir.join("provisioner");
+    let binary = profile_dir.join(name);
     if !binary.exists() {
         bail!(
-            "`{}` is missing; run `cargo build -p provisioner` first",
+            "`{}` is missing; run `cargo build -p {name}` first",
             binary.display()
         );
     }
