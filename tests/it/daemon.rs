@@ -55,30 +55,7 @@ impl Setup {
 
     /// Applies `changes` (path → Some(content) or None to delete) in one revision.
     pub async fn apply(&self, changes: &BTreeMap<String, Option<Vec<u8>>>) {
-        let changes = changes
-            .iter()
-            .map(|(path, content)| match content {
-                Some(bytes) => BatchChange {
-                    path: path.clone(),
-                    content_base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                    ..BatchChange::default()
-                },
-                None => BatchChange {
-                    path: path.clone(),
-                    delete: Some(true),
-                    ..BatchChange::default()
-                },
-            })
-            .collect();
-        let response = self
-            .provisioner
-            .batch(&self.target.app, &BatchRequest { changes })
-            .await;
-        assert!(
-            response.status().is_success(),
-            "batch refused: {}",
-            response.text().await.unwrap_or_default()
-        );
+        apply_changes(&self.provisioner, &self.target.app, changes).await;
     }
 
     /// Waits until the synced part of the tree equals `expected`.
@@ -88,24 +65,62 @@ impl Setup {
         skip: &[&str],
         daemon: &TestDaemon,
     ) {
-        let converged = wait_until(CONVERGE, || read_tree(&self.dir, skip) == *expected).await;
-        if !converged {
-            let actual = read_tree(&self.dir, skip);
-            let missing: Vec<_> = expected
-                .keys()
-                .filter(|k| actual.get(*k) != expected.get(*k))
-                .take(5)
-                .collect();
-            let extra: Vec<_> = actual
-                .keys()
-                .filter(|k| !expected.contains_key(*k))
-                .take(5)
-                .collect();
-            panic!(
-                "tree did not converge: wrong or missing {missing:?}, extra {extra:?}\n--- daemon log ---\n{}",
-                daemon.log()
-            );
-        }
+        converges_to(&self.dir, expected, skip, daemon).await;
+    }
+}
+
+pub(crate) async fn apply_changes(
+    provisioner: &TestProvisioner,
+    app: &str,
+    changes: &BTreeMap<String, Option<Vec<u8>>>,
+) {
+    let changes = changes
+        .iter()
+        .map(|(path, content)| match content {
+            Some(bytes) => BatchChange {
+                path: path.clone(),
+                content_base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                ..BatchChange::default()
+            },
+            None => BatchChange {
+                path: path.clone(),
+                delete: Some(true),
+                ..BatchChange::default()
+            },
+        })
+        .collect();
+    let response = provisioner.batch(app, &BatchRequest { changes }).await;
+    assert!(
+        response.status().is_success(),
+        "batch refused: {}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// Waits until the tree under `dir` (minus `skip`) equals `expected`.
+pub(crate) async fn converges_to(
+    dir: &Path,
+    expected: &BTreeMap<String, Vec<u8>>,
+    skip: &[&str],
+    daemon: &TestDaemon,
+) {
+    let converged = wait_until(CONVERGE, || read_tree(dir, skip) == *expected).await;
+    if !converged {
+        let actual = read_tree(dir, skip);
+        let wrong: Vec<_> = expected
+            .keys()
+            .filter(|k| actual.get(*k) != expected.get(*k))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = actual
+            .keys()
+            .filter(|k| !expected.contains_key(*k))
+            .take(5)
+            .collect();
+        panic!(
+            "tree did not converge: wrong or missing {wrong:?}, extra {extra:?}\n--- daemon log ---\n{}",
+            daemon.log()
+        );
     }
 }
 

@@ -7,5 +7,7 @@ mod fly_client;
 mod fly_faults;
 mod lifecycle;
 mod daemon;
+mod daemon_props;
+mod daemon_supervise;
 mod local;
 mod local_support;
