@@ -48,7 +48,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             health::count_request,
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // `ApiError` logs a 5xx with its cause; the layer's own failure log would repeat it without.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         // The local driver's edge proxy plugs in here as `.fallback_service(...)`.
         .with_state(state)
 }
