@@ -50,20 +50,27 @@ pub struct LocalProvisioner {
 impl LocalProvisioner {
     /// Starts `provisioner serve --driver local` running `node server.js` previews.
     pub async fn start(extra_args: &[&str]) -> anyhow::Result<LocalProvisioner> {
+        LocalProvisioner::start_with("node server.js", Some(INSTALL_COMMAND), extra_args).await
+    }
+
+    /// Starts it with another dev server and install command (`None`: the daemon's default).
+    pub async fn start_with(
+        exec: &str,
+        install: Option<&str>,
+        extra_args: &[&str],
+    ) -> anyhow::Result<LocalProvisioner> {
         let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
         let daemon = sync_daemon_binary()?;
-        let mut args: Vec<String> = [
-            "--driver",
-            "local",
-            "--local-exec",
-            "node server.js",
-            "--local-install",
-            INSTALL_COMMAND,
-            "--sync-daemon-bin",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect();
+        let mut args: Vec<String> = vec![
+            "--driver".to_owned(),
+            "local".to_owned(),
+            "--local-exec".to_owned(),
+            exec.to_owned(),
+        ];
+        if let Some(install) = install {
+            args.extend(["--local-install".to_owned(), install.to_owned()]);
+        }
+        args.push("--sync-daemon-bin".to_owned());
         args.push(daemon.display().to_string());
         args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
         let api_key = format!("local-test-{}", rand::random::<u64>());
@@ -72,8 +79,14 @@ impl LocalProvisioner {
             .no_proxy()
             .build()
             .context("failed to build an HTTP client")?;
-        let mut provisioner =
-            LocalProvisioner { child: None, data_dir, port: 0, api_key, args, client };
+        let mut provisioner = LocalProvisioner {
+            child: None,
+            data_dir,
+            port: 0,
+            api_key,
+            args,
+            client,
+        };
         provisioner.launch().await?;
         Ok(provisioner)
     }
@@ -81,7 +94,10 @@ impl LocalProvisioner {
     async fn launch(&mut self) -> anyhow::Result<()> {
         let mut command = Command::new(provisioner_binary()?);
         for (name, _) in std::env::vars() {
-            if name.starts_with("FLY_") || name.starts_with("PROVISIONER_") || name.starts_with("SYNC_") {
+            if name.starts_with("FLY_")
+                || name.starts_with("PROVISIONER_")
+                || name.starts_with("SYNC_")
+            {
                 command.env_remove(name);
             }
         }
@@ -108,20 +124,23 @@ impl LocalProvisioner {
         .await
         .context("the provisioner did not start in time")??;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.port = address.rsplit(':').next().and_then(|port| port.parse().ok()).context("no port")?;
+        self.port = address
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .context("no port")?;
         self.child = Some(child);
         Ok(())
     }
 
-    pub fn pid(&self) -> Option<i32> {
-        self.child.as_ref().and_then(Child::id).and_then(|pid| i32::try_from(pid).ok())
-    }
-
     /// SIGTERM and wait (bounded): the provisioner stops its previews.
     pub async fn terminate(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
         if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-            kill(Pid::from_raw(pid), Signal::SIGTERM).context("failed to signal the provisioner")?;
+            kill(Pid::from_raw(pid), Signal::SIGTERM)
+                .context("failed to signal the provisioner")?;
         }
         match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
             Ok(status) => {
@@ -170,42 +189,77 @@ impl LocalProvisioner {
     }
 
     /// An operator call; answers the status and the JSON body (or `null`).
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base_url())).bearer_auth(&self.api_key);
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url()))
+            .bearer_auth(&self.api_key);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.with_context(|| format!("{path} did not answer"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{path} did not answer"))?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// Saves files in one batch.
     pub async fn push(&self, app: &str, files: &[(&str, &str)]) -> anyhow::Result<()> {
-        let changes: Vec<Value> =
-            files.iter().map(|(path, content)| json!({"path": path, "content": content})).collect();
-        let (status, body) =
-            self.call(Method::POST, &format!("/v1/apps/{app}/files"), Some(json!({ "changes": changes }))).await?;
+        let changes: Vec<Value> = files
+            .iter()
+            .map(|(path, content)| json!({"path": path, "content": content}))
+            .collect();
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/v1/apps/{app}/files"),
+                Some(json!({ "changes": changes })),
+            )
+            .await?;
         anyhow::ensure!(status < 300, "batch answered {status}: {body}");
         Ok(())
     }
 
     /// Pushes the tiny dev server and a message, then provisions and waits.
     pub async fn push_and_provision(&self, app: &str, message: &str) -> anyhow::Result<Value> {
-        self.push(app, &[("server.js", DEV_SERVER), ("message.txt", message)]).await?;
-        let (status, body) =
-            self.call(Method::POST, &format!("/v1/apps/{app}/provision-preview"), None).await?;
+        self.push(app, &[("server.js", DEV_SERVER), ("message.txt", message)])
+            .await?;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/v1/apps/{app}/provision-preview"),
+                None,
+            )
+            .await?;
         anyhow::ensure!(status == 200, "provision answered {status}: {body}");
         Ok(body)
     }
 
     pub async fn preview(&self, app: &str) -> anyhow::Result<Value> {
-        Ok(self.call(Method::GET, &format!("/v1/apps/{app}/preview"), None).await?.1)
+        Ok(self
+            .call(Method::GET, &format!("/v1/apps/{app}/preview"), None)
+            .await?
+            .1)
     }
 
     /// A GET through the edge proxy with the preview's Host; answers status and body.
-    pub async fn visit(&self, app: &str, path: &str, accept: &str) -> anyhow::Result<(u16, String)> {
+    pub async fn visit(
+        &self,
+        app: &str,
+        path: &str,
+        accept: &str,
+    ) -> anyhow::Result<(u16, String)> {
         let response = self
             .client
             .get(format!("{}{path}", self.base_url()))
@@ -236,20 +290,33 @@ impl LocalProvisioner {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("{path} of {app} never matched within {bound:?}; last answer {} {:?}", last.0, last.1)
+        bail!(
+            "{path} of {app} never matched within {bound:?}; last answer {} {:?}",
+            last.0,
+            last.1
+        )
     }
 
     /// The daemon pid recorded in the preview's work dir, if it runs.
     pub fn daemon_pid(&self, app: &str) -> Option<i32> {
-        let path = self.data_dir.path().join("previews").join(app).join("daemon.pid");
+        let path = self
+            .data_dir
+            .path()
+            .join("previews")
+            .join(app)
+            .join("daemon.pid");
         let record: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        record["pid"].as_i64().and_then(|pid| i32::try_from(pid).ok())
+        record["pid"]
+            .as_i64()
+            .and_then(|pid| i32::try_from(pid).ok())
     }
 }
 
 impl Drop for LocalProvisioner {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
@@ -267,8 +334,12 @@ impl Drop for LocalProvisioner {
 /// Whether a process with this pid runs. A zombie does not count: an
 /// orphan's zombie waits for init, which in a container may never reap it.
 pub fn process_exists(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let state = stat.rfind(')').and_then(|end| stat[end + 1..].split_whitespace().next());
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
     state.is_some_and(|state| state != "Z")
 }
 
@@ -288,6 +359,10 @@ pub async fn wait_gone(pid: i32, bound: Duration) -> bool {
 pub fn sync_daemon_binary() -> anyhow::Result<PathBuf> {
     let provisioner = provisioner_binary()?;
     let daemon = provisioner.with_file_name("sync-daemon");
-    anyhow::ensure!(daemon.is_file(), "`{}` is missing; run `cargo build --workspace --bins`", daemon.display());
+    anyhow::ensure!(
+        daemon.is_file(),
+        "`{}` is missing; run `cargo build --workspace --bins`",
+        daemon.display()
+    );
     Ok(daemon)
 }

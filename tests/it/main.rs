@@ -11,3 +11,4 @@ mod daemon_props;
 mod daemon_supervise;
 mod local;
 mod local_support;
+mod browser;
