@@ -38,6 +38,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("failed to open the database `{}`", path.display()))?;
+        restrict_to_owner(&path)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -59,6 +60,22 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The database holds every app's files and the token digests: readable by
+/// the owner only. SQLite gives the `-wal` and `-shm` files the database's mode.
+fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        let path = Path::new(&name);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("failed to restrict `{}` to its owner", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// SQLite stores integers as i64; sizes and revisions never come near its limit.
