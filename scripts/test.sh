@@ -14,6 +14,14 @@ bash scripts/lint-images.sh --no-test # hadolint + shellcheck; fly.toml is check
 step "build binaries the end-to-end tests spawn"
 cargo build --workspace --bins --locked
 
+step "browser test prerequisites: Debian's chromium, playwright-core"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed apt-get install -y -qq chromium
+fi
+(cd tests/browser && npm ci --no-audit --no-fund)
+
 step "tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci
