@@ -275,3 +275,46 @@ fn http_error(url: &Url, source: reqwest::Error) -> Error {
     }
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_manifest_entry_is_refused_on_its_own() {
+        let good_sha = sync_protocol::sha256_hex(b"x");
+        let overlong = "a/".repeat(512) + "b";
+        let bad_paths = [
+            "../x",
+            "/etc/x",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a\0b",
+            overlong.as_str(),
+            "node_modules/x.js",
+            ".next/cache",
+            "",
+        ];
+        let mut files: Vec<serde_json::Value> = bad_paths
+            .iter()
+            .map(|path| serde_json::json!({"path": path, "sha256": good_sha, "size": 1}))
+            .collect();
+        files.push(serde_json::json!({"path": "ok.txt", "sha256": good_sha, "size": 1}));
+        files.push(serde_json::json!({"path": "bad-hash.txt", "sha256": "XYZ", "size": 1}));
+        let body = serde_json::json!({"revision": 3, "files": files, "deleted": ["../etc/passwd", "gone.txt"]});
+
+        let raw: RawManifest = serde_json::from_value(body).unwrap();
+        let manifest = raw.checked(None);
+
+        let kept: Vec<&str> = manifest
+            .files
+            .iter()
+            .map(|entry| entry.path.as_str())
+            .collect();
+        assert_eq!(kept, ["ok.txt"]);
+        let deleted: Vec<&str> = manifest.deleted.iter().map(FilePath::as_str).collect();
+        assert_eq!(deleted, ["gone.txt"]);
+        assert!(manifest.full, "a manifest without `full` is a whole one");
+    }
+}

@@ -61,6 +61,9 @@ const FINAL_REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), CriticalError> {
     prepare_directories(&config)?;
     let client = Client::new(&config)?;
+    if config.once && config.supervise.is_some() {
+        tracing::warn!("--once converges and exits; --exec is ignored");
+    }
     let supervise = config.supervise.clone().filter(|_| !config.once);
     let initial = if supervise.is_some() {
         DevServerState::Starting

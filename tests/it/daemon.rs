@@ -492,3 +492,33 @@ async fn a_bad_token_or_an_unusable_dir_exits_non_zero_with_a_clear_message() {
     assert!(!status.success());
     assert!(output.contains("not writable"), "{output}");
 }
+
+#[tokio::test]
+async fn a_state_dir_on_another_filesystem_stages_beside_the_targets() {
+    // /dev/shm is a tmpfs, so it is another device than the temp dir's disk;
+    // when it is not, this test checks the ordinary path, which also must hold.
+    let setup = setup("crossdev").await;
+    let state = tempfile::tempdir_in("/dev/shm").unwrap();
+    let tree = sample_tree(40, 5);
+    setup.apply(&as_changes(&tree)).await;
+    let state_dir = state.path().to_str().unwrap().to_owned();
+
+    let daemon = setup.spawn_daemon(&["--state-dir", &state_dir]);
+    setup.converges_to(&tree, &[], &daemon).await;
+    let mut edits = as_changes(&sample_tree(40, 6));
+    edits.insert("fresh/dir/new.css".to_owned(), Some(b"a{}".to_vec()));
+    let mut expected = tree.clone();
+    apply_locally(&mut expected, &edits);
+    setup.apply(&edits).await;
+
+    // Assert: exact tree, so no temporary `.name.N.sync~` file was left behind.
+    setup.converges_to(&expected, &[], &daemon).await;
+    let devices_differ = std::fs::metadata(state.path()).unwrap().dev()
+        != std::fs::metadata(setup.temp.path()).unwrap().dev();
+    assert_eq!(
+        daemon.log().contains("another filesystem"),
+        devices_differ,
+        "{}",
+        daemon.log()
+    );
+}
