@@ -52,6 +52,8 @@ async fn put_file(
     let body = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::File)
     })?;
+    // A save is editor activity: it keeps the app's preview awake.
+    state.lifecycle.touch(&app_id);
     Ok(written(state.files.put(&app_id, path, body).await?))
 }
 
@@ -61,6 +63,7 @@ async fn delete_file(
     Path((app_id, path)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
+    state.lifecycle.touch(&app_id);
     Ok(written(state.files.delete(&app_id, path).await?))
 }
 
@@ -74,6 +77,7 @@ async fn post_batch(
     let Json(request) = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
     })?;
+    state.lifecycle.touch(&app_id);
     Ok(written(state.files.batch(&app_id, request.changes).await?))
 }
 

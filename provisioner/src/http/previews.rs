@@ -217,11 +217,11 @@ async fn respond(
     lifecycle: &LifecycleService,
     record: PreviewRecord,
 ) -> Result<Response, ApiError> {
-    let status = match record.state {
+    let view = lifecycle.view(record).await?;
+    let status = match view.state {
         PreviewState::Provisioning | PreviewState::Waking => StatusCode::ACCEPTED,
         _ => StatusCode::OK,
     };
-    let view = lifecycle.view(record).await?;
     Ok((status, Json(view)).into_response())
 }
 

@@ -109,8 +109,11 @@ impl LifecycleService {
             return Ok(record);
         }
         let previous = record.state;
-        self.transition(&mut record, PreviewState::Waking, EventKind::State)
-            .await?;
+        // Announced, not saved: a crash mid-start leaves the stored state as
+        // it was, and the reconciler adopts whatever the machine became. That
+        // keeps a wake to one store write.
+        record.set_state(PreviewState::Waking, self.clock.now());
+        self.announce(&record, EventKind::State);
         if let Err(error) = self.driver.start(app_id, &mut record.driver_data).await {
             tracing::warn!(error = %error, "start failed");
             record.error = Some(format!("wake failed: {error}"));

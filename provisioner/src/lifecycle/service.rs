@@ -247,12 +247,17 @@ impl LifecycleService {
             .save_preview(record)
             .await
             .map_err(LifecycleError::Store)?;
+        self.announce(record, kind);
+        Ok(())
+    }
+
+    /// Tells subscribers about `record` without saving it.
+    pub(crate) fn announce(&self, record: &PreviewRecord, kind: EventKind) {
         // No subscriber is fine: events are a view, not a queue.
         let _ = self.events.send(PreviewEvent {
             kind,
             record: record.clone(),
         });
-        Ok(())
     }
 
     pub(crate) async fn lock_app(&self, app_id: &AppId) -> OwnedMutexGuard<()> {

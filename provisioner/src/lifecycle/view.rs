@@ -54,9 +54,19 @@ impl LifecycleService {
     /// The view from the record alone, for lists.
     pub fn summary_view(&self, record: PreviewRecord) -> PreviewView {
         let url = (record.state != PreviewState::Deleted).then(|| self.driver.url(&record.app_id));
+        // A wake in flight is not saved as `waking` (see `run_wake`); show it anyway.
+        let waking = self.wakes.is_running(&record.app_id)
+            && matches!(
+                record.state,
+                PreviewState::Stopped | PreviewState::Suspended
+            );
         PreviewView {
             url,
-            state: record.state,
+            state: if waking {
+                PreviewState::Waking
+            } else {
+                record.state
+            },
             steps: record.steps,
             last_activity_at: record.last_activity_at,
             files_revision: None,

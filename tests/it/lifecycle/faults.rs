@@ -113,13 +113,20 @@ async fn lifecycle_killed_provisioner_resumes_without_leaks() {
         let response = provisioner.provision_preview(app, false).await;
         assert!(response.status().is_success(), "{}", response.status());
     }
+    let mut interrupted = 0;
     for _ in 0..4 {
-        let pause = rand::rng().random_range(20..300);
+        let pause = rand::rng().random_range(20..150);
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        interrupted += provisioner
+            .list_previews(Some("provisioning"))
+            .await
+            .unwrap()
+            .len();
         provisioner.restart().await.unwrap();
     }
     wait_all_running(&provisioner, &apps, Duration::from_secs(40)).await;
 
     // Assert
+    assert!(interrupted > 0, "no kill landed during a provisioning");
     assert_converged(&fly, &apps);
 }
