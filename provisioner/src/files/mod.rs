@@ -56,6 +56,9 @@ impl Limits {
     }
 }
 
+/// How many writes pass between two sweeps for unreferenced blobs.
+const GC_EVERY_WRITES: u64 = 1000;
+
 /// Several blobs streamed back to back, in the order asked.
 pub struct BlobBatch {
     pub total_bytes: u64,
@@ -253,8 +256,12 @@ impl FilesService {
             .await
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {
-            self.writes.fetch_add(1, Ordering::Relaxed);
+            let writes = self.writes.fetch_add(1, Ordering::Relaxed);
             self.notifier.publish(app_id, outcome.revision);
+            // The first write after start, then every GC_EVERY_WRITES.
+            if writes.is_multiple_of(GC_EVERY_WRITES) {
+                self.spawn_blob_collection();
+            }
         }
         tracing::info!(
             revision = outcome.revision,
@@ -262,6 +269,22 @@ impl FilesService {
             "files written"
         );
         Ok(outcome)
+    }
+
+    /// Removes unreferenced blobs in the background; the write that
+    /// triggered it has already answered.
+    fn spawn_blob_collection(&self) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            match store.remove_unreferenced_blobs().await {
+                Ok(removed) => tracing::info!(removed, "unreferenced blobs removed"),
+                Err(error) => tracing::warn!(
+                    error.message = %error,
+                    error.cause_chain = ?error,
+                    "removing unreferenced blobs failed; retried after later writes"
+                ),
+            }
+        });
     }
 }
 

@@ -148,6 +148,13 @@ pub trait FileStore: Send + Sync + 'static {
 
     /// Content by hash, only if the app's current manifest references it.
     async fn read_blob(&self, app_id: &AppId, sha256: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// Deletes the blobs no app's current files reference and returns how
+    /// many went. Saving replaces content all day, so without this the blobs
+    /// of every old version would stay forever.
+    async fn remove_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }
 
 #[async_trait]

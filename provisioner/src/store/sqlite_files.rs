@@ -214,6 +214,19 @@ impl FileStore for SqliteStore {
         .await?;
         Ok(content.map(Bytes::from))
     }
+
+    async fn remove_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+        // Under the write lock, so no write can be between storing a blob and
+        // the file row that references it.
+        let mut transaction = self.begin_write().await?;
+        let removed =
+            sqlx::query("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM files)")
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        transaction.commit().await?;
+        Ok(removed)
+    }
 }
 
 async fn app_row(

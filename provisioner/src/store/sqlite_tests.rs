@@ -316,3 +316,32 @@ async fn tokens_and_status_survive_a_reopen() {
     );
     assert_eq!(store.revision(&app_id).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn replaced_content_is_collected_once_unreferenced() {
+    let (_dir, store) = store().await;
+    let (first, second) = (app("first"), app("second"));
+    store
+        .apply(&first, &[put("a", "old"), put("b", "shared")], LIMITS)
+        .await
+        .unwrap();
+    store
+        .apply(&second, &[put("c", "shared")], LIMITS)
+        .await
+        .unwrap();
+    store
+        .apply(&first, &[put("a", "new"), delete("b")], LIMITS)
+        .await
+        .unwrap();
+
+    let removed = store.remove_unreferenced_blobs().await.unwrap();
+
+    // "old" went; "shared" is still held by the second app; "new" is current.
+    assert_eq!(removed, 1);
+    let left: Vec<Vec<u8>> = sqlx::query_scalar("SELECT content FROM blobs ORDER BY content")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, [b"new".to_vec(), b"shared".to_vec()]);
+    assert_eq!(store.remove_unreferenced_blobs().await.unwrap(), 0);
+}
