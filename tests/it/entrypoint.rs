@@ -97,13 +97,30 @@ async fn entrypoint_syncs_before_serving_installs_on_change_and_stops_cleanly() 
         .wait_for(SYNC_TIMEOUT, |body| body == "edited")
         .await;
 
+    // A suspend freezes the daemon and the dev server mid long-poll; a save
+    // made meanwhile shows once they resume.
+    let dev_server_group = getpgid(Some(machine.dev_server_pid())).unwrap();
+    let daemon = Pid::from_raw(preview.pid() as i32);
+    kill(daemon, Signal::SIGSTOP).unwrap();
+    killpg(dev_server_group, Signal::SIGSTOP).unwrap();
+    let response = provisioner
+        .put_file(app, "message.txt", "saved while suspended")
+        .await;
+    assert!(response.status().is_success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    killpg(dev_server_group, Signal::SIGCONT).unwrap();
+    kill(daemon, Signal::SIGCONT).unwrap();
+    preview
+        .wait_for(SYNC_TIMEOUT, |body| body == "saved while suspended")
+        .await;
+
     // A changed package.json installs, then the dev server serves again.
     let changed = PACKAGE_JSON.replace("entrypoint-test", "entrypoint-test-2");
     let response = provisioner.put_file(app, "package.json", changed).await;
     assert!(response.status().is_success());
     wait_until(SYNC_TIMEOUT, || machine.install_marker().exists()).await;
     preview
-        .wait_for(BOOT_TIMEOUT, |body| body == "edited")
+        .wait_for(BOOT_TIMEOUT, |body| body == "saved while suspended")
         .await;
 
     // SIGTERM (the image's STOPSIGNAL) stops the dev server's whole process
