@@ -167,11 +167,7 @@ impl FlyClient {
 
     pub(crate) async fn execute(&self, call: Call) -> Result<Reply, FlyError> {
         let inner = &self.inner;
-        if let Some(limiter) = &inner.limiter {
-            limiter
-                .acquire(&call.limit_key, call.action, call.rate)
-                .await;
-        }
+        self.throttle(&call).await;
         let deadline = Instant::now() + inner.retry.max_elapsed;
         let mut attempt = 0u32;
         loop {
@@ -189,7 +185,24 @@ impl FlyClient {
             }
             tracing::debug!(method = %call.method, path = %call.path, delay_ms = delay.as_millis() as u64, error = %error, "retrying fly call");
             tokio::time::sleep(delay).await;
+            // A retry counts against Fly's limit too, but never waits past the budget.
+            if tokio::time::timeout_at(deadline, self.throttle(&call))
+                .await
+                .is_err()
+            {
+                tracing::warn!(method = %call.method, path = %call.path, attempts = attempt + 1, error = %error, "fly call failed; retry budget spent");
+                return Err(error);
+            }
             attempt += 1;
+        }
+    }
+
+    /// Waits for the client-side rate limit of the call's identifier and action.
+    async fn throttle(&self, call: &Call) {
+        if let Some(limiter) = &self.inner.limiter {
+            limiter
+                .acquire(&call.limit_key, call.action, call.rate)
+                .await;
         }
     }
 
