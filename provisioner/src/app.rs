@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 use crate::files::{FilesService, Limits};
 use crate::http::{AppState, Metrics, OperatorKey};
-use crate::store::SqliteStore;
+use crate::store::Backend;
 
 /// The file in the data dir that keeps a generated operator key.
 const API_KEY_FILE: &str = "api-key";
@@ -22,7 +22,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
-    store: SqliteStore,
+    store: Backend,
     /// Set when no key was configured and none was kept yet: `serve` prints it once.
     generated_api_key: Option<String>,
 }
@@ -35,7 +35,7 @@ impl Application {
                 args.data_dir.display()
             )
         })?;
-        let store = SqliteStore::open(&args.data_dir).await?;
+        let store = Backend::open(&args).await?;
         let (api_key, generated_api_key) =
             resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
         let listener = TcpListener::bind(args.listen)
@@ -50,8 +50,8 @@ impl Application {
         let driver = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
         let lifecycle = crate::lifecycle::setup::build_service(&args, &store, driver, server_url);
         let state = AppState {
-            files: FilesService::new(Arc::new(store.clone()), Limits::from_args(&args)),
-            sync_tokens: Arc::new(store.clone()),
+            files: FilesService::new(store.files(), Limits::from_args(&args)),
+            sync_tokens: store.sync_tokens(),
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),
             lifecycle,
@@ -78,7 +78,7 @@ impl Application {
         &self.state
     }
 
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Backend {
         &self.store
     }
 
@@ -94,6 +94,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let notifier = self.state.files.notifier().clone();
+        // With a shared database, other instances' writes wake long-polls here too.
+        self.store.listen(&notifier);
         // Ends the loops and the event streams, which would hold the server open.
         let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());

@@ -18,6 +18,30 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API (and, with the local driver, the previews' edge proxy).
     Serve(ServeArgs),
+    /// Upload a directory as an app's files, provision its preview and print its URL.
+    Push(PushArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The app whose files and preview these are.
+    #[arg(long, value_parser = parse_app_id)]
+    pub app: sync_protocol::AppId,
+
+    /// The directory to upload (`node_modules/`, `.git/`, `dist/` are left out).
+    pub dir: PathBuf,
+
+    /// Base URL of the provisioner.
+    #[arg(long, env = "PROVISIONER_URL", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+
+    /// Operator API key; when unset, the one `serve` keeps in --data-dir.
+    #[arg(long, env = "PROVISIONER_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// The data dir of a local `serve`, to read its kept API key from.
+    #[arg(long, env = "PROVISIONER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,6 +174,10 @@ impl ServeArgs {
             DriverKind::Local
         })
     }
+}
+
+fn parse_app_id(text: &str) -> Result<sync_protocol::AppId, String> {
+    sync_protocol::AppId::parse(text).map_err(|error| error.to_string())
 }
 
 /// Parses `250ms`, `30s`, `10m`, `2h`, `30d` or a bare number of seconds.

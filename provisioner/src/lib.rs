@@ -9,6 +9,7 @@ pub mod fly;
 pub mod http;
 pub mod lifecycle;
 pub mod proxy;
+pub mod push;
 pub mod store;
 pub mod telemetry;
 
@@ -17,6 +18,7 @@ use config::{Cli, Command, ServeArgs};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Push(args) => push::push(args).await,
     }
 }
 

@@ -13,11 +13,15 @@ const BOOT: Duration = Duration::from_secs(30);
 
 /// Pids of every process whose working directory is inside `dir`.
 fn processes_inside(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir)))
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+        })
         .collect()
 }
 
@@ -33,75 +37,158 @@ async fn dev_server_pid(provisioner: &LocalProvisioner, app: &str) -> i32 {
 async fn two_previews_side_by_side_then_shutdown_stops_both() {
     // Arrange
     let mut provisioner = LocalProvisioner::start(&[]).await.expect("start");
-    provisioner.push_and_provision("left", "left side").await.expect("left");
-    provisioner.push_and_provision("right", "right side").await.expect("right");
+    provisioner
+        .push_and_provision("left", "left side")
+        .await
+        .expect("left");
+    provisioner
+        .push_and_provision("right", "right side")
+        .await
+        .expect("right");
 
     // Act and assert: each host reaches its own dev server.
-    provisioner.visit_until("left", "/", BOOT, |status, body| status == 200 && body == "left side").await.expect("left");
-    provisioner.visit_until("right", "/", BOOT, |status, body| status == 200 && body == "right side").await.expect("right");
-    let hosts = provisioner.visit("left", "/host", "*/*").await.expect("host").1;
+    provisioner
+        .visit_until("left", "/", BOOT, |status, body| {
+            status == 200 && body == "left side"
+        })
+        .await
+        .expect("left");
+    provisioner
+        .visit_until("right", "/", BOOT, |status, body| {
+            status == 200 && body == "right side"
+        })
+        .await
+        .expect("right");
+    let hosts = provisioner
+        .visit("left", "/host", "*/*")
+        .await
+        .expect("host")
+        .1;
     let port = provisioner.port();
-    assert!(hosts.starts_with("localhost:") && hosts.ends_with(&format!(" preview-left.localhost:{port}")), "{hosts}");
+    assert!(
+        hosts.starts_with("localhost:")
+            && hosts.ends_with(&format!(" preview-left.localhost:{port}")),
+        "{hosts}"
+    );
 
     let previews = provisioner.data_dir().join("previews");
-    let (left_pid, right_pid) = (dev_server_pid(&provisioner, "left").await, dev_server_pid(&provisioner, "right").await);
+    let (left_pid, right_pid) = (
+        dev_server_pid(&provisioner, "left").await,
+        dev_server_pid(&provisioner, "right").await,
+    );
     assert_ne!(left_pid, right_pid);
     assert!(processes_inside(&previews.join("left/app")).contains(&left_pid));
     assert!(processes_inside(&previews.join("right/app")).contains(&right_pid));
-    assert_eq!(std::fs::read_to_string(previews.join("left/app/message.txt")).expect("left file"), "left side");
+    assert_eq!(
+        std::fs::read_to_string(previews.join("left/app/message.txt")).expect("left file"),
+        "left side"
+    );
 
-    let (status, body) = provisioner.visit("nobody", "/", "text/html").await.expect("visit");
+    let (status, body) = provisioner
+        .visit("nobody", "/", "text/html")
+        .await
+        .expect("visit");
     assert_eq!(status, 404);
-    assert!(body.contains("There is no preview named preview-nobody"), "{body}");
+    assert!(
+        body.contains("There is no preview named preview-nobody"),
+        "{body}"
+    );
 
     // A graceful stop ends every preview process.
-    let daemons = [provisioner.daemon_pid("left").expect("pid"), provisioner.daemon_pid("right").expect("pid")];
+    let daemons = [
+        provisioner.daemon_pid("left").expect("pid"),
+        provisioner.daemon_pid("right").expect("pid"),
+    ];
     provisioner.terminate().await.expect("terminate");
     for pid in daemons.into_iter().chain([left_pid, right_pid]) {
-        assert!(wait_gone(pid, Duration::from_secs(5)).await, "process {pid} outlived the provisioner");
+        assert!(
+            wait_gone(pid, Duration::from_secs(5)).await,
+            "process {pid} outlived the provisioner"
+        );
     }
 }
 
 #[tokio::test]
 async fn idle_preview_stops_and_wakes_on_visit() {
     // Arrange
-    let provisioner =
-        LocalProvisioner::start(&["--idle-timeout", "2s", "--loop-interval", "1s"]).await.expect("start");
-    provisioner.push_and_provision("sleepy", "awake").await.expect("provision");
+    let provisioner = LocalProvisioner::start(&["--idle-timeout", "2s", "--loop-interval", "1s"])
+        .await
+        .expect("start");
+    provisioner
+        .push_and_provision("sleepy", "awake")
+        .await
+        .expect("provision");
     let first_pid = dev_server_pid(&provisioner, "sleepy").await;
 
     // Act: no traffic for longer than the idle timeout.
     let mut state = String::new();
     for _ in 0..100 {
-        state = provisioner.preview("sleepy").await.expect("preview")["state"].as_str().unwrap_or_default().to_owned();
+        state = provisioner.preview("sleepy").await.expect("preview")["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if state == "stopped" || state == "suspended" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(state == "stopped" || state == "suspended", "still {state}");
-    assert!(wait_gone(first_pid, Duration::from_secs(10)).await, "the dev server stopped with the preview");
+    assert!(
+        wait_gone(first_pid, Duration::from_secs(10)).await,
+        "the dev server stopped with the preview"
+    );
 
     // Assert: a browser first gets the loading page, then the app.
-    let (status, body) = provisioner.visit("sleepy", "/", "text/html").await.expect("visit");
+    let (status, body) = provisioner
+        .visit("sleepy", "/", "text/html")
+        .await
+        .expect("visit");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Starting the preview"), "{body}");
-    let (status, body) = provisioner.visit("sleepy", "/", "*/*").await.expect("held visit");
-    assert_eq!((status, body.as_str()), (200, "awake"), "a non-HTML request is held until the app answers");
-    assert_eq!(provisioner.preview("sleepy").await.expect("preview")["state"], "running");
+    let (status, body) = provisioner
+        .visit("sleepy", "/", "*/*")
+        .await
+        .expect("held visit");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "awake"),
+        "a non-HTML request is held until the app answers"
+    );
+    assert_eq!(
+        provisioner.preview("sleepy").await.expect("preview")["state"],
+        "running"
+    );
 }
 
 #[tokio::test]
 async fn deleting_mid_boot_leaves_no_process() {
     // Arrange
     let provisioner = LocalProvisioner::start(&[]).await.expect("start");
-    provisioner.push("hasty", &[("server.js", crate::local_support::DEV_SERVER), ("message.txt", "x")]).await.expect("push");
-    let (status, body) =
-        provisioner.call(Method::POST, "/v1/apps/hasty/provision-preview?wait=false", None).await.expect("provision");
+    provisioner
+        .push(
+            "hasty",
+            &[
+                ("server.js", crate::local_support::DEV_SERVER),
+                ("message.txt", "x"),
+            ],
+        )
+        .await
+        .expect("push");
+    let (status, body) = provisioner
+        .call(
+            Method::POST,
+            "/v1/apps/hasty/provision-preview?wait=false",
+            None,
+        )
+        .await
+        .expect("provision");
     assert!(status == 200 || status == 202, "{status} {body}");
 
     // Act
-    let (status, body) = provisioner.call(Method::DELETE, "/v1/apps/hasty/preview", None).await.expect("delete");
+    let (status, body) = provisioner
+        .call(Method::DELETE, "/v1/apps/hasty/preview", None)
+        .await
+        .expect("delete");
 
     // Assert
     assert_eq!(status, 200, "{body}");
@@ -114,20 +201,28 @@ async fn deleting_mid_boot_leaves_no_process() {
     }
     assert!(!work_dir.exists(), "the work dir is removed");
     assert_eq!(processes_inside(&work_dir), Vec::<i32>::new());
-    let (status, _) = provisioner.visit("hasty", "/", "text/html").await.expect("visit");
+    let (status, _) = provisioner
+        .visit("hasty", "/", "text/html")
+        .await
+        .expect("visit");
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn crashed_dev_server_is_restarted() {
     let provisioner = LocalProvisioner::start(&[]).await.expect("start");
-    provisioner.push_and_provision("crashy", "still here").await.expect("provision");
+    provisioner
+        .push_and_provision("crashy", "still here")
+        .await
+        .expect("provision");
     let first_pid = dev_server_pid(&provisioner, "crashy").await;
 
     let _ = provisioner.visit("crashy", "/crash", "*/*").await;
 
     let second: i32 = provisioner
-        .visit_until("crashy", "/pid", BOOT, |status, body| status == 200 && body != first_pid.to_string())
+        .visit_until("crashy", "/pid", BOOT, |status, body| {
+            status == 200 && body != first_pid.to_string()
+        })
         .await
         .expect("restarted")
         .parse()
@@ -139,25 +234,69 @@ async fn crashed_dev_server_is_restarted() {
 #[tokio::test]
 async fn package_json_change_triggers_install() {
     let provisioner = LocalProvisioner::start(&[]).await.expect("start");
-    provisioner.push("deps", &[("package.json", r#"{"name":"deps","version":"1.0.0"}"#)]).await.expect("push");
-    provisioner.push_and_provision("deps", "with deps").await.expect("provision");
-    provisioner.visit_until("deps", "/installs", BOOT, |status, body| status == 200 && body == "1").await.expect("first install");
+    provisioner
+        .push(
+            "deps",
+            &[("package.json", r#"{"name":"deps","version":"1.0.0"}"#)],
+        )
+        .await
+        .expect("push");
+    provisioner
+        .push_and_provision("deps", "with deps")
+        .await
+        .expect("provision");
+    provisioner
+        .visit_until("deps", "/installs", BOOT, |status, body| {
+            status == 200 && body == "1"
+        })
+        .await
+        .expect("first install");
 
-    provisioner.push("deps", &[("package.json", r#"{"name":"deps","version":"1.0.1"}"#)]).await.expect("push");
+    provisioner
+        .push(
+            "deps",
+            &[("package.json", r#"{"name":"deps","version":"1.0.1"}"#)],
+        )
+        .await
+        .expect("push");
 
-    provisioner.visit_until("deps", "/installs", BOOT, |status, body| status == 200 && body == "2").await.expect("reinstall");
+    provisioner
+        .visit_until("deps", "/installs", BOOT, |status, body| {
+            status == 200 && body == "2"
+        })
+        .await
+        .expect("reinstall");
     // A message change alone installs nothing.
-    provisioner.push("deps", &[("message.txt", "changed")]).await.expect("push");
-    provisioner.visit_until("deps", "/", BOOT, |_, body| body == "changed").await.expect("synced");
-    assert_eq!(provisioner.visit("deps", "/installs", "*/*").await.expect("visit").1, "2");
+    provisioner
+        .push("deps", &[("message.txt", "changed")])
+        .await
+        .expect("push");
+    provisioner
+        .visit_until("deps", "/", BOOT, |_, body| body == "changed")
+        .await
+        .expect("synced");
+    assert_eq!(
+        provisioner
+            .visit("deps", "/installs", "*/*")
+            .await
+            .expect("visit")
+            .1,
+        "2"
+    );
 }
 
 #[tokio::test]
 async fn provisioner_restart_leaves_no_orphan() {
     // Arrange: two running previews.
     let mut provisioner = LocalProvisioner::start(&[]).await.expect("start");
-    provisioner.push_and_provision("one", "first").await.expect("one");
-    provisioner.push_and_provision("two", "second").await.expect("two");
+    provisioner
+        .push_and_provision("one", "first")
+        .await
+        .expect("one");
+    provisioner
+        .push_and_provision("two", "second")
+        .await
+        .expect("two");
     let old: Vec<i32> = vec![
         provisioner.daemon_pid("one").expect("daemon"),
         provisioner.daemon_pid("two").expect("daemon"),
@@ -167,17 +306,114 @@ async fn provisioner_restart_leaves_no_orphan() {
 
     // Act: the provisioner dies without a chance to clean up.
     provisioner.crash().await;
-    assert!(old.iter().all(|pid| process_exists(*pid)), "a crash leaves the previews running");
+    assert!(
+        old.iter().all(|pid| process_exists(*pid)),
+        "a crash leaves the previews running"
+    );
     provisioner.start_again().await.expect("restart");
 
     // Assert: the strays are gone and the previews serve again from new processes.
     for pid in &old {
-        assert!(wait_gone(*pid, Duration::from_secs(10)).await, "stray process {pid} survived the restart");
+        assert!(
+            wait_gone(*pid, Duration::from_secs(10)).await,
+            "stray process {pid} survived the restart"
+        );
     }
-    provisioner.visit_until("one", "/", BOOT, |status, body| status == 200 && body == "first").await.expect("one");
-    provisioner.visit_until("two", "/", BOOT, |status, body| status == 200 && body == "second").await.expect("two");
+    provisioner
+        .visit_until("one", "/", BOOT, |status, body| {
+            status == 200 && body == "first"
+        })
+        .await
+        .expect("one");
+    provisioner
+        .visit_until("two", "/", BOOT, |status, body| {
+            status == 200 && body == "second"
+        })
+        .await
+        .expect("two");
     let new_daemon = provisioner.daemon_pid("one").expect("daemon");
     assert!(!old.contains(&new_daemon));
     provisioner.terminate().await.expect("terminate");
     assert!(wait_gone(new_daemon, Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn push_uploads_a_directory_and_prints_the_preview_url() {
+    // Arrange: a project directory with a dev server, a file to delete later and a node_modules to skip.
+    let provisioner = LocalProvisioner::start(&[]).await.expect("start");
+    let project = tempfile::tempdir().expect("project dir");
+    std::fs::write(
+        project.path().join("server.js"),
+        crate::local_support::DEV_SERVER,
+    )
+    .expect("write");
+    std::fs::write(project.path().join("message.txt"), "pushed").expect("write");
+    std::fs::write(project.path().join("old.txt"), "to be deleted").expect("write");
+    std::fs::create_dir_all(project.path().join("node_modules/x")).expect("mkdir");
+    std::fs::write(project.path().join("node_modules/x/index.js"), "skipped").expect("write");
+    let push = || {
+        tokio::process::Command::new(
+            preview_tests::provisioner::provisioner_binary().expect("binary"),
+        )
+        .args([
+            "push",
+            "--app",
+            "pushed",
+            "--server",
+            &provisioner.base_url(),
+            "--api-key",
+            provisioner.api_key(),
+        ])
+        .arg(project.path())
+        .output()
+    };
+
+    // Act
+    let output = push().await.expect("push runs");
+
+    // Assert
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("open {}", provisioner.preview_url("pushed"))),
+        "{stdout}"
+    );
+    provisioner
+        .visit_until("pushed", "/", BOOT, |status, body| {
+            status == 200 && body == "pushed"
+        })
+        .await
+        .expect("served");
+    let app_dir = provisioner.data_dir().join("previews/pushed/app");
+    assert!(
+        !app_dir.join("node_modules/x/index.js").exists(),
+        "node_modules is not pushed"
+    );
+
+    // A second push sends the change and the delete.
+    std::fs::write(project.path().join("message.txt"), "pushed again").expect("write");
+    std::fs::remove_file(project.path().join("old.txt")).expect("remove");
+    let output = push().await.expect("push runs");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("saved 2 changes"),
+        "{output:?}"
+    );
+    provisioner
+        .visit_until("pushed", "/", BOOT, |_, body| body == "pushed again")
+        .await
+        .expect("updated");
+    for _ in 0..100 {
+        if !app_dir.join("old.txt").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !app_dir.join("old.txt").exists(),
+        "the deleted file is removed from the preview"
+    );
 }

@@ -11,4 +11,7 @@ mod daemon_props;
 mod daemon_supervise;
 mod local;
 mod local_support;
+mod postgres;
+mod postgres_store;
+mod postgres_support;
 mod browser;

@@ -75,6 +75,22 @@ impl RevisionNotifier {
         }
     }
 
+    /// The apps with a waiter right now. A backend whose writes can come
+    /// from another process re-reads these apps' revisions now and then, in
+    /// case a cross-process notification was lost.
+    pub fn watched_apps(&self) -> Vec<AppId> {
+        let channels = self
+            .inner
+            .channels
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        channels
+            .iter()
+            .filter(|(_, sender)| sender.receiver_count() > 0)
+            .map(|(app_id, _)| app_id.clone())
+            .collect()
+    }
+
     /// Waits until a revision above `since` is published, `timeout` passes or shutdown begins.
     pub async fn wait_past(
         &self,

@@ -1,5 +1,5 @@
 //! Assembling the lifecycle for `serve`: the driver the configuration
-//! names, the service over the SQLite store, and the three background loops.
+//! names, the service over the store, and the three background loops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::lifecycle::driver::PreviewDriver;
 use crate::lifecycle::reconciler::Reconciler;
 use crate::lifecycle::service::{LifecycleConfig, LifecycleService};
 use crate::lifecycle::{idle_reaper, reconciler, ttl_sweeper};
-use crate::store::SqliteStore;
+use crate::store::Backend;
 
 impl LifecycleConfig {
     pub fn from_args(args: &ServeArgs, server_url: String) -> LifecycleConfig {
@@ -33,17 +33,17 @@ impl LifecycleConfig {
 /// The service over `store`, driving `driver`.
 pub fn build_service(
     args: &ServeArgs,
-    store: &SqliteStore,
+    store: &Backend,
     driver: Arc<dyn PreviewDriver>,
     server_url: String,
 ) -> Arc<LifecycleService> {
     let files = StoreAppFiles {
-        files: Arc::new(store.clone()),
-        tokens: Arc::new(store.clone()),
+        files: store.files(),
+        tokens: store.sync_tokens(),
     };
     LifecycleService::new(
         driver,
-        Arc::new(store.clone()),
+        store.previews(),
         Arc::new(files),
         Arc::new(SystemClock),
         LifecycleConfig::from_args(args, server_url),

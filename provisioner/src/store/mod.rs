@@ -2,10 +2,16 @@
 //! tokens and previews, behind traits that SQLite and PostgreSQL both fill.
 //!
 //! Handlers and domain services hold `Arc<dyn FileStore>` and
-//! `Arc<dyn SyncTokenStore>`; only the backend modules (today `sqlite`) know
-//! SQL. A backend checks the per-app limits inside the write's own
-//! transaction, so two concurrent writes cannot both slip under a limit.
+//! `Arc<dyn SyncTokenStore>`; only the backend modules (`sqlite*`,
+//! `postgres*`) know SQL. A backend checks the per-app limits inside the
+//! write's own transaction, so two concurrent writes cannot both slip under a limit.
 
+mod backend;
+mod postgres;
+mod postgres_files;
+mod postgres_listen;
+mod postgres_previews;
+mod postgres_tokens;
 pub mod previews;
 pub mod previews_memory;
 mod previews_sqlite;
@@ -20,6 +26,8 @@ use bytes::Bytes;
 use sync_protocol::{AppId, FileEntry, FilePath, SyncStatusReport};
 use time::OffsetDateTime;
 
+pub use backend::Backend;
+pub use postgres::{LISTENER_APPLICATION, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// One change of a write, already validated: `content` is `None` for a delete.

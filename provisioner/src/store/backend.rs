@@ -1,0 +1,62 @@
+//! The store `serve` opens: SQLite under the data dir by default, or the
+//! PostgreSQL database named by `--database-url`, which several instances
+//! can share. Everything past this point holds the store traits only.
+
+use std::sync::Arc;
+
+use super::previews::PreviewStore;
+use super::{FileStore, PostgresStore, SqliteStore, SyncTokenStore};
+use crate::config::ServeArgs;
+use crate::files::RevisionNotifier;
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    /// PostgreSQL when a database URL is configured, else SQLite in the data dir.
+    pub async fn open(args: &ServeArgs) -> anyhow::Result<Backend> {
+        match args.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Ok(Backend::Postgres(PostgresStore::open(url).await?)),
+            _ => Ok(Backend::Sqlite(SqliteStore::open(&args.data_dir).await?)),
+        }
+    }
+
+    pub fn files(&self) -> Arc<dyn FileStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    pub fn sync_tokens(&self) -> Arc<dyn SyncTokenStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    pub fn previews(&self) -> Arc<dyn PreviewStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Wakes `notifier`'s waiters on writes made by other instances. SQLite
+    /// has none: one process owns the file and publishes its own writes.
+    pub fn listen(&self, notifier: &RevisionNotifier) {
+        if let Backend::Postgres(store) = self {
+            store.listen(notifier.clone());
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
+        }
+    }
+}

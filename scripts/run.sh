@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# README's first command: builds the binaries and runs the provisioner with
+# previews as local processes (the local driver), data under ./data.
+#
+#   scripts/run.sh                      # http://127.0.0.1:8080
+#   PROVISIONER_LISTEN=127.0.0.1:9000 scripts/run.sh
+#   PROFILE=dev scripts/run.sh          # debug build, faster to compile
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${PROFILE:-release}"
+listen="${PROVISIONER_LISTEN:-127.0.0.1:8080}"
+data_dir="${PROVISIONER_DATA_DIR:-./data}"
+case "$profile" in
+  dev) target_dir=target/debug ;;
+  *) target_dir="target/$profile" ;;
+esac
+
+command -v node >/dev/null 2>&1 || { echo "run.sh: previews run Node dev servers; install node and npm first" >&2; exit 1; }
+cargo build --locked --profile "$profile" -p provisioner -p sync-daemon --bins
+
+mkdir -p "$data_dir"
+port="${listen##*:}"
+if [ -z "${PROVISIONER_API_KEY:-}" ] && [ -s "$data_dir/api-key" ]; then
+  echo "operator API key (kept in $data_dir/api-key): $(cat "$data_dir/api-key")"
+fi
+cat <<HINT
+
+Quickstart, in another terminal:
+  $target_dir/provisioner push --server http://$listen --data-dir $data_dir --app demo runtime-image/template
+  then open http://preview-demo.localhost:$port/ and edit src/message.js:
+  $target_dir/provisioner push --server http://$listen --data-dir $data_dir --app demo runtime-image/template
+
+HINT
+exec "$target_dir/provisioner" serve --listen "$listen" --data-dir "$data_dir" --driver local \
+  --sync-daemon-bin "$target_dir/sync-daemon"
