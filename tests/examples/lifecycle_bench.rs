@@ -200,7 +200,7 @@ async fn loops_over_a_thousand_previews() -> anyhow::Result<()> {
     line(
         "reaper pass, all idle",
         started.elapsed(),
-        &format!("{} stopped (2 saves each)", summary.put_to_sleep),
+        &format!("{} stopped (one store write each)", summary.put_to_sleep),
     );
     driver.set_machine(&AppId::parse("app-0000")?, MachineState::Started);
     let started = Instant::now();

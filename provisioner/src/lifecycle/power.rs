@@ -149,8 +149,10 @@ impl LifecycleService {
         if record.state != PreviewState::Running || record.last_activity_at > idle_since {
             return Ok(false);
         }
-        self.transition(&mut record, PreviewState::Stopping, EventKind::State)
-            .await?;
+        // Announced, not saved, as in `run_wake`: a crash mid-stop leaves
+        // `running` stored and the reconciler adopts the machine's state.
+        record.set_state(PreviewState::Stopping, self.clock.now());
+        self.announce(&record, EventKind::State);
         if let Err(error) = self
             .driver
             .stop(app_id, &mut record.driver_data, mode)
