@@ -14,6 +14,9 @@
 //! `<state-dir>/displaced/` and a warning is logged); a path that leaves the
 //! manifest is deleted only if the index says the daemon wrote it. Files
 //! the manifest never named, `node_modules/` and `.next/` are never touched.
+//! A local file already byte-identical to the manifest's entry is adopted
+//! (recorded as the daemon's, not rewritten): that is how a tree whose
+//! state dir was lost converges without a single write.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

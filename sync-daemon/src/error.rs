@@ -26,8 +26,6 @@ pub enum CriticalError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the dev server supervisor failed: {0}")]
-    Supervisor(String),
 }
 
 /// Abandons one cycle; the next one starts from a fresh manifest.

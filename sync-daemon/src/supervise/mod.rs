@@ -10,6 +10,7 @@
 
 mod process;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -70,14 +71,19 @@ pub async fn run(
         }
         context.board.set_dev_server(DevServerState::Starting, None);
         let started = Instant::now();
-        let mut group = Group::spawn(
+        let ended = match Group::spawn(
             "dev-server",
             &context.config.exec,
             &context.dir,
             context.config.port,
-        )?;
-        let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;
-        group.stop().await;
+        ) {
+            Ok(mut group) => {
+                let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;
+                group.stop().await;
+                ended
+            }
+            Err(message) => Ended::Exited(message),
+        };
         match ended {
             Ended::Stop => break,
             Ended::DependenciesChanged => {
@@ -127,21 +133,26 @@ async fn install_if_needed(
             .board
             .set_dev_server(DevServerState::Installing, None);
         tracing::info!(command = context.config.install, "installing dependencies");
-        let mut group = Group::spawn(
+        let status = match Group::spawn(
             "install",
             &context.config.install,
             &context.dir,
             context.config.port,
-        )?;
-        let status = tokio::select! {
-            status = group.wait() => status,
-            () = stopping(stop) => {
+        ) {
+            Ok(mut group) => {
+                let status = tokio::select! {
+                    status = group.wait() => describe_exit(status),
+                    () = stopping(stop) => {
+                        group.stop().await;
+                        return Ok(false);
+                    }
+                };
                 group.stop().await;
-                return Ok(false);
+                status
             }
+            Err(message) => Err(message),
         };
-        group.stop().await;
-        if status.as_ref().is_ok_and(|status| status.success()) {
+        if status.is_ok() {
             // Hashed after the install, which may have rewritten the lockfile.
             let record = record_path(&context.state_dir);
             let after = install_inputs(&context.dir).unwrap_or_default();
@@ -157,7 +168,7 @@ async fn install_if_needed(
         let delay = backoff.next_delay();
         let message = format!(
             "install failed ({}); retrying in {} ms",
-            describe(&status),
+            status.unwrap_err(),
             delay.as_millis()
         );
         tracing::warn!("{message}");
@@ -183,7 +194,9 @@ async fn watch_dev_server(
     let installed = recorded_install(&context.state_dir);
     loop {
         tokio::select! {
-            status = group.wait() => return Ended::Exited(describe(&status)),
+            status = group.wait() => {
+                return Ended::Exited(describe_exit(status).err().unwrap_or_else(|| "exit status 0".to_owned()));
+            }
             _ = probe.tick(), if !ready => {
                 if port_answers(context.config.port).await {
                     ready = true;
@@ -230,18 +243,30 @@ fn recorded_install(state_dir: &Path) -> Option<String> {
     std::fs::read_to_string(record_path(state_dir)).ok()
 }
 
+/// Whether the dev server accepts connections on 127.0.0.1 or, for servers
+/// that bind `localhost` and get the IPv6 loopback, on ::1.
 async fn port_answers(port: u16) -> bool {
-    let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), connect).await,
-        Ok(Ok(_))
-    )
+    for host in [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ] {
+        let connect = tokio::net::TcpStream::connect((host, port));
+        if matches!(
+            tokio::time::timeout(Duration::from_secs(1), connect).await,
+            Ok(Ok(_))
+        ) {
+            return true;
+        }
+    }
+    false
 }
 
-fn describe(status: &std::io::Result<std::process::ExitStatus>) -> String {
+/// `Ok` for a successful exit, else what went wrong, in words.
+fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> Result<(), String> {
     match status {
-        Ok(status) => status.to_string(),
-        Err(error) => format!("cannot wait for it: {error}"),
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(status.to_string()),
+        Err(error) => Err(format!("cannot wait for it: {error}")),
     }
 }
 

@@ -11,8 +11,6 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::error::CriticalError;
-
 /// How long a dev server gets to exit after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -24,12 +22,14 @@ pub struct Group {
 }
 
 impl Group {
+    /// Starts `sh -c command`. The error is a message for the log and the
+    /// status: a failed start is retried like a crash.
     pub fn spawn(
         label: &'static str,
         command: &str,
         dir: &Path,
         port: u16,
-    ) -> Result<Group, CriticalError> {
+    ) -> Result<Group, String> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command)
@@ -40,12 +40,10 @@ impl Group {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|error| {
-                CriticalError::Supervisor(format!("cannot start `sh -c {command}`: {error}"))
-            })?;
+            .map_err(|error| format!("cannot start `sh -c {command}`: {error}"))?;
         let pid = child
             .id()
-            .ok_or_else(|| CriticalError::Supervisor(format!("{label} exited at once")))?;
+            .ok_or_else(|| format!("{label} exited at once"))?;
         tracing::info!(label, pid, command, "started");
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(forward(label, stdout));
@@ -101,9 +99,20 @@ impl Group {
     }
 }
 
+/// Forwards output line by line. Bytes that are not UTF-8 are shown
+/// lossily rather than ending the forwarding: a reader that stops would
+/// leave the pipe full and the dev server blocked on its next write.
 async fn forward(label: &'static str, stream: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "dev_server", "{label} | {line}");
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                tracing::info!(target: "dev_server", "{label} | {}", text.trim_end());
+            }
+        }
     }
 }
