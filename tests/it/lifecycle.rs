@@ -4,6 +4,8 @@
 //! behaviour (idle stop, reconcile) happens within a test's seconds.
 
 mod faults;
+mod sweeps;
+mod view;
 
 use std::time::Duration;
 
@@ -272,73 +274,5 @@ async fn lifecycle_delete_leaves_nothing_in_the_emulator() {
         json(manifest).await["files"].as_array().unwrap().len(),
         1,
         "files are kept"
-    );
-}
-
-#[tokio::test]
-async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_events() {
-    // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
-    provisioner
-        .put_file("shop", "index.html", "<h1>hello</h1>")
-        .await;
-    let token = provisioner.mint_sync_token("shop").await.unwrap();
-    let report = sync_protocol::SyncStatusReport {
-        revision: 1,
-        dev_server: sync_protocol::DevServerState::Ready,
-        message: None,
-    };
-    provisioner
-        .report_sync_status("shop", &token, &report)
-        .await;
-
-    // Act
-    let preview = json(provisioner.get_preview("shop").await).await;
-    let mut events = provisioner
-        .request(reqwest::Method::GET, "/v1/apps/shop/preview/events")
-        .send()
-        .await
-        .unwrap();
-    let first_chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
-        .await
-        .unwrap()
-        .unwrap();
-    let bad_filter = provisioner
-        .request(reqwest::Method::GET, "/v1/previews?state=sleepy")
-        .send()
-        .await
-        .unwrap();
-
-    // Assert
-    assert_eq!(preview["files_revision"], 1);
-    assert_eq!(preview["applied_revision"], 1);
-    assert_eq!(preview["dev_server"], "ready");
-    let first_chunk =
-        String::from_utf8_lossy(first_chunk.as_deref().unwrap_or_default()).into_owned();
-    assert!(first_chunk.contains("event: snapshot"), "{first_chunk}");
-    assert!(
-        first_chunk.contains("\"state\":\"running\""),
-        "{first_chunk}"
-    );
-    assert_eq!(bad_filter.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        provisioner
-            .list_previews(Some("running"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(
-        provisioner
-            .list_previews(Some("stopped"))
-            .await
-            .unwrap()
-            .is_empty()
     );
 }
