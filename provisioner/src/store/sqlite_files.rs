@@ -7,7 +7,7 @@ use sync_protocol::{AppId, FileEntry, FilePath};
 
 use super::sqlite::{to_i64, to_u64};
 use super::{
-    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, SqliteStore, StoreError,
+    AppLimits, AppUsage, Blob, Changes, FileChange, FileStore, Manifest, SqliteStore, StoreError,
     WriteOutcome,
 };
 
@@ -15,8 +15,7 @@ use super::{
 #[derive(Clone, Copy, Debug, Default)]
 struct AppRow {
     revision: u64,
-    file_count: u64,
-    total_bytes: u64,
+    usage: AppUsage,
     history_floor: u64,
 }
 
@@ -30,8 +29,8 @@ impl FileStore for SqliteStore {
         limits: AppLimits,
     ) -> Result<WriteOutcome, StoreError> {
         let mut transaction = self.begin_write().await?;
-        let before = app_row(&mut transaction, app_id).await?;
-        let mut app = before;
+        let app = app_row(&mut transaction, app_id).await?;
+        let mut usage = app.usage;
         let revision = app.revision + 1;
         sqlx::query("INSERT OR IGNORE INTO apps (app_id) VALUES (?)")
             .bind(app_id.as_str())
@@ -45,14 +44,11 @@ impl FileStore for SqliteStore {
                 (Some(blob), Some((sha256, _))) if blob.sha256 == sha256 => continue,
                 (Some(blob), current) => {
                     put_file(&mut transaction, app_id, &change.path, blob, revision).await?;
-                    let (old_count, old_size) = current.map_or((0, 0), |(_, size)| (1, size));
-                    app.file_count = app.file_count + 1 - old_count;
-                    app.total_bytes = app.total_bytes + blob.bytes.len() as u64 - old_size;
+                    usage.put(current.map(|(_, size)| size), blob.bytes.len() as u64);
                 }
                 (None, Some((_, size))) => {
                     delete_file(&mut transaction, app_id, &change.path, revision).await?;
-                    app.file_count -= 1;
-                    app.total_bytes -= size;
+                    usage.delete(size);
                 }
                 (None, None) => {
                     return Err(StoreError::FileNotFound {
@@ -71,25 +67,11 @@ impl FileStore for SqliteStore {
                 changed: 0,
             });
         }
-        // A write that shrinks an app already over a (lowered) limit is let through.
-        if app.file_count > limits.max_files_per_app && app.file_count > before.file_count {
-            return Err(StoreError::TooManyFiles {
-                would_hold: app.file_count,
-                limit: limits.max_files_per_app,
-            });
-        }
-        if app.total_bytes > limits.max_bytes_per_app && app.total_bytes > before.total_bytes {
-            return Err(StoreError::TooManyBytes {
-                would_hold: app.total_bytes,
-                limit: limits.max_bytes_per_app,
-            });
-        }
+        limits.check(app.usage, usage)?;
 
         // Deletions older than the retention are forgotten; a `since` before
         // the new floor then gets the full manifest instead of a wrong delta.
-        let history_floor = app
-            .history_floor
-            .max(revision.saturating_sub(limits.history_revisions));
+        let history_floor = limits.history_floor(app.history_floor, revision);
         sqlx::query("DELETE FROM file_tombstones WHERE app_id = ? AND revision <= ?")
             .bind(app_id.as_str())
             .bind(to_i64(history_floor))
@@ -100,8 +82,8 @@ impl FileStore for SqliteStore {
              WHERE app_id = ?",
         )
         .bind(to_i64(revision))
-        .bind(to_i64(app.file_count))
-        .bind(to_i64(app.total_bytes))
+        .bind(to_i64(usage.file_count))
+        .bind(to_i64(usage.total_bytes))
         .bind(to_i64(history_floor))
         .bind(app_id.as_str())
         .execute(&mut *transaction)
@@ -241,8 +223,10 @@ async fn app_row(
     .await?;
     Ok(row.map_or_else(AppRow::default, |row| AppRow {
         revision: to_u64(row.get("revision")),
-        file_count: to_u64(row.get("file_count")),
-        total_bytes: to_u64(row.get("total_bytes")),
+        usage: AppUsage {
+            file_count: to_u64(row.get("file_count")),
+            total_bytes: to_u64(row.get("total_bytes")),
+        },
         history_floor: to_u64(row.get("history_floor")),
     }))
 }
