@@ -75,9 +75,12 @@ impl World {
     /// A fresh identifier: `digits` lower-case hex characters, unique within the emulator.
     pub fn new_id(&mut self, digits: usize) -> String {
         self.counter += 1;
-        let mixed = self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (self.counter << 7);
-        let hex = format!("{mixed:016x}{:016x}", self.counter);
-        hex[hex.len() - digits..].to_owned()
+        // Multiplying by an odd constant permutes the low bits, so the last
+        // `digits` (up to 16) hex characters are unique yet look random, like Fly's.
+        let mixed = self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let salt = self.counter.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let hex = format!("{salt:016x}{mixed:016x}");
+        hex[hex.len() - digits.min(hex.len())..].to_owned()
     }
 
     pub fn counter(&self) -> u64 {
@@ -200,5 +203,45 @@ impl AppRecord {
             "machine_count": live,
             "volume_count": 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sized() {
+        let mut world = World::default();
+        let ids: HashSet<String> = (0..10_000).map(|_| world.new_id(14)).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 14));
+        assert_eq!(world.new_id(24).len(), 24);
+    }
+
+    #[test]
+    fn scheduled_states_arrive_in_order() {
+        let now = Instant::now();
+        let mut machine = MachineRecord {
+            id: "m".repeat(14),
+            name: "m".to_owned(),
+            region: "iad".to_owned(),
+            config: Value::Null,
+            state: "stopped",
+            pending: VecDeque::new(),
+            version: "v".to_owned(),
+            lease: None,
+            min_secrets_version: None,
+        };
+        let step = Duration::from_millis(10);
+        machine.schedule(now, step, &["starting", "started"]);
+        assert_eq!(machine.state, "starting");
+        machine.settle(now + step / 2);
+        assert_eq!(machine.state, "starting");
+        machine.settle(now + step);
+        assert_eq!(machine.state, "started");
+        assert!(machine.next_change().is_none());
     }
 }
