@@ -6,12 +6,22 @@
 //! undeclared query parameter or body field, a wrong type: 4xx naming what
 //! mismatched), records every call, and injects faults on demand.
 //!
-//! ```ignore
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use preview_tests::fly_emulator::{Faults, FlyEmulator};
+//!
 //! let fly = FlyEmulator::start().await;
-//! // point the client at fly.base_url(), then:
-//! assert_eq!(fly.operation_ids(), ["Apps_create", ...]);
+//! // Point the client under test at `fly.base_url()`, act, then assert on the calls.
+//! let url = format!("{}/v1/apps/preview-a", fly.base_url());
+//! let answer = reqwest::Client::new().get(&url).bearer_auth("t").send().await.unwrap();
+//! assert_eq!(answer.status(), 404);
+//! assert_eq!(fly.operation_ids(), ["Apps_show"]);
+//! assert!(fly.rejected_calls().is_empty());
+//! // Faults: rates of 429/5xx and latency, or one planned failure.
 //! fly.set_faults(Faults { rate_5xx: 0.3, ..Faults::default() });
 //! fly.fail_nth_call("Machines_start", 1, 503);
+//! # }
 //! ```
 
 mod apps_api;
