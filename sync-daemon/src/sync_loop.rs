@@ -59,6 +59,7 @@ pub async fn run(
             (false, false, _, Some(etag)) => ManifestQuery::IfNoneMatch(etag.clone()),
             _ => ManifestQuery::Full,
         };
+        tracing::debug!(?query, "manifest request");
         let started = Instant::now();
         let result = {
             let fetch = client.manifest(&query);

@@ -1,8 +1,8 @@
-//! The real `sync-daemon` against the real `provisioner`: initial sync,
-//! edits, deletes, renames and big batches, local files left alone, no
-//! needless rewrites, a provisioner restart, symlink escapes and fatal
-//! errors. Supervision is in `daemon_supervise`, the property test in
-//! `daemon_props`.
+//! The real `sync-daemon` against the real `provisioner`: the shared setup,
+//! then initial sync, edits, deletes, renames, a 500-change batch and no
+//! needless rewrites. Local files, symlinks and fatal errors are in
+//! `daemon_local`, polling and restarts in `daemon_polling`, supervision in
+//! `daemon_supervise`, the property test in `daemon_props`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use preview_tests::daemon::{Relay, Target, TestDaemon, read_tree, wait_until};
+use preview_tests::daemon::{Target, TestDaemon, read_tree, wait_until};
 use preview_tests::provisioner::TestProvisioner;
 use sync_protocol::{BatchChange, BatchRequest};
 use tempfile::TempDir;
@@ -146,7 +146,7 @@ pub(crate) fn sample_tree(count: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn as_changes(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Option<Vec<u8>>> {
+pub(crate) fn as_changes(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Option<Vec<u8>>> {
     tree.iter()
         .map(|(path, content)| (path.clone(), Some(content.clone())))
         .collect()
@@ -251,62 +251,6 @@ pub(crate) fn apply_locally(
 }
 
 #[tokio::test]
-async fn untracked_local_files_and_node_modules_survive() {
-    // Arrange: local files the daemon did not write, one at a path the server has.
-    let setup = setup("local").await;
-    for (path, content) in [
-        ("notes.txt", "mine"),
-        ("node_modules/pkg/index.js", "module.exports = 1"),
-        (".next/cache/entry", "build"),
-        ("src/conflict.ts", "local version"),
-    ] {
-        let path = setup.dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-    let server: BTreeMap<String, Vec<u8>> = [("src/conflict.ts", "server version"), ("a.txt", "a")]
-        .map(|(p, c)| (p.to_owned(), c.into()))
-        .into();
-    setup.apply(&as_changes(&server)).await;
-
-    // Act
-    let daemon = setup.spawn_daemon(&[]);
-    let mut expected = server.clone();
-    expected.insert("notes.txt".to_owned(), b"mine".to_vec());
-    setup.converges_to(&expected, LOCAL_ONLY, &daemon).await;
-    setup
-        .apply(
-            &[
-                ("src/conflict.ts".to_owned(), None),
-                ("a.txt".to_owned(), None),
-            ]
-            .into(),
-        )
-        .await;
-    let only_local: BTreeMap<String, Vec<u8>> = [("notes.txt".to_owned(), b"mine".to_vec())].into();
-    setup.converges_to(&only_local, LOCAL_ONLY, &daemon).await;
-
-    // Assert: the server's version replaced the local one, which was kept aside.
-    let displaced = setup
-        .temp
-        .path()
-        .join(".app.sync/displaced/src/conflict.ts");
-    assert_eq!(std::fs::read_to_string(displaced).unwrap(), "local version");
-    assert!(
-        daemon.log().contains("did not write"),
-        "the replacement is logged"
-    );
-    assert_eq!(
-        std::fs::read_to_string(setup.dir.join("node_modules/pkg/index.js")).unwrap(),
-        "module.exports = 1"
-    );
-    assert_eq!(
-        std::fs::read_to_string(setup.dir.join(".next/cache/entry")).unwrap(),
-        "build"
-    );
-}
-
-#[tokio::test]
 async fn an_unchanged_tree_is_not_rewritten() {
     let setup = setup("steady").await;
     let tree = sample_tree(120, 4);
@@ -358,167 +302,4 @@ async fn an_unchanged_tree_is_not_rewritten() {
         .filter(|path| after[*path] != before[*path])
         .collect();
     assert_eq!(rewritten, [&changed], "{}", daemon.log());
-}
-
-#[tokio::test]
-async fn a_provisioner_restart_mid_poll_is_survived() {
-    let mut setup = setup("restart").await;
-    let relay = Relay::start(setup.provisioner.address()).await.unwrap();
-    setup.target.server = relay.url();
-    setup
-        .apply(&[("before.txt".to_owned(), Some(b"1".to_vec()))].into())
-        .await;
-    let daemon = setup.spawn_daemon(&[]);
-    let expected: BTreeMap<String, Vec<u8>> = [("before.txt".to_owned(), b"1".to_vec())].into();
-    setup.converges_to(&expected, &[], &daemon).await;
-
-    // Act: the daemon is holding a long-poll when the provisioner dies.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    setup.provisioner.kill().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    setup.provisioner.restart().await.unwrap();
-    relay.point_at(setup.provisioner.address());
-    setup
-        .apply(&[("after.txt".to_owned(), Some(b"2".to_vec()))].into())
-        .await;
-
-    // Assert
-    let mut expected = expected;
-    expected.insert("after.txt".to_owned(), b"2".to_vec());
-    setup.converges_to(&expected, &[], &daemon).await;
-    assert!(
-        daemon.log().contains("retrying"),
-        "the outage was logged:\n{}",
-        daemon.log()
-    );
-}
-
-#[tokio::test]
-async fn a_symlink_on_disk_cannot_redirect_a_write_outside_the_tree() {
-    let setup = setup("symlink").await;
-    let outside = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(&setup.dir).unwrap();
-    std::os::unix::fs::symlink(outside.path(), setup.dir.join("src")).unwrap();
-    setup
-        .apply(
-            &[
-                ("src/evil.ts".to_owned(), Some(b"x".to_vec())),
-                ("ok.txt".to_owned(), Some(b"ok".to_vec())),
-            ]
-            .into(),
-        )
-        .await;
-
-    let daemon = setup.spawn_daemon(&[]);
-    let expected: BTreeMap<String, Vec<u8>> = [("ok.txt".to_owned(), b"ok".to_vec())].into();
-    setup.converges_to(&expected, &["src"], &daemon).await;
-
-    assert_eq!(
-        std::fs::read_dir(outside.path()).unwrap().count(),
-        0,
-        "nothing written through the link"
-    );
-    assert!(daemon.log().contains("refusing"), "{}", daemon.log());
-}
-
-#[tokio::test]
-async fn a_locally_edited_synced_file_is_restored_when_it_next_changes() {
-    let setup = setup("edited").await;
-    setup
-        .apply(&[("a.txt".to_owned(), Some(b"server 1".to_vec()))].into())
-        .await;
-    let daemon = setup.spawn_daemon(&[]);
-    assert!(wait_until(CONVERGE, || setup.dir.join("a.txt").exists()).await);
-
-    std::fs::write(setup.dir.join("a.txt"), b"local edit").unwrap();
-    assert!(
-        wait_until(CONVERGE, || daemon.log().contains("changed locally")).await,
-        "{}",
-        daemon.log()
-    );
-    setup
-        .apply(&[("a.txt".to_owned(), Some(b"server 2".to_vec()))].into())
-        .await;
-
-    assert!(
-        wait_until(CONVERGE, || std::fs::read(setup.dir.join("a.txt"))
-            .ok()
-            .as_deref()
-            == Some(b"server 2"))
-        .await,
-        "{}",
-        daemon.log()
-    );
-}
-
-#[tokio::test]
-async fn plain_polling_converges_within_an_interval() {
-    let setup = setup("polling").await;
-    setup
-        .apply(&[("one.txt".to_owned(), Some(b"1".to_vec()))].into())
-        .await;
-    let daemon = setup.spawn_daemon(&["--no-long-poll", "--interval", "200ms"]);
-    let mut expected: BTreeMap<String, Vec<u8>> = [("one.txt".to_owned(), b"1".to_vec())].into();
-    setup.converges_to(&expected, &[], &daemon).await;
-
-    setup
-        .apply(&[("two.txt".to_owned(), Some(b"2".to_vec()))].into())
-        .await;
-    expected.insert("two.txt".to_owned(), b"2".to_vec());
-    let started = std::time::Instant::now();
-    setup.converges_to(&expected, &[], &daemon).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn a_bad_token_or_an_unusable_dir_exits_non_zero_with_a_clear_message() {
-    let setup = setup("fatal").await;
-    let mut wrong = setup.target.clone();
-    wrong.token = format!("st1.fatal.{}", "0".repeat(64));
-    let (status, output) = TestDaemon::run_once(&wrong, &setup.dir, &[]).await.unwrap();
-    assert!(!status.success());
-    assert!(output.contains("refused the sync token"), "{output}");
-    assert!(!output.contains(&wrong.token), "the token is never printed");
-
-    let file = setup.temp.path().join("a-file");
-    std::fs::write(&file, b"").unwrap();
-    let (status, output) = TestDaemon::run_once(&setup.target, &file.join("app"), &[])
-        .await
-        .unwrap();
-    assert!(!status.success());
-    assert!(output.contains("not writable"), "{output}");
-}
-
-#[tokio::test]
-async fn a_state_dir_on_another_filesystem_stages_beside_the_targets() {
-    // /dev/shm is a tmpfs, so it is another device than the temp dir's disk;
-    // when it is not, this test checks the ordinary path, which also must hold.
-    let setup = setup("crossdev").await;
-    let state = tempfile::tempdir_in("/dev/shm").unwrap();
-    let tree = sample_tree(40, 5);
-    setup.apply(&as_changes(&tree)).await;
-    let state_dir = state.path().to_str().unwrap().to_owned();
-
-    let daemon = setup.spawn_daemon(&["--state-dir", &state_dir]);
-    setup.converges_to(&tree, &[], &daemon).await;
-    let mut edits = as_changes(&sample_tree(40, 6));
-    edits.insert("fresh/dir/new.css".to_owned(), Some(b"a{}".to_vec()));
-    let mut expected = tree.clone();
-    apply_locally(&mut expected, &edits);
-    setup.apply(&edits).await;
-
-    // Assert: exact tree, so no temporary `.name.N.sync~` file was left behind.
-    setup.converges_to(&expected, &[], &daemon).await;
-    let devices_differ = std::fs::metadata(state.path()).unwrap().dev()
-        != std::fs::metadata(setup.temp.path()).unwrap().dev();
-    assert_eq!(
-        daemon.log().contains("another filesystem"),
-        devices_differ,
-        "{}",
-        daemon.log()
-    );
 }

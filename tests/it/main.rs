@@ -7,6 +7,8 @@ mod fly_client;
 mod fly_faults;
 mod lifecycle;
 mod daemon;
+mod daemon_local;
+mod daemon_polling;
 mod daemon_props;
 mod daemon_supervise;
 mod local;
