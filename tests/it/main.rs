@@ -7,6 +7,7 @@ mod fly_client;
 mod fly_faults;
 mod lifecycle;
 mod daemon;
+mod daemon_faults;
 mod daemon_local;
 mod daemon_polling;
 mod daemon_props;

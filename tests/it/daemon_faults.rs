@@ -1,0 +1,287 @@
+//! Failure modes the real provisioner does not produce on demand, played
+//! by a small in-test files server: corrupt and missing blobs, a revision
+//! going backwards, a server without long-poll or batch blobs, and the
+//! sync-status the daemon reports.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use preview_tests::daemon::{Target, TestDaemon, read_tree, wait_until};
+use serde::Deserialize;
+use sync_protocol::{DevServerState, SyncStatusReport, sha256_hex};
+
+use crate::daemon::CONVERGE;
+
+#[derive(Default)]
+struct Files {
+    revision: u64,
+    files: BTreeMap<String, Vec<u8>>,
+    /// Blobs answered once with wrong bytes.
+    corrupt_once: HashSet<String>,
+    /// Blobs answered 404 (a write raced the manifest).
+    missing: HashSet<String>,
+    /// Whether `wait` is understood; if not, it is refused with 400.
+    long_poll: bool,
+    reports: Vec<SyncStatusReport>,
+}
+
+type Shared = Arc<Mutex<Files>>;
+
+#[derive(Deserialize)]
+struct ManifestQuery {
+    since: Option<u64>,
+    wait: Option<u64>,
+}
+
+struct Stub {
+    shared: Shared,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stub {
+    async fn start(long_poll: bool) -> Stub {
+        let shared: Shared = Arc::new(Mutex::new(Files {
+            long_poll,
+            ..Files::default()
+        }));
+        let router = axum::Router::new()
+            .route("/v1/apps/{app}/files", get(manifest))
+            .route("/v1/apps/{app}/blobs/{sha}", get(blob))
+            .route("/v1/apps/{app}/sync-status", post(report))
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Stub { shared, url, task }
+    }
+
+    fn set(&self, revision: u64, files: &[(&str, &[u8])]) {
+        let mut state = self.shared.lock().unwrap();
+        state.revision = revision;
+        state.files = files
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), c.to_vec()))
+            .collect();
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            server: self.url.clone(),
+            app: "stub".to_owned(),
+            token: format!("st1.stub.{}", "ab".repeat(32)),
+        }
+    }
+
+    fn expected(&self) -> BTreeMap<String, Vec<u8>> {
+        self.shared.lock().unwrap().files.clone()
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Always answers the whole manifest; with `since` equal to the revision,
+/// holds up to 2 s for a change, then 304.
+async fn manifest(
+    State(shared): State<Shared>,
+    Query(query): Query<ManifestQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if query.wait.is_some() && !shared.lock().unwrap().long_poll {
+        return (StatusCode::BAD_REQUEST, "wait is not supported").into_response();
+    }
+    if let Some(since) = query.since {
+        for _ in 0..100 {
+            if shared.lock().unwrap().revision != since {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let state = shared.lock().unwrap();
+    let etag = format!("\"r{}\"", state.revision);
+    let unchanged = query.since == Some(state.revision)
+        || headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|value| value.as_bytes() == etag.as_bytes());
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let files: Vec<serde_json::Value> = state
+        .files
+        .iter()
+        .map(|(path, content)| serde_json::json!({"path": path, "sha256": sha256_hex(content), "size": content.len()}))
+        .collect();
+    let body = serde_json::json!({"revision": state.revision, "full": true, "files": files});
+    ([(header::ETAG, etag)], Json(body)).into_response()
+}
+
+async fn blob(State(shared): State<Shared>, Path((_app, sha)): Path<(String, String)>) -> Response {
+    let mut state = shared.lock().unwrap();
+    if state.missing.contains(&sha) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(content) = state
+        .files
+        .values()
+        .find(|content| sha256_hex(content) == sha)
+        .cloned()
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if state.corrupt_once.remove(&sha) {
+        return content
+            .iter()
+            .map(|byte| byte ^ 0xff)
+            .collect::<Vec<u8>>()
+            .into_response();
+    }
+    content.into_response()
+}
+
+async fn report(State(shared): State<Shared>, Json(report): Json<SyncStatusReport>) -> StatusCode {
+    shared.lock().unwrap().reports.push(report);
+    StatusCode::NO_CONTENT
+}
+
+fn spawn(stub: &Stub, temp: &tempfile::TempDir) -> TestDaemon {
+    TestDaemon::spawn(&stub.target(), &temp.path().join("app"), &[], temp.path()).unwrap()
+}
+
+#[tokio::test]
+async fn daemon_faults_corrupt_and_missing_blobs_are_retried_until_they_verify() {
+    // Arrange: one blob arrives corrupted once, another is missing for a while.
+    let stub = Stub::start(true).await;
+    stub.set(1, &[("a.txt", b"content a"), ("dir/b.txt", b"content b")]);
+    {
+        let mut state = stub.shared.lock().unwrap();
+        state.corrupt_once.insert(sha256_hex(b"content a"));
+        state.missing.insert(sha256_hex(b"content b"));
+    }
+    let temp = tempfile::tempdir().unwrap();
+
+    // Act
+    let daemon = spawn(&stub, &temp);
+    assert!(
+        wait_until(CONVERGE, || daemon.log().contains("404")).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        read_tree(&temp.path().join("app"), &[]).is_empty(),
+        "nothing is applied while a blob is missing"
+    );
+    stub.shared.lock().unwrap().missing.clear();
+
+    // Assert
+    let dir = temp.path().join("app");
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        daemon.log().contains("arrived with sha256"),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test]
+async fn daemon_faults_a_revision_going_backwards_is_a_full_resync() {
+    let stub = Stub::start(true).await;
+    stub.set(5, &[("a.txt", b"a"), ("b.txt", b"b")]);
+    let temp = tempfile::tempdir().unwrap();
+    let daemon = spawn(&stub, &temp);
+    let dir = temp.path().join("app");
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+
+    // Act: the server lost its history and starts again at a lower revision.
+    stub.set(2, &[("a.txt", b"a"), ("c.txt", b"c")]);
+
+    // Assert: b.txt, written by the daemon, is gone; c.txt arrived.
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains("went backwards"), "{}", daemon.log());
+}
+
+#[tokio::test]
+async fn daemon_faults_a_server_without_long_poll_is_polled_every_interval() {
+    let stub = Stub::start(false).await;
+    stub.set(1, &[("a.txt", b"1")]);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("app");
+    let daemon =
+        TestDaemon::spawn(&stub.target(), &dir, &["--interval", "100ms"], temp.path()).unwrap();
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+
+    stub.set(2, &[("a.txt", b"2"), ("b.txt", b"")]);
+
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        daemon.log().contains("refused a long-poll"),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test]
+async fn daemon_faults_sync_status_reports_each_applied_revision() {
+    let stub = Stub::start(true).await;
+    stub.set(3, &[("a.txt", b"a")]);
+    let temp = tempfile::tempdir().unwrap();
+    let daemon = spawn(&stub, &temp);
+    let reported = |revision: u64| {
+        stub.shared
+            .lock()
+            .unwrap()
+            .reports
+            .iter()
+            .any(|report| report.revision == revision)
+    };
+    assert!(
+        wait_until(CONVERGE, || reported(3)).await,
+        "{}",
+        daemon.log()
+    );
+
+    stub.set(4, &[("a.txt", b"a2")]);
+
+    assert!(
+        wait_until(CONVERGE, || reported(4)).await,
+        "{}",
+        daemon.log()
+    );
+    let reports = stub.shared.lock().unwrap().reports.clone();
+    assert!(
+        reports
+            .iter()
+            .all(|report| report.dev_server == DevServerState::None),
+        "{reports:?}"
+    );
+}
