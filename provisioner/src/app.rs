@@ -23,6 +23,9 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     store: Backend,
+    /// The local driver when previews run on this machine: the edge proxy in
+    /// front of the router asks it for each preview's port.
+    local_driver: Option<Arc<crate::lifecycle::local::LocalDriver>>,
     /// Set when no key was configured and none was kept yet: `serve` prints it once.
     generated_api_key: Option<String>,
 }
@@ -47,8 +50,9 @@ impl Application {
 
         // Daemons reach this provisioner at its public URL, else where it listens.
         let server_url = args.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
-        let driver = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
-        let lifecycle = crate::lifecycle::setup::build_service(&args, &store, driver, server_url);
+        let drivers = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
+        let lifecycle =
+            crate::lifecycle::setup::build_service(&args, &store, drivers.driver.clone(), server_url);
         let state = AppState {
             files: FilesService::new(store.files(), Limits::from_args(&args)),
             sync_tokens: store.sync_tokens(),
@@ -63,6 +67,7 @@ impl Application {
             state,
             store,
             generated_api_key,
+            local_driver: drivers.local,
         })
     }
 
@@ -99,6 +104,7 @@ impl Application {
         // Ends the loops and the event streams, which would hold the server open.
         let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());
+        let router = crate::proxy::in_front(router, self.state.lifecycle.clone(), self.local_driver.clone());
         let lifecycle = self.state.lifecycle.clone();
         let mut loops = crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
         axum::serve(self.listener, router)

@@ -11,6 +11,8 @@ use crate::config::{DriverKind, ServeArgs};
 use crate::lifecycle::app_files::StoreAppFiles;
 use crate::lifecycle::clock::SystemClock;
 use crate::lifecycle::driver::PreviewDriver;
+use crate::lifecycle::fly_driver::FlyDriver;
+use crate::lifecycle::local::{LocalDriver, LocalDriverConfig};
 use crate::lifecycle::reconciler::Reconciler;
 use crate::lifecycle::service::{LifecycleConfig, LifecycleService};
 use crate::lifecycle::{idle_reaper, reconciler, ttl_sweeper};
@@ -50,14 +52,32 @@ pub fn build_service(
     )
 }
 
+/// The driver `serve` runs previews with.
+pub struct Drivers {
+    pub driver: Arc<dyn PreviewDriver>,
+    /// The same driver as its concrete type when it is the local one: the
+    /// edge proxy asks it for each preview's port.
+    pub local: Option<Arc<LocalDriver>>,
+}
+
 /// The driver `--driver` (or the presence of a Fly token) selects.
-pub async fn build_driver(args: &ServeArgs, _port: u16) -> anyhow::Result<Arc<dyn PreviewDriver>> {
+/// `proxy_port` is the port this provisioner bound, which the local previews are served on.
+pub async fn build_driver(args: &ServeArgs, proxy_port: u16) -> anyhow::Result<Drivers> {
     match args.driver_kind() {
-        DriverKind::Fly | DriverKind::Local => {
-            tracing::warn!("previews run in memory until the platform drivers are wired in");
-            Ok(Arc::new(
-                crate::lifecycle::memory_driver::MemoryDriver::new(),
-            ))
+        DriverKind::Fly => {
+            let driver = FlyDriver::from_args(args)?;
+            Ok(Drivers {
+                driver: Arc::new(driver),
+                local: None,
+            })
+        }
+        DriverKind::Local => {
+            let config = LocalDriverConfig::from_args(args, proxy_port)?;
+            let local = Arc::new(LocalDriver::open(config).await?);
+            Ok(Drivers {
+                driver: local.clone(),
+                local: Some(local),
+            })
         }
     }
 }
