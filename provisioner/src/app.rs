@@ -49,10 +49,17 @@ impl Application {
             .context("failed to read the bound address")?;
 
         // Daemons reach this provisioner at its public URL, else where it listens.
-        let server_url = args.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+        let server_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
         let drivers = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
-        let lifecycle =
-            crate::lifecycle::setup::build_service(&args, &store, drivers.driver.clone(), server_url);
+        let lifecycle = crate::lifecycle::setup::build_service(
+            &args,
+            &store,
+            drivers.driver.clone(),
+            server_url,
+        );
         let state = AppState {
             files: FilesService::new(store.files(), Limits::from_args(&args)),
             sync_tokens: store.sync_tokens(),
@@ -104,9 +111,14 @@ impl Application {
         // Ends the loops and the event streams, which would hold the server open.
         let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());
-        let router = crate::proxy::in_front(router, self.state.lifecycle.clone(), self.local_driver.clone());
+        let router = crate::proxy::in_front(
+            router,
+            self.state.lifecycle.clone(),
+            self.local_driver.clone(),
+        );
         let lifecycle = self.state.lifecycle.clone();
-        let mut loops = crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
+        let mut loops =
+            crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
