@@ -300,16 +300,23 @@ async fn the_ttl_sweeper_destroys_long_idle_previews() {
 
 #[tokio::test]
 async fn a_wake_in_flight_shows_as_waking() {
-    let h = harness(MemoryDriver::with_start_delay(Duration::from_millis(200)), Autostop::Stop);
+    let h = harness(
+        MemoryDriver::with_start_delay(Duration::from_millis(200)),
+        Autostop::Stop,
+    );
     let app_id = app("shop");
     settle(h.service.provision(&app_id).await.unwrap()).await;
     h.clock.advance(Duration::from_secs(601));
     idle_reaper::activate(&h.service).await;
 
     let in_flight = h.service.wake(&app_id).await.unwrap();
-    let during = h.service.summary_view(h.service.get(&app_id).await.unwrap());
+    let during = h
+        .service
+        .summary_view(h.service.get(&app_id).await.unwrap());
     settle(in_flight).await;
-    let after = h.service.summary_view(h.service.get(&app_id).await.unwrap());
+    let after = h
+        .service
+        .summary_view(h.service.get(&app_id).await.unwrap());
 
     assert_eq!(during.state, PreviewState::Waking);
     assert_eq!(after.state, PreviewState::Running);
