@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -99,6 +99,12 @@ impl TestProvisioner {
     /// The generated key `serve` printed at its last start, if it printed one.
     pub fn printed_key(&self) -> Option<&str> {
         self.printed_key.as_deref()
+    }
+
+    /// SIGTERM (graceful shutdown), and waits for the exit, at most `timeout`.
+    pub async fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let child = self.child.take().context("already stopped")?;
+        terminate_child(child, timeout).await
     }
 
     /// SIGKILL, and waits for the process to be gone.
@@ -299,6 +305,22 @@ pub fn workspace_binary(name: &str, override_var: &str) -> anyhow::Result<PathBu
         );
     }
     Ok(binary)
+}
+
+/// Sends SIGTERM to `child` and waits for its exit, at most `timeout`.
+pub async fn terminate_child(mut child: Child, timeout: Duration) -> anyhow::Result<ExitStatus> {
+    let pid = child.id().context("the process was already reaped")?;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .context("failed to run kill")?;
+    if !kill.success() {
+        bail!("kill -TERM {pid} failed");
+    }
+    tokio::time::timeout(timeout, child.wait())
+        .await
+        .with_context(|| format!("process {pid} did not exit within {timeout:?} of SIGTERM"))?
+        .context("failed to wait for the process")
 }
 
 async fn send(request: RequestBuilder) -> Response {

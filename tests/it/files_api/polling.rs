@@ -140,6 +140,32 @@ async fn a_long_poll_without_change_times_out_to_304() {
     );
 }
 
+#[tokio::test]
+async fn sigterm_answers_waiting_long_polls_and_exits_cleanly() {
+    let mut provisioner = TestProvisioner::spawn().await.unwrap();
+    written(provisioner.put_file("app", "a.txt", "1").await).await;
+    let request = provisioner.request(reqwest::Method::GET, "/v1/apps/app/files?since=1&wait=60");
+    let waiter = tokio::spawn(request.send());
+    wait_for_waiters(&provisioner, 1).await;
+
+    // Act
+    let started = Instant::now();
+    let status = provisioner
+        .terminate(Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    // Assert: the long-poll did not hold shutdown for its minute.
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let response = waiter.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+}
+
 /// Polls `/metrics` until `count` long-polls wait, so the write lands after they all started.
 async fn wait_for_waiters(provisioner: &TestProvisioner, count: usize) {
     let expected = format!("provisioner_long_poll_waiters {count}");
