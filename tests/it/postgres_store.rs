@@ -205,7 +205,7 @@ async fn limits_count_the_whole_write_and_blobs_stay_with_their_apps() {
     assert!(first.read_blob(&app_id, &sha256).await.unwrap().is_some());
     assert!(first.read_blob(&other, &sha256).await.unwrap().is_none());
     let sizes = second
-        .referenced_blobs(&app_id, &[sha256.clone()])
+        .referenced_blobs(&app_id, std::slice::from_ref(&sha256))
         .await
         .unwrap();
     assert_eq!(sizes, vec![(sha256, 10)]);
@@ -280,4 +280,45 @@ async fn tokens_status_and_previews_written_by_one_instance_are_read_by_the_othe
         .unwrap();
     assert_eq!((running.len(), stopped.len()), (1, 0));
     assert_eq!(first.list_previews(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn replaced_content_is_collected_once_unreferenced() {
+    let (first, second) = two_handles().await;
+    let (app_id, other) = (app("first"), app("second"));
+    first
+        .apply(&app_id, &[put("a", "old"), put("b", "shared")], LIMITS)
+        .await
+        .unwrap();
+    second
+        .apply(&other, &[put("c", "shared")], LIMITS)
+        .await
+        .unwrap();
+    first
+        .apply(&app_id, &[put("a", "new"), delete("b")], LIMITS)
+        .await
+        .unwrap();
+
+    // Act
+    let removed = second.remove_unreferenced_blobs().await.unwrap();
+
+    // Assert: "old" went; "shared" is still held by the other app; "new" is current.
+    assert_eq!(removed, 1);
+    let old = sync_protocol::sha256_hex(b"old");
+    let shared = sync_protocol::sha256_hex(b"shared");
+    let new = sync_protocol::sha256_hex(b"new");
+    assert!(first.read_blob(&app_id, &old).await.unwrap().is_none());
+    assert!(first.read_blob(&other, &shared).await.unwrap().is_some());
+    assert!(first.read_blob(&app_id, &new).await.unwrap().is_some());
+    assert_eq!(first.remove_unreferenced_blobs().await.unwrap(), 0);
+    // Content that was collected is stored again when saved again.
+    first
+        .apply(&app_id, &[put("a", "old")], LIMITS)
+        .await
+        .unwrap();
+    let content = second
+        .read_file(&app_id, &FilePath::parse("a").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(content.unwrap().bytes, Bytes::from_static(b"old"));
 }

@@ -12,6 +12,7 @@ mod postgres_files;
 mod postgres_listen;
 mod postgres_previews;
 mod postgres_tokens;
+mod postgres_write;
 pub mod previews;
 pub mod previews_memory;
 mod previews_sqlite;
