@@ -7,16 +7,22 @@
 //! 2. One idle-reaper pass and one reconciler pass over 1,000 previews in the
 //!    SQLite store, with the in-memory driver so only the provisioner's cost
 //!    is measured: time and resident memory.
+//! 3. One reconciler pass with the real Fly driver over 1,000 previews in the
+//!    emulator: the Machines API reads a pass costs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator};
 use preview_tests::provisioner::TestProvisioner;
 use provisioner::config::Autostop;
+use provisioner::fly::machine_config::PreviewMachineSettings;
+use provisioner::fly::{FlyClient, FlyClientConfig};
 use provisioner::lifecycle::app_files::StoreAppFiles;
 use provisioner::lifecycle::clock::{Clock, ManualClock};
 use provisioner::lifecycle::driver::MachineState;
+use provisioner::lifecycle::fly_driver::{FlyDriver, FlyDriverConfig};
 use provisioner::lifecycle::memory_driver::{MemoryDriver, STEPS};
 use provisioner::lifecycle::model::{PreviewRecord, StepStatus};
 use provisioner::lifecycle::reconciler::Reconciler;
@@ -32,6 +38,7 @@ const STORE_PREVIEWS: usize = 1000;
 async fn main() -> anyhow::Result<()> {
     overhead().await?;
     loops_over_a_thousand_previews().await?;
+    reconciler_over_a_thousand_fly_previews().await?;
     Ok(())
 }
 
@@ -218,6 +225,81 @@ async fn loops_over_a_thousand_previews() -> anyhow::Result<()> {
         rss_after.saturating_sub(rss_before),
         memory_kib("VmHWM")
     );
+    store.close().await;
+    Ok(())
+}
+
+/// One reconciler pass with the real Fly driver over 1,000 previews in the
+/// emulator: what a pass costs in Machines API reads.
+async fn reconciler_over_a_thousand_fly_previews() -> anyhow::Result<()> {
+    let fly = FlyEmulator::start_with(EmulatorConfig {
+        transition: Duration::ZERO,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let client = FlyClient::new(FlyClientConfig::new(fly.base_url(), "fm2_bench-token"))?;
+    let driver = FlyDriver::new(
+        client,
+        FlyDriverConfig {
+            org_slug: "personal".to_owned(),
+            machine: PreviewMachineSettings::default(),
+            wait_budget: Duration::from_secs(30),
+        },
+    );
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path()).await?;
+    let service = LifecycleService::new(
+        Arc::new(driver),
+        Arc::new(store.clone()),
+        Arc::new(StoreAppFiles {
+            files: Arc::new(store.clone()),
+            tokens: Arc::new(store.clone()),
+        }),
+        Arc::new(provisioner::lifecycle::clock::SystemClock),
+        LifecycleConfig::new("http://127.0.0.1:1".to_owned()),
+    );
+    let started = Instant::now();
+    let apps: Vec<AppId> = (0..STORE_PREVIEWS)
+        .map(|index| AppId::parse(&format!("fly-{index:04}")))
+        .collect::<Result<_, _>>()?;
+    let provisions = futures::stream::iter(apps.iter().cloned())
+        .map(|app_id| {
+            let service = service.clone();
+            async move {
+                service
+                    .provision(&app_id)
+                    .await?
+                    .await
+                    .map_err(provisioner::lifecycle::unshare)
+            }
+        })
+        .buffer_unordered(32);
+    let outcomes: Vec<_> = provisions.collect().await;
+    let failed = outcomes.iter().filter(|outcome| outcome.is_err()).count();
+    let setup = started.elapsed();
+
+    println!(
+        "== reconciler over {STORE_PREVIEWS} previews on the Fly driver (emulator, zero latency)"
+    );
+    line(
+        "setup: provisioning all (32 at once)",
+        setup,
+        &format!("{failed} failed"),
+    );
+    fly.clear_calls();
+    let reconciler = Reconciler::new(service.clone());
+    let rss_before = memory_kib("VmRSS");
+    let started = Instant::now();
+    let summary = reconciler.activate().await;
+    let note = format!(
+        "{} previews, {} on Fly, {} repairs, {} Fly calls; resident +{} KiB",
+        summary.previews,
+        summary.platform,
+        summary.resumed + summary.replaced + summary.adopted + summary.orphans_destroyed,
+        fly.calls().len(),
+        memory_kib("VmRSS").saturating_sub(rss_before)
+    );
+    line("reconciler pass", started.elapsed(), &note);
     store.close().await;
     Ok(())
 }
