@@ -75,3 +75,42 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn lifecycle_events_stream_each_state_change() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+    let mut events = provisioner
+        .request(reqwest::Method::GET, "/v1/apps/shop/preview/events")
+        .send()
+        .await
+        .unwrap();
+
+    // Act: read the snapshot, delete, then read until the change arrives.
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut deleted = false;
+    while !received.contains("\"state\":\"deleted\"") && tokio::time::Instant::now() < deadline {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk()).await;
+        let Ok(Ok(Some(chunk))) = chunk else { break };
+        received.push_str(&String::from_utf8_lossy(&chunk));
+        if !deleted && received.contains("event: snapshot") {
+            deleted = true;
+            assert_eq!(
+                provisioner.delete_preview("shop").await.status(),
+                StatusCode::OK
+            );
+        }
+    }
+
+    // Assert
+    assert!(received.starts_with("event: snapshot"), "{received}");
+    assert!(received.contains("event: state"), "{received}");
+    assert!(received.contains("\"state\":\"deleting\""), "{received}");
+    assert!(received.contains("\"state\":\"deleted\""), "{received}");
+}
