@@ -202,6 +202,7 @@ async fn stage(
     let mut duplicates = Vec::new();
     let mut wanted = Vec::new();
     let mut kept = Vec::with_capacity(writes.len());
+    let local_copies = index.clean_paths_by_sha256();
     for mut write in writes.drain(..) {
         if tree.staging.beside_targets()
             && let Err(refused) = fsio::create_parents(tree.root, &write.entry.path)
@@ -215,7 +216,7 @@ async fn stage(
             duplicates.push((first.clone(), write.temporary.clone()));
         } else {
             first_with_content.insert(write.entry.sha256.clone(), write.temporary.clone());
-            if !copied_locally(tree.root, index, &write)? {
+            if !copied_locally(tree.root, &local_copies, &write)? {
                 wanted.push(Wanted {
                     sha256: write.entry.sha256.clone(),
                     size: write.entry.size,
@@ -235,8 +236,12 @@ async fn stage(
 
 /// A rename on the server is a delete plus an add of content the tree
 /// already has: copy it instead of downloading it.
-fn copied_locally(root: &Path, index: &Index, write: &Write) -> Result<bool, Error> {
-    let Some(source) = index.local_copy_of(&write.entry.sha256) else {
+fn copied_locally(
+    root: &Path,
+    local_copies: &HashMap<&str, &FilePath>,
+    write: &Write,
+) -> Result<bool, Error> {
+    let Some(source) = local_copies.get(write.entry.sha256.as_str()) else {
         return Ok(false);
     };
     let Ok(source) = fsio::checked_target(root, source) else {

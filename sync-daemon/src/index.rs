@@ -6,7 +6,7 @@
 //! instead of reading it, and it is the record of ownership: the daemon
 //! deletes only paths listed here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -108,14 +108,15 @@ impl Index {
         self.dirty.insert(path.clone())
     }
 
-    /// A path currently believed to hold `sha256` (clean, by its stamp), to
-    /// copy from instead of downloading: a rename on the server arrives as
-    /// a delete and an add of the same content.
-    pub fn local_copy_of(&self, sha256: &str) -> Option<&FilePath> {
+    /// For each content, a path believed to hold it (not dirty), to copy
+    /// from instead of downloading: a rename on the server arrives as a
+    /// delete and an add of the same content. Built once per cycle.
+    pub fn clean_paths_by_sha256(&self) -> HashMap<&str, &FilePath> {
         self.files
             .iter()
-            .find(|(path, entry)| entry.sha256 == sha256 && !self.dirty.contains(*path))
-            .map(|(path, _)| path)
+            .filter(|(path, _)| !self.dirty.contains(*path))
+            .map(|(path, entry)| (entry.sha256.as_str(), path))
+            .collect()
     }
 }
 
@@ -174,8 +175,10 @@ mod tests {
         assert!(!index.invalidate_if_changed(&file_path("a.txt"), &target));
         assert!(!index.invalidate_if_changed(&file_path("untracked.txt"), &target));
         assert_eq!(
-            index.local_copy_of(&sync_protocol::sha256_hex(b"x")),
-            Some(&file_path("a.txt"))
+            index
+                .clean_paths_by_sha256()
+                .get(sync_protocol::sha256_hex(b"x").as_str()),
+            Some(&&file_path("a.txt"))
         );
     }
 

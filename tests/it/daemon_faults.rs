@@ -285,3 +285,85 @@ async fn daemon_faults_sync_status_reports_each_applied_revision() {
         "{reports:?}"
     );
 }
+
+#[tokio::test]
+async fn daemon_faults_dev_server_states_are_reported() {
+    // Arrange: a package.json, so the daemon installs (slowly enough to be
+    // seen) before starting a dev server that records its pid.
+    let stub = Stub::start(true).await;
+    stub.set(1, &[("package.json", b"{}")]);
+    let temp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let pids = temp.path().join("pids");
+    let exec = format!(
+        "echo $$ >> {}; exec python3 -m http.server {port} --bind 127.0.0.1",
+        pids.display()
+    );
+    let args = [
+        "--exec",
+        exec.as_str(),
+        "--install",
+        "sleep 0.5",
+        "--port",
+        port.as_str(),
+    ];
+    let daemon =
+        TestDaemon::spawn(&stub.target(), &temp.path().join("app"), &args, temp.path()).unwrap();
+    let states = || -> Vec<DevServerState> {
+        let mut states: Vec<DevServerState> = stub
+            .shared
+            .lock()
+            .unwrap()
+            .reports
+            .iter()
+            .map(|report| report.dev_server)
+            .collect();
+        states.dedup();
+        states
+    };
+    assert!(
+        wait_until(CONVERGE, || states().contains(&DevServerState::Ready)).await,
+        "{:?}\n{}",
+        states(),
+        daemon.log()
+    );
+
+    // Act: the dev server crashes.
+    let pid = std::fs::read_to_string(&pids).unwrap().trim().to_owned();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // Assert: installing, ready, crashed, then ready again.
+    let cycle = [
+        DevServerState::Installing,
+        DevServerState::Ready,
+        DevServerState::Crashed,
+        DevServerState::Ready,
+    ];
+    let in_order = || {
+        let seen = states();
+        let mut wanted = cycle.iter().peekable();
+        for state in &seen {
+            if wanted.peek() == Some(&state) {
+                wanted.next();
+            }
+        }
+        wanted.peek().is_none()
+    };
+    assert!(
+        wait_until(CONVERGE, in_order).await,
+        "{:?}\n{}",
+        states(),
+        daemon.log()
+    );
+}
