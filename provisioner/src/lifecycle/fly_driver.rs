@@ -331,3 +331,30 @@ pub fn parse_state(state: &str) -> MachineState {
         _ => MachineState::Failed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fly_states_fold_into_machine_states() {
+        assert_eq!(parse_state("started"), MachineState::Started);
+        assert_eq!(parse_state("suspending"), MachineState::Suspending);
+        assert_eq!(parse_state("replacing"), MachineState::Starting);
+        assert_eq!(parse_state("replaced"), MachineState::Destroyed);
+        assert_eq!(parse_state("launch_failed"), MachineState::Failed);
+    }
+
+    #[test]
+    fn transient_fly_errors_stay_transient() {
+        let transient = DriverError::from(FlyError::Server {
+            status: 503,
+            body: String::new(),
+        });
+        assert!(matches!(transient, DriverError::Transient(_)));
+        let refused = DriverError::from(FlyError::NameTaken {
+            name: "preview-x".to_owned(),
+        });
+        assert!(matches!(refused, DriverError::Permanent(_)));
+    }
+}
