@@ -93,24 +93,32 @@ start() {
     }
   fi
   # The first free port from 55432 on; bounded so a full range fails clearly.
+  # Durability is not under test here, so fsync is off for speed; several
+  # provisioner instances per test need more connections than the default.
+  local settings="-c listen_addresses=127.0.0.1 -k $socket_dir -c max_connections=400"
+  settings+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  # The first loopback port from 55432 on that this server manages to bind:
+  # another run may take a port between the check and the start, so a failed
+  # start moves on to the next one. Bounded, so a full range fails clearly.
   local port=""
   local candidate
   for candidate in $(seq 55432 55531); do
-    if ! port_in_use "$candidate"; then
+    if port_in_use "$candidate"; then
+      continue
+    fi
+    rm -f "$base_dir/server.log" # so the check below reads this attempt only
+    if pg_ctl_ start -w -t 60 -l "$base_dir/server.log" -o "$settings -p $candidate" >&2; then
       port="$candidate"
       break
     fi
+    if ! grep -q "could not bind\|could not create any TCP/IP sockets" "$base_dir/server.log" 2>/dev/null; then
+      tail -n 30 "$base_dir/server.log" >&2 || true
+      exit 1
+    fi
+    log "port $candidate was taken meanwhile; trying the next one"
   done
   if [[ -z "$port" ]]; then
-    log "no free loopback port in 55432-55531"
-    exit 1
-  fi
-  # Durability is not under test here, so fsync is off for speed; several
-  # provisioner instances per test need more connections than the default.
-  local options="-c listen_addresses=127.0.0.1 -p $port -k $socket_dir"
-  options+=" -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  if ! pg_ctl_ start -w -t 60 -l "$base_dir/server.log" -o "$options" >&2; then
-    tail -n 30 "$base_dir/server.log" >&2 || true
+    log "could not start on any loopback port in 55432-55531"
     exit 1
   fi
   echo "$port" >"$port_file"

@@ -23,7 +23,8 @@ fi
 (cd tests/browser && npm ci --no-audit --no-fund)
 
 step "tests"
-export TEST_DATABASE_URL; TEST_DATABASE_URL="$(bash scripts/postgres.sh start)"; trap 'bash scripts/postgres.sh stop' EXIT # a throwaway PostgreSQL for the shared-database tests
+export PREVIEW_POSTGRES_DIR TEST_DATABASE_URL; PREVIEW_POSTGRES_DIR="$(mktemp -d)" # a throwaway PostgreSQL of this run's own for the shared-database tests
+TEST_DATABASE_URL="$(bash scripts/postgres.sh start)"; trap 'bash scripts/postgres.sh stop' EXIT
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci
 else

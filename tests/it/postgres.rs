@@ -52,13 +52,14 @@ async fn a_long_poll_on_one_instance_wakes_on_a_write_to_the_other() {
     });
     let woke_after = written_at.elapsed();
 
-    // Assert: woken by the notification, well before any periodic re-check.
+    // Assert: woken by the notification, before the 3 s periodic re-check
+    // (which alone would also wake it) could be relied on.
     assert_eq!(polled.status(), StatusCode::OK);
     let delta: ManifestResponse = polled.json().await.unwrap();
     assert_eq!((delta.revision, delta.full), (2, false));
     assert_eq!(delta.files[0].path.as_str(), "b.txt");
     assert!(
-        woke_after < Duration::from_millis(1500),
+        woke_after < Duration::from_millis(2500),
         "woke {woke_after:?} after the write"
     );
 }
