@@ -46,6 +46,16 @@ struct WaitQuery {
     /// `false` answers at once (202) while the work goes on.
     #[serde(default = "wait_by_default")]
     wait: bool,
+    /// Seconds to wait at most; 60 (also the ceiling) when absent.
+    timeout: Option<u64>,
+}
+
+impl WaitQuery {
+    fn limit(&self) -> Duration {
+        self.timeout.map_or(MAX_WAIT, |seconds| {
+            Duration::from_secs(seconds).min(MAX_WAIT)
+        })
+    }
 }
 
 fn wait_by_default() -> bool {
@@ -74,7 +84,7 @@ async fn provision(
     let lifecycle = &state.lifecycle;
     let in_flight = lifecycle.provision(&app_id).await?;
     if query.wait
-        && let Ok(outcome) = tokio::time::timeout(MAX_WAIT, in_flight).await
+        && let Ok(outcome) = tokio::time::timeout(query.limit(), in_flight).await
     {
         let record = outcome.map_err(unshare)?;
         return respond(lifecycle, record).await;
@@ -93,7 +103,7 @@ async fn get_preview(
 }
 
 /// 200 once started and synced; 202 with `?wait=false`; 504 if that takes
-/// longer than a minute (the wake goes on).
+/// longer than a minute, or `?timeout=` seconds (the wake goes on).
 async fn wake(
     _operator: Operator,
     State(state): State<AppState>,
@@ -106,7 +116,7 @@ async fn wake(
         let _in_flight = lifecycle.wake(&app_id).await?;
         return respond(lifecycle, lifecycle.get(&app_id).await?).await;
     }
-    let record = lifecycle.wake_and_wait(&app_id, MAX_WAIT).await?;
+    let record = lifecycle.wake_and_wait(&app_id, query.limit()).await?;
     respond(lifecycle, record).await
 }
 

@@ -114,3 +114,38 @@ async fn lifecycle_events_stream_each_state_change() {
     assert!(received.contains("\"state\":\"deleting\""), "{received}");
     assert!(received.contains("\"state\":\"deleted\""), "{received}");
 }
+
+#[tokio::test]
+async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
+    // Arrange: files at revision 1 and no daemon to report applying them.
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
+    assert_eq!(
+        provisioner.provision_preview("shop", true).await.status(),
+        StatusCode::OK
+    );
+    provisioner
+        .put_file("shop", "index.html", "<h1>new</h1>")
+        .await;
+
+    // Act
+    let response = provisioner
+        .request(
+            reqwest::Method::POST,
+            "/v1/apps/shop/wake-preview?timeout=1",
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = json(response).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["error"]["code"], "preview_timeout");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("did not become ready in time"),
+        "{message}"
+    );
+}
