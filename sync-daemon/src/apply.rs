@@ -63,6 +63,7 @@ struct Write {
     temporary: PathBuf,
 }
 
+#[tracing::instrument(name = "apply", skip_all, fields(revision = manifest.revision, full = manifest.full))]
 pub async fn apply(
     tree: &Tree<'_>,
     index: &mut Index,

@@ -46,6 +46,7 @@ use std::path::Path;
 
 use sync_protocol::DevServerState;
 use tokio::sync::watch as channel;
+use tracing::Instrument;
 
 pub use config::{Args, Config};
 pub use error::CriticalError;
@@ -83,11 +84,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             state_dir: config.state_dir.clone(),
             board: board.clone(),
         };
-        tokio::spawn(supervise::run(
-            context,
-            applied_receiver,
-            stop_receiver.clone(),
-        ))
+        tokio::spawn(
+            supervise::run(context, applied_receiver, stop_receiver.clone())
+                .instrument(tracing::info_span!("supervise")),
+        )
     });
     let stop_on_signal = {
         let stop = stop.clone();
@@ -98,7 +98,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     };
     let result = tokio::select! {
-        result = sync_loop::run(&config, &client, &board, &applied, stop_receiver) => result,
+        result = sync_loop::run(&config, &client, &board, &applied, stop_receiver)
+            .instrument(tracing::info_span!("sync", app = %config.app_id)) => result,
         () = stop_on_signal => Ok(()),
     };
     stop.send_replace(true);

@@ -89,12 +89,22 @@ pub(crate) async fn apply_changes(
             },
         })
         .collect();
-    let response = provisioner.batch(app, &BatchRequest { changes }).await;
-    assert!(
-        response.status().is_success(),
-        "batch refused: {}",
-        response.text().await.unwrap_or_default()
-    );
+    let request = BatchRequest { changes };
+    // 503 means "retry shortly" in the API; a busy CI machine may see it.
+    for _ in 0..3 {
+        let response = provisioner.batch(app, &request).await;
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        assert!(
+            response.status().is_success(),
+            "batch refused: {}",
+            response.text().await.unwrap_or_default()
+        );
+        return;
+    }
+    panic!("the provisioner stayed unavailable");
 }
 
 /// Waits until the tree under `dir` (minus `skip`) equals `expected`.
