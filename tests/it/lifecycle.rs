@@ -182,21 +182,28 @@ async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended
 async fn lifecycle_heartbeats_keep_a_preview_awake() {
     // Arrange
     let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, FAST_IDLE_STOP)
-        .await
-        .unwrap();
+    // An idle timeout well above the heartbeat period, so a slow request cannot lapse it.
+    let args = [
+        "--idle-timeout",
+        "2s",
+        "--loop-interval",
+        "200ms",
+        "--autostop",
+        "stop",
+    ];
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
     assert_eq!(
         provisioner.provision_preview("shop", true).await.status(),
         StatusCode::OK
     );
 
-    // Act: heartbeat for three idle timeouts, then stop.
-    for _ in 0..10 {
+    // Act: heartbeat for one and a half idle timeouts, then stop.
+    for _ in 0..12 {
         assert_eq!(
             provisioner.report_activity("shop").await.status(),
             StatusCode::NO_CONTENT
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let while_active = provisioner.preview_state("shop").await;
     provisioner
