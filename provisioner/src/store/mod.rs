@@ -157,9 +157,19 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
-        // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes in the low byte.
         let busy = match &error {
             sqlx::Error::PoolTimedOut => true,
+            // PostgreSQL: deadlock, serialization failure, lock timeout, too many connections.
+            sqlx::Error::Database(database)
+                if database
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
+                database.code().is_some_and(|code| {
+                    matches!(code.as_ref(), "40P01" | "40001" | "55P03" | "53300")
+                })
+            }
+            // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes in the low byte.
             sqlx::Error::Database(database) => database
                 .code()
                 .and_then(|code| code.parse::<u32>().ok())
