@@ -10,7 +10,7 @@ use sync_protocol::AppId;
 
 use super::types::{
     Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
-    MachineService,
+    MachineService, StopConfig,
 };
 use crate::config::{self, ServeArgs};
 
@@ -24,6 +24,11 @@ pub const MANAGED_BY_VALUE: &str = "preview-provisioner";
 pub const SECRET_SYNC_TOKEN: &str = "SYNC_TOKEN";
 /// App secret holding the URL the daemon pulls files from.
 pub const SECRET_SERVER_URL: &str = "SYNC_SERVER_URL";
+
+/// Signal and grace period on stop: the daemon answers SIGTERM by stopping the
+/// dev server's process group, which Fly's default (SIGINT, 5 s) can cut short.
+pub const STOP_SIGNAL: &str = "SIGTERM";
+pub const STOP_TIMEOUT: &str = "30s";
 
 /// Where the runtime image keeps the app's files.
 pub const SYNC_DIR: &str = "/app";
@@ -127,6 +132,10 @@ pub fn preview_machine_request(
             metadata: preview_metadata(app_id),
             // The machine must survive stop and suspend, so it never destroys itself.
             auto_destroy: None,
+            stop_config: Some(StopConfig {
+                signal: Some(STOP_SIGNAL.to_owned()),
+                timeout: Some(STOP_TIMEOUT.to_owned()),
+            }),
         },
         name: Some(app_id.preview_name()),
         region: Some(settings.region.clone()),
@@ -160,6 +169,10 @@ mod tests {
         );
         assert_eq!(config["metadata"][METADATA_APP_ID], "demo");
         assert_eq!(config["restart"]["policy"], "on-failure");
+        assert_eq!(
+            config["stop_config"],
+            serde_json::json!({"signal": "SIGTERM", "timeout": "30s"})
+        );
         // Secrets never appear in the machine config.
         let text = json.to_string();
         assert!(!text.contains(SECRET_SYNC_TOKEN) && !text.contains(SECRET_SERVER_URL));
