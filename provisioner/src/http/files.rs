@@ -1,21 +1,19 @@
 //! `/v1/apps/{app_id}/files...`, `/blobs...`, `/sync-token` and `/sync-status`.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, put};
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde::Deserialize;
 use sync_protocol::{
-    AppId, BatchRequest, BlobBatchRequest, FilePath, ManifestResponse, REVISION_HEADER,
-    SyncStatusReport, SyncToken, SyncTokenResponse, WriteResponse,
+    AppId, BatchRequest, FilePath, ManifestResponse, REVISION_HEADER, WriteResponse,
 };
 
-use super::auth::{FilesReader, Operator, SyncAgent};
+use super::auth::{FilesReader, Operator};
 use super::{ApiError, AppState};
 use crate::files::FilesError;
 use crate::store::{Changes, Manifest, StoreError, WriteOutcome};
@@ -30,10 +28,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/apps/{app_id}/files/{*path}",
             put(put_file).delete(delete_file).get(get_file),
         )
-        .route("/v1/apps/{app_id}/blobs", post(post_blob_batch))
-        .route("/v1/apps/{app_id}/blobs/{sha256}", get(get_blob))
-        .route("/v1/apps/{app_id}/sync-token", post(post_sync_token))
-        .route("/v1/apps/{app_id}/sync-status", post(post_sync_status))
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,96 +145,6 @@ async fn get_manifest(
     }
 }
 
-async fn get_blob(
-    _reader: FilesReader,
-    State(state): State<AppState>,
-    Path((app_id, sha256)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let app_id = AppId::parse(&app_id)?;
-    let bytes = state.files.read_blob(&app_id, &sha256).await?;
-    let etag = format!("\"{sha256}\"");
-    let mut response = if if_none_match(&headers, &etag) {
-        not_modified(&etag, None)
-    } else {
-        (
-            [
-                (CONTENT_TYPE, "application/octet-stream"),
-                (ETAG, etag.as_str()),
-            ],
-            bytes,
-        )
-            .into_response()
-    };
-    // Content addressed: the bytes behind a hash never change.
-    response.headers_mut().insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Ok(response)
-}
-
-/// Several blobs' bytes back to back, in the order asked; sizes come from the manifest.
-async fn post_blob_batch(
-    _reader: FilesReader,
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-    body: Result<Json<BlobBatchRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let app_id = AppId::parse(&app_id)?;
-    let Json(request) = body.map_err(|rejection| {
-        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
-    })?;
-    let batch = state.files.blob_batch(&app_id, request.sha256).await?;
-    // A failure mid-stream (the store went away) ends the body early; the
-    // client sees a short body and verifies every blob's sha256 anyway.
-    let stream = batch
-        .stream
-        .map(|chunk| chunk.map_err(std::io::Error::other));
-    Ok((
-        [
-            (CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (CONTENT_LENGTH, batch.total_bytes.to_string()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
-
-/// Mints a token; only its digest is kept, and earlier tokens stay valid.
-async fn post_sync_token(
-    _operator: Operator,
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-) -> Result<Response, ApiError> {
-    let app_id = AppId::parse(&app_id)?;
-    let token = SyncToken::new(app_id.clone(), rand::random());
-    state
-        .sync_tokens
-        .add_sync_token(&app_id, &token.digest())
-        .await?;
-    tracing::info!(%app_id, "sync token minted");
-    let body = SyncTokenResponse {
-        token: token.expose(),
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-async fn post_sync_status(
-    agent: SyncAgent,
-    State(state): State<AppState>,
-    body: Result<Json<SyncStatusReport>, JsonRejection>,
-) -> Result<StatusCode, ApiError> {
-    let Json(report) = body.map_err(|rejection| {
-        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
-    })?;
-    state
-        .sync_tokens
-        .record_sync_status(&agent.app_id, &report)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 fn written(outcome: WriteOutcome) -> Response {
     let body = WriteResponse {
         revision: outcome.revision,
@@ -284,7 +188,7 @@ fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<
         .into_response()
 }
 
-fn not_modified(etag: &str, revision: Option<u64>) -> Response {
+pub(super) fn not_modified(etag: &str, revision: Option<u64>) -> Response {
     let mut response = StatusCode::NOT_MODIFIED.into_response();
     if let Ok(value) = HeaderValue::from_str(etag) {
         response.headers_mut().insert(ETAG, value);
@@ -298,7 +202,7 @@ fn not_modified(etag: &str, revision: Option<u64>) -> Response {
 }
 
 /// Whether `If-None-Match` lists `etag` (or `*`); weak comparison is not needed: our ETags are strong.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(IF_NONE_MATCH)
         .iter()
@@ -312,12 +216,12 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// Which body a route takes, to name a too-large one.
-enum BodyKind {
+pub(super) enum BodyKind {
     File,
     Json,
 }
 
-fn body_rejection(status: StatusCode, text: String, kind: BodyKind) -> ApiError {
+pub(super) fn body_rejection(status: StatusCode, text: String, kind: BodyKind) -> ApiError {
     match (status, kind) {
         (StatusCode::PAYLOAD_TOO_LARGE, BodyKind::File) => ApiError::payload_too_large(
             "file_too_large",

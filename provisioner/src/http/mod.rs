@@ -7,6 +7,7 @@ pub mod error;
 mod files;
 mod health;
 mod previews;
+mod sync;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = body_limit(state.files.limits().max_file_bytes);
     Router::new()
         .merge(files::routes())
+        .merge(sync::routes())
         .merge(health::routes())
         .merge(previews::routes())
         .layer(DefaultBodyLimit::max(body_limit))

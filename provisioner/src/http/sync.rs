@@ -1,0 +1,116 @@
+//! What a sync daemon calls besides the manifest: blobs by hash (one, or
+//! several back to back), and its status report; and the operator's minting
+//! of the sync tokens those calls carry.
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use sync_protocol::{AppId, BlobBatchRequest, SyncStatusReport, SyncToken, SyncTokenResponse};
+
+use super::auth::{FilesReader, Operator, SyncAgent};
+use super::files::{BodyKind, body_rejection, if_none_match, not_modified};
+use super::{ApiError, AppState};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/apps/{app_id}/blobs", post(post_blob_batch))
+        .route("/v1/apps/{app_id}/blobs/{sha256}", get(get_blob))
+        .route("/v1/apps/{app_id}/sync-token", post(post_sync_token))
+        .route("/v1/apps/{app_id}/sync-status", post(post_sync_status))
+}
+
+async fn get_blob(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path((app_id, sha256)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let bytes = state.files.read_blob(&app_id, &sha256).await?;
+    let etag = format!("\"{sha256}\"");
+    let mut response = if if_none_match(&headers, &etag) {
+        not_modified(&etag, None)
+    } else {
+        (
+            [
+                (CONTENT_TYPE, "application/octet-stream"),
+                (ETAG, etag.as_str()),
+            ],
+            bytes,
+        )
+            .into_response()
+    };
+    // Content addressed: the bytes behind a hash never change.
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
+/// Several blobs' bytes back to back, in the order asked; sizes come from the manifest.
+async fn post_blob_batch(
+    _reader: FilesReader,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Result<Json<BlobBatchRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let Json(request) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
+    let batch = state.files.blob_batch(&app_id, request.sha256).await?;
+    // A failure mid-stream (the store went away) ends the body early; the
+    // client sees a short body and verifies every blob's sha256 anyway.
+    let stream = batch
+        .stream
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    Ok((
+        [
+            (CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (CONTENT_LENGTH, batch.total_bytes.to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Mints a token; only its digest is kept, and earlier tokens stay valid.
+async fn post_sync_token(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let token = SyncToken::new(app_id.clone(), rand::random());
+    state
+        .sync_tokens
+        .add_sync_token(&app_id, &token.digest())
+        .await?;
+    tracing::info!(%app_id, "sync token minted");
+    let body = SyncTokenResponse {
+        token: token.expose(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn post_sync_status(
+    agent: SyncAgent,
+    State(state): State<AppState>,
+    body: Result<Json<SyncStatusReport>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(report) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
+    state
+        .sync_tokens
+        .record_sync_status(&agent.app_id, &report)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
