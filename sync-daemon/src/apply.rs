@@ -102,10 +102,45 @@ fn plan(
     manifest: &Manifest,
     outcome: &mut Outcome,
 ) -> Result<Plan, Error> {
+    let leaving: Vec<FilePath> = if manifest.full {
+        let present: HashSet<&FilePath> = manifest.files.iter().map(|entry| &entry.path).collect();
+        index
+            .files
+            .keys()
+            .filter(|path| !present.contains(path))
+            .cloned()
+            .collect()
+    } else {
+        manifest
+            .deleted
+            .iter()
+            .filter(|path| index.owns(path))
+            .cloned()
+            .collect()
+    };
+    let mut deletes = Vec::new();
+    for path in leaving {
+        match fsio::checked_target(tree.root, &path) {
+            Ok(target) => deletes.push((path, target)),
+            Err(refused) => refuse(&path, &refused, outcome),
+        }
+    }
+    // A file this cycle deletes may stand where a new file needs a
+    // directory (`a` becomes `a/b`); the burst deletes before it renames.
+    let freed: HashSet<&Path> = deletes.iter().map(|(_, target)| target.as_path()).collect();
     let mut writes = Vec::new();
     for entry in &manifest.files {
         let target = match fsio::checked_target(tree.root, &entry.path) {
             Ok(target) => target,
+            Err(Refused::NotADirectory(blocker)) if freed.contains(blocker.as_path()) => {
+                let target = tree.root.join(entry.path.as_str());
+                writes.push(Write {
+                    entry: entry.clone(),
+                    target,
+                    temporary: PathBuf::new(),
+                });
+                continue;
+            }
             Err(refused) => {
                 refuse(&entry.path, &refused, outcome);
                 continue;
@@ -150,29 +185,6 @@ fn plan(
         });
     }
 
-    let leaving: Vec<FilePath> = if manifest.full {
-        let present: HashSet<&FilePath> = manifest.files.iter().map(|entry| &entry.path).collect();
-        index
-            .files
-            .keys()
-            .filter(|path| !present.contains(path))
-            .cloned()
-            .collect()
-    } else {
-        manifest
-            .deleted
-            .iter()
-            .filter(|path| index.owns(path))
-            .cloned()
-            .collect()
-    };
-    let mut deletes = Vec::new();
-    for path in leaving {
-        match fsio::checked_target(tree.root, &path) {
-            Ok(target) => deletes.push((path, target)),
-            Err(refused) => refuse(&path, &refused, outcome),
-        }
-    }
     Ok(Plan { writes, deletes })
 }
 

@@ -367,3 +367,32 @@ async fn daemon_faults_dev_server_states_are_reported() {
         daemon.log()
     );
 }
+
+#[tokio::test]
+async fn daemon_faults_a_file_can_become_a_directory_and_back() {
+    let stub = Stub::start(true).await;
+    stub.set(1, &[("a", b"file")]);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("app");
+    let daemon = spawn(&stub, &temp);
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+
+    // Act and assert: `a` turns into a directory in one revision, then back.
+    stub.set(2, &[("a/b.txt", b"nested")]);
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+    stub.set(3, &[("a", b"file again")]);
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(!daemon.log().contains("refusing"), "{}", daemon.log());
+}
