@@ -148,13 +148,20 @@ try {
       if (response.status() === 503 && !loadingAt) loadingAt = Date.now()
       if (response.status() === 200 && !firstByteAt) firstByteAt = Date.now()
     })
+    // Marks the old document so that only the newly loaded one counts as rendered.
+    await inFrame(frame, () => {
+      window.__beforeVisit = true
+    })
     const visitAt = Date.now()
     await page.evaluate((url) => {
       document.querySelector('#preview').src = url
     }, `${previewUrl}?visit=${visitAt}`)
     const renderedAt = await waitFor(
       'the woken app to render',
-      () => inFrame(frame, () => (document.querySelector('#message')?.textContent ? Date.now() : 0)),
+      () =>
+        inFrame(frame, () =>
+          !window.__beforeVisit && document.querySelector('#message')?.textContent ? Date.now() : 0,
+        ),
       120_000,
     )
     result.wake_loading_page_ms = loadingAt ? loadingAt - visitAt : null
