@@ -133,7 +133,10 @@ pub async fn run(
                     ManifestQuery::LongPoll { .. },
                     Error::Runtime(RuntimeError::Status { status, .. }),
                 ) = (&query, &error)
-                    && (400..500).contains(status)
+                    // 400 (`wait` not understood), 405 or 501: this server does
+                    // not long-poll. A 404 or 429 is about the app or the load,
+                    // and is retried like any other transient failure.
+                    && matches!(status, 400 | 405 | 501)
                 {
                     tracing::warn!(
                         status,
