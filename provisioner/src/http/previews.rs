@@ -211,7 +211,6 @@ fn kind_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::State => "state",
         EventKind::Step => "step",
-        EventKind::Activity => "activity",
     }
 }
 

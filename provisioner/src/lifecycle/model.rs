@@ -186,7 +186,6 @@ impl PreviewRecord {
 pub enum EventKind {
     State,
     Step,
-    Activity,
 }
 
 #[derive(Clone, Debug)]

@@ -41,7 +41,7 @@ pub struct LifecycleConfig {
     pub stuck_after: Duration,
     /// A platform preview unknown to the store is destroyed after this long.
     pub orphan_grace: Duration,
-    /// How long to retry a step that failed transiently before leaving it to the reconciler.
+    /// Attempts at a step that fails transiently before it is left to the reconciler.
     pub step_attempts: u32,
 }
 
