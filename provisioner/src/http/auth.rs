@@ -113,7 +113,7 @@ impl<'a> Credential<'a> {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            .and_then(bearer_secret);
         let api_key = parts
             .headers
             .get("x-api-key")
@@ -130,6 +130,12 @@ impl<'a> Credential<'a> {
         }
         Ok(Credential::Other(secret))
     }
+}
+
+/// The secret of `Bearer <secret>`; the scheme name is case-insensitive (RFC 9110).
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(secret)
 }
 
 /// Checks the token belongs to the path's app (else 403) and is one the
@@ -180,4 +186,26 @@ async fn path_app_id(parts: &mut Parts, state: &AppState) -> Result<AppId, ApiEr
             ))
         })?;
     Ok(AppId::parse(app_id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(bearer_secret("Bearer key"), Some("key"));
+        assert_eq!(bearer_secret("bearer key"), Some("key"));
+        assert_eq!(bearer_secret("Basic a2V5"), None);
+        assert_eq!(bearer_secret("Bearer"), None);
+    }
+
+    #[test]
+    fn operator_key_matches_only_itself() {
+        let key = OperatorKey::new("secret");
+        assert!(key.matches("secret"));
+        assert!(!key.matches("secret "));
+        assert!(!key.matches(""));
+        assert!(!format!("{key:?}").contains("secret"));
+    }
 }
