@@ -3,7 +3,7 @@
 # sync-bench, which prints every figure beside its goal and a final table.
 # Loopback only. See bench/README.md for what each figure means.
 #
-#   bench/sync.sh                     # the full run (about 5 minutes of measuring)
+#   bench/sync.sh                     # the full run (3 to 6 minutes of measuring)
 #   bench/sync.sh --saves 50 --idle 10 --poll-window 15 --files 2000 --tree-bytes 20000000
 #                                     # a quick smoke run; flags go to sync-bench
 #   SYNC_BENCH_KEEP=1 bench/sync.sh   # keep the work dir (trees, logs) afterwards

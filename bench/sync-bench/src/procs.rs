@@ -138,6 +138,9 @@ pub struct Sample {
     pub cpu_ticks: u64,
     pub rss_kb: u64,
     pub hwm_kb: u64,
+    /// The resident set split: heap and stacks, and mapped files (code).
+    pub anon_kb: u64,
+    pub file_kb: u64,
     /// `read`-like calls (sockets included).
     pub syscr: u64,
     /// Bytes the process caused to be fetched from storage.
@@ -160,6 +163,8 @@ pub fn sample(pid: u32) -> anyhow::Result<Sample> {
         cpu_ticks: utime + stime,
         rss_kb: keyed(&status, "VmRSS:"),
         hwm_kb: keyed(&status, "VmHWM:"),
+        anon_kb: keyed(&status, "RssAnon:"),
+        file_kb: keyed(&status, "RssFile:"),
         syscr: keyed(&io, "syscr:"),
         read_bytes: keyed(&io, "read_bytes:"),
     })

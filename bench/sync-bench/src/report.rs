@@ -131,6 +131,15 @@ pub fn percentile(values: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// "p50 / p99" of durations.
+pub fn p50_p99(values: &[Duration]) -> String {
+    format!(
+        "{} / {}",
+        ms(percentile(values, 50.0)),
+        ms(percentile(values, 99.0))
+    )
+}
+
 pub fn median(values: &[Duration]) -> Duration {
     percentile(values, 50.0)
 }
