@@ -14,6 +14,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start-up: the size gap between variants costs nothing, and
+// boxing would only add noise where the arguments are used.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (and, with the local driver, the previews' edge proxy).
@@ -133,7 +136,11 @@ pub struct ServeArgs {
     pub fly_region: String,
 
     /// Runtime image each preview machine runs (sync-daemon supervising the dev server).
-    #[arg(long, env = "PREVIEW_IMAGE", default_value = "registry.fly.io/preview-runtime:latest")]
+    #[arg(
+        long,
+        env = "PREVIEW_IMAGE",
+        default_value = "registry.fly.io/preview-runtime:latest"
+    )]
     pub preview_image: String,
 
     /// What an idle preview machine does: suspend, stop or off.
@@ -183,17 +190,24 @@ fn parse_app_id(text: &str) -> Result<sync_protocol::AppId, String> {
 /// Parses `250ms`, `30s`, `10m`, `2h`, `30d` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 =
-        number.parse().map_err(|_| format!("{text:?} is not a duration like 30s or 10m"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s or 10m"))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => number,
         "m" => number * 60,
         "h" => number * 3600,
         "d" => number * 86_400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}; use ms, s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}; use ms, s, m, h or d"
+            ));
+        }
     };
     Ok(Duration::from_secs(seconds))
 }

@@ -78,6 +78,9 @@ mod tests {
         assert_eq!(AppId::parse("a_b"), Err(AppIdError::BadCharacter('_')));
         assert_eq!(AppId::parse(&"a".repeat(51)), Err(AppIdError::TooLong(51)));
         assert!(AppId::parse(&"a".repeat(50)).is_ok());
-        assert_eq!(AppId::parse("my-app").unwrap().preview_name(), "preview-my-app");
+        assert_eq!(
+            AppId::parse("my-app").unwrap().preview_name(),
+            "preview-my-app"
+        );
     }
 }

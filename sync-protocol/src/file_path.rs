@@ -126,10 +126,20 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for text in ["a", "src/App.tsx", ".env", "a/..b/c..", "ünïcode/файл.txt", "x/.hidden"] {
+        for text in [
+            "a",
+            "src/App.tsx",
+            ".env",
+            "a/..b/c..",
+            "ünïcode/файл.txt",
+            "x/.hidden",
+        ] {
             assert_eq!(FilePath::parse(text).unwrap().as_str(), text);
         }
-        assert_eq!(FilePath::parse(&"a".repeat(1024)).unwrap().as_str().len(), 1024);
+        assert_eq!(
+            FilePath::parse(&"a".repeat(1024)).unwrap().as_str().len(),
+            1024
+        );
     }
 
     proptest! {

@@ -10,7 +10,7 @@ mod token;
 mod wire;
 
 pub use app_id::{AppId, AppIdError};
-pub use file_path::{FilePath, PathError, MAX_PATH_BYTES};
+pub use file_path::{FilePath, MAX_PATH_BYTES, PathError};
 pub use token::{SyncToken, TokenError};
 pub use wire::*;
 
@@ -23,5 +23,8 @@ pub fn sha256_hex(content: &[u8]) -> String {
 
 /// Whether `text` looks like a sha256 as this protocol spells it (64 lower-case hex digits).
 pub fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -24,12 +24,16 @@ const PREFIX: &str = "st1";
 
 impl SyncToken {
     pub fn new(app_id: AppId, secret: [u8; 32]) -> SyncToken {
-        SyncToken { app_id, secret_hex: hex::encode(secret) }
+        SyncToken {
+            app_id,
+            secret_hex: hex::encode(secret),
+        }
     }
 
     pub fn parse(text: &str) -> Result<SyncToken, TokenError> {
         let mut parts = text.splitn(3, '.');
-        let (Some(PREFIX), Some(app), Some(secret_hex)) = (parts.next(), parts.next(), parts.next())
+        let (Some(PREFIX), Some(app), Some(secret_hex)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
@@ -37,7 +41,10 @@ impl SyncToken {
         if !crate::is_sha256_hex(secret_hex) {
             return Err(TokenError::Malformed);
         }
-        Ok(SyncToken { app_id, secret_hex: secret_hex.to_owned() })
+        Ok(SyncToken {
+            app_id,
+            secret_hex: secret_hex.to_owned(),
+        })
     }
 
     pub fn app_id(&self) -> &AppId {
@@ -74,7 +81,10 @@ mod tests {
         assert!(text.starts_with("st1.app-1."));
         assert_eq!(SyncToken::parse(&text).unwrap(), token);
         assert!(!format!("{token:?}").contains("0707"));
-        assert_eq!(SyncToken::parse("st1.app-1.xyz"), Err(TokenError::Malformed));
+        assert_eq!(
+            SyncToken::parse("st1.app-1.xyz"),
+            Err(TokenError::Malformed)
+        );
         assert_eq!(SyncToken::parse("bearer"), Err(TokenError::Malformed));
         assert_eq!(token.digest().len(), 64);
     }
