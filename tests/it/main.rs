@@ -1,4 +1,11 @@
 //! One integration test binary for the whole workspace.
+mod browser;
+mod daemon;
+mod daemon_faults;
+mod daemon_local;
+mod daemon_polling;
+mod daemon_props;
+mod daemon_supervise;
 mod deploy_config;
 mod deploy_docs;
 mod entrypoint;
@@ -6,15 +13,8 @@ mod files_api;
 mod fly_client;
 mod fly_faults;
 mod lifecycle;
-mod daemon;
-mod daemon_faults;
-mod daemon_local;
-mod daemon_polling;
-mod daemon_props;
-mod daemon_supervise;
 mod local;
 mod local_support;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
-mod browser;
