@@ -299,7 +299,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )?;
     bench.wait_long_polls(2).await?;
 
-    polling_latency(&mut bench, &paths).await?;
+    polling_latency(&mut bench, &paths, &proxy_b).await?;
     let big = format!("{}-file tree", tree.files.len());
     idle(
         &mut bench,
@@ -840,8 +840,13 @@ async fn wait_index_revision(
 }
 
 /// Item 2: saves at random moments, daemon B polling every 3 s.
-async fn polling_latency(bench: &mut Bench, paths: &Paths) -> anyhow::Result<()> {
+async fn polling_latency(
+    bench: &mut Bench,
+    paths: &Paths,
+    proxy_b: &CountingProxy,
+) -> anyhow::Result<()> {
     let window = Duration::from_secs(bench.args.poll_window);
+    let traffic_before = proxy_b.traffic();
     println!(
         "\n== 2. save → file on disk, 3 s polling ({} saves at random moments over {} s)",
         bench.args.poll_saves,
@@ -892,6 +897,16 @@ async fn polling_latency(bench: &mut Bench, paths: &Paths) -> anyhow::Result<()>
         let (revision, _) = put.await??;
         bench.revision = bench.revision.max(revision);
     }
+    let traffic = proxy_b.traffic() - traffic_before;
+    let applies = applied_elapsed_ms(&bench.logs.join("daemon-b.log"));
+    // The last `count` applies at most: the first one was the initial sync.
+    let recent: Vec<Duration> = applies
+        .iter()
+        .skip(1)
+        .rev()
+        .take(count)
+        .map(|v| Duration::from_millis(*v))
+        .collect();
     let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
     let report = &mut bench.report;
     report.info(
@@ -905,6 +920,17 @@ async fn polling_latency(bench: &mut Bench, paths: &Paths) -> anyhow::Result<()>
         ms(p99),
         "≤ 3.1 s",
         Verdict::of(p99 <= Duration::from_millis(3100)),
+    );
+    report.info(
+        "2",
+        "  daemon B meanwhile: traffic; its cycles that applied a change (its log) p50 / p99",
+        format!(
+            "{} down, {} up in {} requests; {}",
+            bytes(traffic.down),
+            bytes(traffic.up),
+            traffic.requests,
+            p50_p99(&recent)
+        ),
     );
     report.info(
         "2",
