@@ -50,6 +50,9 @@ fn daemon_props_disk_ends_equal_to_the_manifest() {
     let mut runner = TestRunner::new(Config {
         cases: 12,
         failure_persistence: None,
+        // Each case spawns a daemon; a failure is reported after a short
+        // shrink instead of minutes of it.
+        max_shrink_iters: 16,
         ..Config::default()
     });
     let strategy = (changes(), prop::collection::vec(changes(), 1..4));
@@ -95,6 +98,12 @@ async fn run_case(
         apply_changes(provisioner, &app, &changes).await;
         let running = daemon.get_or_insert_with(spawn);
         converges_to(&dir, &model, &[], running).await;
+    }
+    // A graceful stop: the shared provisioner must not see requests torn
+    // off mid-way by SIGKILL, and a clean exit is part of the property.
+    if let Some(mut daemon) = daemon {
+        let status = daemon.terminate().await.expect("daemon stops");
+        prop_assert!(status.success(), "{status:?}\n{}", daemon.log());
     }
     Ok(())
 }
