@@ -10,6 +10,7 @@ mod view;
 use std::time::Duration;
 
 use preview_tests::fly_emulator::FlyEmulator;
+use preview_tests::lifecycle_client::running_preview;
 use preview_tests::provisioner::TestProvisioner;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -140,7 +141,6 @@ async fn lifecycle_provisioning_twice_gives_one_app() {
 async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended() {
     for (mode, asleep) in [("stop", "stopped"), ("suspend", "suspended")] {
         // Arrange
-        let fly = FlyEmulator::start().await;
         let args = [
             "--idle-timeout",
             "1s",
@@ -149,11 +149,7 @@ async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended
             "--autostop",
             mode,
         ];
-        let provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
-        assert_eq!(
-            provisioner.provision_preview("shop", true).await.status(),
-            StatusCode::OK
-        );
+        let (fly, provisioner) = running_preview("shop", &args).await;
 
         // Act
         provisioner
@@ -181,7 +177,6 @@ async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended
 #[tokio::test]
 async fn lifecycle_heartbeats_keep_a_preview_awake() {
     // Arrange
-    let fly = FlyEmulator::start().await;
     // An idle timeout well above the heartbeat period, so a slow request cannot lapse it.
     let args = [
         "--idle-timeout",
@@ -191,11 +186,7 @@ async fn lifecycle_heartbeats_keep_a_preview_awake() {
         "--autostop",
         "stop",
     ];
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (fly, provisioner) = running_preview("shop", &args).await;
 
     // Act: heartbeat for one and a half idle timeouts, then stop.
     for _ in 0..12 {
@@ -219,14 +210,7 @@ async fn lifecycle_heartbeats_keep_a_preview_awake() {
 #[tokio::test]
 async fn lifecycle_fifty_concurrent_wakes_make_one_start_call() {
     // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, FAST_IDLE_STOP)
-        .await
-        .unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (fly, provisioner) = running_preview("shop", FAST_IDLE_STOP).await;
     provisioner
         .wait_for_state("shop", "stopped", Duration::from_secs(10))
         .await
@@ -252,12 +236,7 @@ async fn lifecycle_fifty_concurrent_wakes_make_one_start_call() {
 #[tokio::test]
 async fn lifecycle_delete_leaves_nothing_in_the_emulator() {
     // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (fly, provisioner) = running_preview("shop", &[]).await;
     provisioner
         .put_file("shop", "index.html", "<h1>kept</h1>")
         .await;

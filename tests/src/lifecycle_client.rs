@@ -118,3 +118,15 @@ impl TestProvisioner {
             .expect("the provisioner answers")
     }
 }
+
+/// A fresh emulator and a provisioner on it (with `extra_args`) whose
+/// preview of `app` is provisioned and running: most tests start here.
+pub async fn running_preview(app: &str, extra_args: &[&str]) -> (FlyEmulator, TestProvisioner) {
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, extra_args)
+        .await
+        .expect("the provisioner starts");
+    let response = provisioner.provision_preview(app, true).await;
+    assert_eq!(response.status(), StatusCode::OK, "provisioning {app}");
+    (fly, provisioner)
+}

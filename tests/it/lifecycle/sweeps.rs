@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use preview_tests::fly_emulator::FlyEmulator;
+use preview_tests::lifecycle_client::running_preview;
 use preview_tests::provisioner::TestProvisioner;
 use reqwest::StatusCode;
 
@@ -13,7 +14,6 @@ use super::json;
 #[tokio::test]
 async fn lifecycle_ttl_sweeper_destroys_the_app_and_keeps_the_files() {
     // Arrange
-    let fly = FlyEmulator::start().await;
     let args = [
         "--delete-after",
         "1s",
@@ -22,11 +22,7 @@ async fn lifecycle_ttl_sweeper_destroys_the_app_and_keeps_the_files() {
         "--loop-interval",
         "200ms",
     ];
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (fly, provisioner) = running_preview("shop", &args).await;
     provisioner
         .put_file("shop", "index.html", "<h1>kept</h1>")
         .await;
@@ -57,14 +53,7 @@ async fn lifecycle_ttl_sweeper_destroys_the_app_and_keeps_the_files() {
 #[tokio::test]
 async fn lifecycle_reconciler_replaces_a_lost_machine() {
     // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &["--loop-interval", "200ms"])
-        .await
-        .unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (fly, provisioner) = running_preview("shop", &["--loop-interval", "200ms"]).await;
     let lost = fly.live_machines("preview-shop")[0].id.clone();
 
     // Act: the machine disappears behind the provisioner's back.

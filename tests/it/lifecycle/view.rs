@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use preview_tests::fly_emulator::FlyEmulator;
-use preview_tests::provisioner::TestProvisioner;
+use preview_tests::lifecycle_client::running_preview;
 use reqwest::StatusCode;
 
 use super::json;
@@ -11,12 +10,7 @@ use super::json;
 #[tokio::test]
 async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_events() {
     // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (_fly, provisioner) = running_preview("shop", &[]).await;
     provisioner
         .put_file("shop", "index.html", "<h1>hello</h1>")
         .await;
@@ -79,12 +73,7 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
 #[tokio::test]
 async fn lifecycle_events_stream_each_state_change() {
     // Arrange
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (_fly, provisioner) = running_preview("shop", &[]).await;
     let mut events = provisioner
         .request(reqwest::Method::GET, "/v1/apps/shop/preview/events")
         .send()
@@ -118,12 +107,7 @@ async fn lifecycle_events_stream_each_state_change() {
 #[tokio::test]
 async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
     // Arrange: files at revision 1 and no daemon to report applying them.
-    let fly = FlyEmulator::start().await;
-    let provisioner = TestProvisioner::spawn_on_fly(&fly, &[]).await.unwrap();
-    assert_eq!(
-        provisioner.provision_preview("shop", true).await.status(),
-        StatusCode::OK
-    );
+    let (_fly, provisioner) = running_preview("shop", &[]).await;
     provisioner
         .put_file("shop", "index.html", "<h1>new</h1>")
         .await;
