@@ -132,7 +132,7 @@ async fn overhead() -> anyhow::Result<()> {
     report(
         "wake of a running preview",
         &mut running_wakes,
-        "no Fly call",
+        "1 Fly call: is it still started?",
     );
     Ok(())
 }

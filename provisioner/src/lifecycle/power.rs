@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sync_protocol::AppId;
 
-use crate::lifecycle::driver::StopMode;
+use crate::lifecycle::driver::{MachineState, StopMode};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState};
 use crate::lifecycle::provision::ready;
@@ -26,18 +26,21 @@ impl LifecycleService {
         self.touch(app_id);
         let record = self.get(app_id).await?;
         match record.state {
-            PreviewState::Running => Ok(ready(record)),
+            PreviewState::Running => {
+                // The record can lag the platform by a loop interval (a local
+                // daemon that died, Fly's own autostop): ask before answering.
+                match self.driver.state(app_id, &record.driver_data).await {
+                    Ok(MachineState::Stopped | MachineState::Suspended | MachineState::Created) => {
+                        Ok(self.join_wake(app_id, true))
+                    }
+                    _ => Ok(ready(record)),
+                }
+            }
             PreviewState::Provisioning => Ok(self.provision_in_flight(app_id)),
             PreviewState::Waking
             | PreviewState::Stopping
             | PreviewState::Stopped
-            | PreviewState::Suspended => {
-                let service = Arc::clone(self);
-                let owned_app_id = app_id.clone();
-                Ok(self.wakes.join(app_id, move || async move {
-                    service.run_wake(&owned_app_id).await.map_err(Arc::new)
-                }))
-            }
+            | PreviewState::Suspended => Ok(self.join_wake(app_id, false)),
             PreviewState::Deleting | PreviewState::Deleted => Err(LifecycleError::WrongState {
                 app_id: app_id.clone(),
                 state: record.state.as_str(),
@@ -95,16 +98,35 @@ impl LifecycleService {
         }
     }
 
-    async fn run_wake(&self, app_id: &AppId) -> Result<PreviewRecord, LifecycleError> {
+    fn join_wake(self: &Arc<Self>, app_id: &AppId, running_is_stale: bool) -> InFlight {
+        let service = Arc::clone(self);
+        let owned_app_id = app_id.clone();
+        self.wakes.join(app_id, move || async move {
+            service
+                .run_wake(&owned_app_id, running_is_stale)
+                .await
+                .map_err(Arc::new)
+        })
+    }
+
+    /// Starts the machine. `running_is_stale`: the record says `running` but
+    /// the driver just said the machine is not, so start it anyway.
+    async fn run_wake(
+        &self,
+        app_id: &AppId,
+        running_is_stale: bool,
+    ) -> Result<PreviewRecord, LifecycleError> {
         let _guard = self.lock_app(app_id).await;
         let mut record = self.get(app_id).await?;
-        if !matches!(
+        let asleep = matches!(
             record.state,
             PreviewState::Waking
                 | PreviewState::Stopping
                 | PreviewState::Stopped
                 | PreviewState::Suspended
-        ) {
+        );
+        let stale_running = running_is_stale && record.state == PreviewState::Running;
+        if !(asleep || stale_running) {
             // Started, deleted or re-provisioned while this wake waited for the lock.
             return Ok(record);
         }

@@ -321,3 +321,29 @@ async fn a_wake_in_flight_shows_as_waking() {
     assert_eq!(during.state, PreviewState::Waking);
     assert_eq!(after.state, PreviewState::Running);
 }
+
+#[tokio::test]
+async fn a_wake_restarts_a_machine_that_stopped_behind_a_running_record() {
+    let h = harness(MemoryDriver::new(), Autostop::Stop);
+    let app_id = app("shop");
+    settle(h.service.provision(&app_id).await.unwrap()).await;
+    h.driver.set_machine(&app_id, MachineState::Stopped);
+
+    let woken = h
+        .service
+        .wake_and_wait(&app_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let again = h
+        .service
+        .wake_and_wait(&app_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (woken.state, again.state),
+        (PreviewState::Running, PreviewState::Running)
+    );
+    assert_eq!(h.driver.calls("start"), 1);
+    assert_eq!(h.driver.machine(&app_id), Some(MachineState::Started));
+}
