@@ -14,6 +14,7 @@ mod fly_client;
 mod fly_faults;
 mod lifecycle;
 mod local;
+mod local_push;
 mod local_support;
 mod postgres;
 mod postgres_store;

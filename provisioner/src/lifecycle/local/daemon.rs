@@ -29,6 +29,9 @@ const WITHHELD_ENV: &[&str] = &[
     "SYNC_EXEC",
     "SYNC_INSTALL",
     "SYNC_INTERVAL",
+    // The template's Vite config binds HOST when set; the proxy reaches
+    // previews on loopback only, so a shell's HOST must not move it.
+    "HOST",
 ];
 
 /// A daemon this provisioner started and reaps.
