@@ -32,6 +32,8 @@ pub enum ManifestQuery {
     IfNoneMatch(String),
     /// Changes after a revision, held by the server up to [`LONG_POLL_WAIT`].
     LongPoll { since: u64 },
+    /// Changes after a revision, answered at once (304 when there are none).
+    Since { since: u64 },
 }
 
 /// A manifest as received. Paths and hashes are checked one by one, so a
@@ -91,6 +93,11 @@ impl Client {
                 .get(url.clone())
                 .timeout(Duration::from_secs(60))
                 .header(IF_NONE_MATCH, etag),
+            ManifestQuery::Since { since } => {
+                url.query_pairs_mut()
+                    .append_pair("since", &since.to_string());
+                self.http.get(url.clone()).timeout(Duration::from_secs(60))
+            }
             ManifestQuery::LongPoll { since } => {
                 url.query_pairs_mut()
                     .append_pair("since", &since.to_string())
@@ -107,7 +114,7 @@ impl Client {
         }
         let response = checked(response, &url).await?;
         let etag = match query {
-            ManifestQuery::LongPoll { .. } => None,
+            ManifestQuery::LongPoll { .. } | ManifestQuery::Since { .. } => None,
             _ => response
                 .headers()
                 .get(ETAG)

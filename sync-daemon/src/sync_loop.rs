@@ -3,10 +3,12 @@
 //! With long-polling the server holds `?since=N&wait=30` until the revision
 //! passes N, so a save lands within milliseconds and an idle app costs one
 //! request per 30 s. Without it (`--no-long-poll`, or a server that refuses
-//! `wait`), the loop sends `If-None-Match` every `--interval` and a 304 costs
-//! no disk access at all. The first cycle, and every cycle after a failure,
-//! fetches the full manifest and compares the whole tree, so nothing missed
-//! while down or during a half-applied cycle stays wrong.
+//! `wait`), the loop asks `?since=N` every `--interval`, and falls back to
+//! `If-None-Match` on the whole manifest if `since` is refused too. Either
+//! way an idle poll is a 304 and costs no disk access at all. The first
+//! cycle, and every cycle after a failure, fetches the full manifest and
+//! compares the whole tree, so nothing missed while down or during a
+//! half-applied cycle stays wrong.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,14 +51,19 @@ pub async fn run(
         client,
     };
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-    let mut long_poll = config.long_poll;
+    let mut mode = if config.long_poll {
+        Mode::LongPoll
+    } else {
+        Mode::Deltas
+    };
     let mut need_full = true;
     let mut etag: Option<String> = None;
 
     loop {
-        let query = match (need_full, long_poll, index.revision, &etag) {
-            (false, true, Some(since), _) => ManifestQuery::LongPoll { since },
-            (false, false, _, Some(etag)) => ManifestQuery::IfNoneMatch(etag.clone()),
+        let query = match (need_full, mode, index.revision, &etag) {
+            (false, Mode::LongPoll, Some(since), _) => ManifestQuery::LongPoll { since },
+            (false, Mode::Deltas, Some(since), _) => ManifestQuery::Since { since },
+            (false, Mode::Conditional, _, Some(etag)) => ManifestQuery::IfNoneMatch(etag.clone()),
             _ => ManifestQuery::Full,
         };
         tracing::debug!(?query, "manifest request");
@@ -119,7 +126,7 @@ pub async fn run(
                         }
                         // With plain polling a change is no reason to wait
                         // less; with long-poll the next request blocks anyway.
-                        (!long_poll).then_some(config.interval)
+                        (mode != Mode::LongPoll).then_some(config.interval)
                     }
                     Err(error) => {
                         save_quietly(&index);
@@ -129,20 +136,25 @@ pub async fn run(
                 }
             }
             Err(error) => {
-                if let (
-                    ManifestQuery::LongPoll { .. },
-                    Error::Runtime(RuntimeError::Status { status, .. }),
-                ) = (&query, &error)
-                    // 400 (`wait` not understood), 405 or 501: this server does
-                    // not long-poll. A 404 or 429 is about the app or the load,
+                if let Error::Runtime(RuntimeError::Status { status, .. }) = &error
+                    // 400 (`since` or `wait` not understood), 405 or 501: ask
+                    // more plainly. A 404 or 429 is about the app or the load,
                     // and is retried like any other transient failure.
                     && matches!(status, 400 | 405 | 501)
                 {
-                    tracing::warn!(
-                        status,
-                        "the server refused a long-poll; polling every --interval instead"
-                    );
-                    long_poll = false;
+                    let plainer = match query {
+                        ManifestQuery::LongPoll { .. } => Some(Mode::Deltas),
+                        ManifestQuery::Since { .. } => Some(Mode::Conditional),
+                        _ => None,
+                    };
+                    if let Some(plainer) = plainer {
+                        tracing::warn!(
+                            status,
+                            ?plainer,
+                            "the server refused a long-poll or a delta; asking more plainly"
+                        );
+                        mode = plainer;
+                    }
                 }
                 need_full = true;
                 Some(transient(error, config, &mut backoff)?)
@@ -154,6 +166,18 @@ pub async fn run(
             return Ok(());
         }
     }
+}
+
+/// How the loop asks for changes, from the cheapest to the plainest; it
+/// steps down when the server refuses a kind of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// `?since=N&wait=30`: the server holds the request until a change.
+    LongPoll,
+    /// `?since=N` every interval: 304 when idle, only the changes otherwise.
+    Deltas,
+    /// `If-None-Match` every interval: 304 when idle, the whole manifest otherwise.
+    Conditional,
 }
 
 /// Logs a transient error and returns the pause before retrying; passes a

@@ -26,7 +26,7 @@ struct Files {
     corrupt_once: HashSet<String>,
     /// Blobs answered 404 (a write raced the manifest).
     missing: HashSet<String>,
-    /// Whether `wait` is understood; if not, it is refused with 400.
+    /// Whether `since` and `wait` are understood; if not, they are refused with 400.
     long_poll: bool,
     reports: Vec<SyncStatusReport>,
 }
@@ -90,17 +90,17 @@ impl Drop for Stub {
     }
 }
 
-/// Always answers the whole manifest; with `since` equal to the revision,
-/// holds up to 2 s for a change, then 304.
+/// Always answers the whole manifest; with `since` equal to the revision
+/// and a `wait`, holds up to 2 s for a change, then 304.
 async fn manifest(
     State(shared): State<Shared>,
     Query(query): Query<ManifestQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if query.wait.is_some() && !shared.lock().unwrap().long_poll {
-        return (StatusCode::BAD_REQUEST, "wait is not supported").into_response();
+    if (query.wait.is_some() || query.since.is_some()) && !shared.lock().unwrap().long_poll {
+        return (StatusCode::BAD_REQUEST, "since and wait are not supported").into_response();
     }
-    if let Some(since) = query.since {
+    if let (Some(since), Some(_)) = (query.since, query.wait) {
         for _ in 0..100 {
             if shared.lock().unwrap().revision != since {
                 break;
@@ -223,7 +223,7 @@ async fn daemon_faults_a_revision_going_backwards_is_a_full_resync() {
 }
 
 #[tokio::test]
-async fn daemon_faults_a_server_without_long_poll_is_polled_every_interval() {
+async fn daemon_faults_a_server_without_long_poll_or_deltas_is_polled_with_if_none_match() {
     let stub = Stub::start(false).await;
     stub.set(1, &[("a.txt", b"1")]);
     let temp = tempfile::tempdir().unwrap();
@@ -243,8 +243,17 @@ async fn daemon_faults_a_server_without_long_poll_is_polled_every_interval() {
         "{}",
         daemon.log()
     );
+    // Long-poll refused, then `since` refused: If-None-Match is what is left.
+    let plain = || {
+        daemon.log().matches("asking more plainly").count() == 2
+            && daemon.log().contains("IfNoneMatch")
+    };
+    assert!(wait_until(CONVERGE, plain).await, "{}", daemon.log());
+
+    // And changes still arrive that way.
+    stub.set(3, &[("c.txt", b"3")]);
     assert!(
-        daemon.log().contains("refused a long-poll"),
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
         "{}",
         daemon.log()
     );

@@ -80,11 +80,11 @@ async fn an_idle_daemon_sends_one_request_per_interval_and_touches_nothing() {
     // Act: stay idle for ten intervals.
     tokio::time::sleep(Duration::from_millis(2000)).await;
 
-    // Assert: about one conditional request per interval, all answered 304
+    // Assert: about one conditional request per interval, all `?since=N` answered 304
     // (nothing was applied), and the daemon's state was not rewritten.
     let sent = requests() - before;
     assert!((3..=11).contains(&sent), "{sent} requests in 10 intervals");
-    assert_eq!(daemon.log().matches("IfNoneMatch").count(), requests() - 1);
+    assert_eq!(daemon.log().matches("Since {").count(), requests() - 1);
     assert_eq!(
         daemon.log().matches("applied").count(),
         1,
