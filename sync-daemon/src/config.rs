@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long, env = "SYNC_INTERVAL", default_value = "3s", value_parser = parse_duration)]
     pub interval: Duration,
 
-    /// Poll with `If-None-Match` every interval instead of holding a
-    /// long-poll open.
+    /// Ask for changes every interval (`?since=N`, or `If-None-Match` when
+    /// the server refuses that) instead of holding a long-poll open.
     #[arg(long)]
     pub no_long_poll: bool,
 
