@@ -22,7 +22,9 @@ pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
 
 use crate::config::ServeArgs;
-use crate::store::{AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome};
+use crate::store::{
+    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome, run_to_completion,
+};
 
 /// The size and count rules, from the command line.
 #[derive(Clone, Copy, Debug)]
@@ -250,9 +252,13 @@ impl FilesService {
         changes: &[FileChange],
         batch: bool,
     ) -> Result<WriteOutcome, FilesError> {
-        let outcome = self
-            .store
-            .apply(app_id, changes, self.limits.app)
+        let (store, owned_app_id, owned_changes) =
+            (self.store.clone(), app_id.clone(), changes.to_vec());
+        let limits = self.limits.app;
+        let outcome =
+            run_to_completion(
+                async move { store.apply(&owned_app_id, &owned_changes, limits).await },
+            )
             .await
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {

@@ -31,6 +31,24 @@ pub use backend::Backend;
 pub use postgres::{LISTENER_APPLICATION, PostgresStore};
 pub use sqlite::SqliteStore;
 
+/// Runs a store write on a task of its own, so it finishes even when the
+/// request that asked for it is dropped (the client hung up mid-request). A
+/// transaction cut off between `BEGIN IMMEDIATE` and its end can leave the
+/// connection holding SQLite's write lock, and every other writer then waits
+/// out its busy timeout; a write that runs to completion cannot.
+pub async fn run_to_completion<T, W>(write: W) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    W: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    match tokio::spawn(write).await {
+        Ok(result) => result,
+        Err(join_error) => Err(StoreError::Backend(anyhow::anyhow!(
+            "store write task failed: {join_error}"
+        ))),
+    }
+}
+
 /// One change of a write, already validated: `content` is `None` for a delete.
 #[derive(Clone, Debug)]
 pub struct FileChange {
