@@ -13,10 +13,11 @@ const FAKE_DAEMON: &str = r#"#!/bin/sh
 # "dev server" in another session, and exits on SIGTERM without stopping it.
 echo "$@" > args.txt
 printf '%s' "$SYNC_TOKEN" > token-seen.txt
-setsid sleep 300 &
+setsid sleep 120 &
 echo $! > grandchild.pid
 trap 'exit 0' TERM
-while :; do sleep 1; done
+# Bounded, so a failed test cannot leave it running for long.
+for _ in $(seq 1 120); do sleep 1; done
 "#;
 
 fn driver_config(root: &std::path::Path) -> LocalDriverConfig {
@@ -212,7 +213,7 @@ async fn reopening_replaces_strays_of_an_earlier_run() {
 #[tokio::test]
 async fn a_crashed_daemon_is_started_again() {
     // Exits at once on its first run, then behaves.
-    let script = "#!/bin/sh\nif [ ! -e crashed-once ]; then touch crashed-once; exit 3; fi\nexec sleep 300\n";
+    let script = "#!/bin/sh\nif [ ! -e crashed-once ]; then touch crashed-once; exit 3; fi\nexec sleep 120\n";
     let root = tempfile::tempdir().expect("tempdir");
     let driver = LocalDriver::open(driver_config_with(root.path(), script))
         .await
