@@ -54,7 +54,12 @@ fn spawn_supervised(setup: &Setup, port: u16) -> TestDaemon {
         "sleep 1000 & echo $! >> {pids}; echo $$ >> {pids}; exec python3 -m http.server {port} --bind 127.0.0.1",
         pids = pids.display()
     );
-    let install = format!("echo installed >> {}", installs.display());
+    // The install line also records whether the daemon's token leaked into
+    // the child's environment (the daemon is given it by env).
+    let install = format!(
+        "echo installed token=${{SYNC_TOKEN:-absent}} >> {}",
+        installs.display()
+    );
     let port = port.to_string();
     setup.spawn_daemon(&["--exec", &exec, "--install", &install, "--port", &port])
 }
@@ -154,6 +159,12 @@ async fn daemon_supervise_reinstalls_and_restarts_when_package_json_changes() {
         wait_until(CONVERGE, || lines(&pids).len() == 4).await,
         "{}",
         daemon.log()
+    );
+    assert!(
+        lines(&installs)
+            .iter()
+            .all(|line| line == "installed token=absent"),
+        "the sync token reached the install command's environment"
     );
     assert!(
         wait_until(CONVERGE, || port_answers(port)).await,

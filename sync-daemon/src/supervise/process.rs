@@ -35,6 +35,9 @@ impl Group {
             .arg(command)
             .current_dir(dir)
             .env("PORT", port.to_string())
+            // The token opens this app's files on the provisioner; the app's
+            // own code (and its npm scripts) has no use for it.
+            .env_remove("SYNC_TOKEN")
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
