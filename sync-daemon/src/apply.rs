@@ -81,8 +81,8 @@ pub async fn apply(
     let mut staged = Staged::default();
     stage(tree, index, &mut writes, &mut staged, &mut outcome).await?;
     burst(tree.root, index, writes, deletes, &mut outcome)?;
+    // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
-    index.save().map_err(|e| io_error(index.location(), e))?;
     if !outcome.written.is_empty() || !outcome.deleted.is_empty() || outcome.refused > 0 {
         tracing::info!(
             revision = outcome.revision,

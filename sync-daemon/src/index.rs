@@ -53,9 +53,37 @@ impl Index {
         Ok(index)
     }
 
+    /// Writes the index and fsyncs it: for shutdown and failed cycles.
     pub fn save(&self) -> io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
         fsio::write_atomically(&self.location, &bytes)
+    }
+
+    /// Writes the index (temporary file, then rename) without fsync: the
+    /// sync loop's save after applied cycles, where a 2 MB fsync per save
+    /// sat in the latency tail.
+    ///
+    /// The index is a cache, so this is safe. Without the fsync only a
+    /// kernel crash or power loss (not a killed daemon: the page cache
+    /// survives it) can leave the previous index, or a truncated file. A
+    /// truncated or unparsable file loads as an empty index ([`Index::load`]).
+    /// A previous one is a stale cache: the first cycle after a start is
+    /// always a full resync, which `lstat`s every manifest path and trusts
+    /// an entry's sha256 only if its whole [`Stamp`] (size, mtime, inode,
+    /// ctime, in ns) still matches ([`Index::sha256_of`]); every later write
+    /// renamed a new inode into place and changed the ctime, so it does not,
+    /// and the file is hashed again. What a stale index can get wrong is
+    /// ownership, as a daemon killed between a cycle's renames and its save
+    /// always could: a file written since is unknown to it (adopted if
+    /// identical, copied to `displaced/` and replaced if not, left in place
+    /// if the manifest drops it), and a file deleted since is still listed
+    /// (a local file made at that path meanwhile would be taken for the
+    /// daemon's and deleted).
+    pub fn save_unsynced(&self) -> io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
+        let temporary = self.location.with_extension("tmp");
+        fs::write(&temporary, &bytes)?;
+        fs::rename(&temporary, &self.location)
     }
 
     pub fn location(&self) -> &Path {

@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use sync_protocol::FilePath;
 use tokio::sync::watch;
 
 use crate::apply::{self, Tree};
@@ -30,6 +31,8 @@ const ONCE_ATTEMPTS: u32 = 5;
 /// A long-poll answered faster than this without a change means the server
 /// did not hold it; pause an interval so the loop cannot spin (Consul's rule).
 const MIN_HELD_POLL: Duration = Duration::from_secs(1);
+/// At most one index save per this long while cycles keep applying.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs until shutdown (returns `Ok`), a critical error, or, with `--once`,
 /// the first full converge. `applied` receives each revision put on disk.
@@ -38,12 +41,33 @@ pub async fn run(
     client: &Client,
     board: &StatusBoard,
     applied: &watch::Sender<Option<u64>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), CriticalError> {
     let mut index = Index::load(&config.state_dir)?;
+    let mut saver = Saver::default();
+    let result = sync(
+        config, client, board, applied, shutdown, &mut index, &mut saver,
+    )
+    .await;
+    // Shutdown, `--once` or a critical error: keep what the last cycles did.
+    if saver.unsaved {
+        save_quietly(&index);
+    }
+    result
+}
+
+async fn sync(
+    config: &Config,
+    client: &Client,
+    board: &StatusBoard,
+    applied: &watch::Sender<Option<u64>>,
+    mut shutdown: watch::Receiver<bool>,
+    index: &mut Index,
+    saver: &mut Saver,
+) -> Result<(), CriticalError> {
     let staging = Staging::prepare(&config.dir, &config.state_dir)?;
     let mut watcher = LocalWatcher::new();
-    watcher.cover(&config.dir, &index);
+    watcher.cover(&config.dir, index);
     let tree = Tree {
         root: &config.dir,
         state_dir: &config.state_dir,
@@ -72,21 +96,29 @@ pub async fn run(
             let fetch = client.manifest(&query);
             tokio::pin!(fetch);
             loop {
+                // Biased: the request is polled (handed to the connection) before a
+                // due index save runs.
                 tokio::select! {
+                    biased;
                     result = &mut fetch => break result,
                     () = watcher.changed.notified() => {
-                        local_watch::invalidate(&config.dir, &mut index, watcher.take_touched());
+                        local_watch::invalidate(&config.dir, index, watcher.take_touched());
                     }
                     _ = shutdown.changed() => return Ok(()),
+                    () = tokio::time::sleep_until(saver.due()), if saver.unsaved => saver.save(index),
                 }
             }
         };
         let pause = match result {
             Ok(Poll::Unchanged) => {
                 backoff.reset();
-                let held = matches!(query, ManifestQuery::LongPoll { .. })
-                    && started.elapsed() >= MIN_HELD_POLL;
-                (!held).then_some(config.interval)
+                if matches!(query, ManifestQuery::LongPoll { .. }) {
+                    let held = started.elapsed() >= MIN_HELD_POLL;
+                    (!held).then_some(config.interval)
+                } else {
+                    // Polls start an interval apart, however long each took.
+                    Some(config.interval.saturating_sub(started.elapsed()))
+                }
             }
             Ok(Poll::Changed(manifest)) => {
                 if let Some(previous) = index
@@ -106,19 +138,35 @@ pub async fn run(
                 if manifest.full {
                     etag = manifest.etag.clone();
                 }
-                local_watch::invalidate(&config.dir, &mut index, watcher.take_touched());
-                match apply::apply(&tree, &mut index, manifest).await {
+                local_watch::invalidate(&config.dir, index, watcher.take_touched());
+                // A delta names every path it can have written or adopted;
+                // only their directories can need a new watch.
+                let delta_paths: Option<Vec<FilePath>> = (!manifest.full).then(|| {
+                    manifest
+                        .files
+                        .iter()
+                        .map(|entry| entry.path.clone())
+                        .collect()
+                });
+                match apply::apply(&tree, index, manifest).await {
                     Ok(outcome) => {
                         need_full = false;
                         backoff.reset();
-                        watcher.cover(&config.dir, &index);
+                        saver.unsaved = true;
+                        match &delta_paths {
+                            None => watcher.cover(&config.dir, index),
+                            Some(paths) => watcher.cover_paths(
+                                &config.dir,
+                                paths.iter().filter(|path| index.owns(path)),
+                            ),
+                        }
                         // An edit between a rename and the new watch would
                         // go unseen; one lstat per written file closes that gap.
                         let written = outcome
                             .written
                             .iter()
                             .map(|path| config.dir.join(path.as_str()));
-                        local_watch::invalidate(&config.dir, &mut index, written.collect());
+                        local_watch::invalidate(&config.dir, index, written.collect());
                         board.set_revision(outcome.revision);
                         applied.send_replace(Some(outcome.revision));
                         if config.once {
@@ -126,10 +174,12 @@ pub async fn run(
                         }
                         // With plain polling a change is no reason to wait
                         // less; with long-poll the next request blocks anyway.
-                        (mode != Mode::LongPoll).then_some(config.interval)
+                        (mode != Mode::LongPoll)
+                            .then(|| config.interval.saturating_sub(started.elapsed()))
                     }
                     Err(error) => {
-                        save_quietly(&index);
+                        save_quietly(index);
+                        saver.unsaved = false;
                         need_full = true;
                         Some(transient(error, config, &mut backoff)?)
                     }
@@ -161,7 +211,7 @@ pub async fn run(
             }
         };
         if let Some(duration) = pause
-            && sleep_watching(duration, &config.dir, &mut index, &watcher, &mut shutdown).await
+            && sleep_watching(duration, &config.dir, index, &watcher, saver, &mut shutdown).await
         {
             return Ok(());
         }
@@ -208,6 +258,7 @@ async fn sleep_watching(
     root: &Path,
     index: &mut Index,
     watcher: &LocalWatcher,
+    saver: &mut Saver,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let sleep = tokio::time::sleep(duration);
@@ -217,6 +268,37 @@ async fn sleep_watching(
             () = &mut sleep => return false,
             () = watcher.changed.notified() => local_watch::invalidate(root, index, watcher.take_touched()),
             _ = shutdown.changed() => return true,
+            () = tokio::time::sleep_until(saver.due()), if saver.unsaved => saver.save(index),
+        }
+    }
+}
+
+/// Saves the index after applied cycles, off the hot path: while the loop
+/// waits (the next long-poll already sent, or the pause between polls), at
+/// most once per [`SAVE_EVERY`], without fsync ([`Index::save_unsynced`]
+/// says why that is safe), and once more, fsynced, when the loop ends.
+#[derive(Debug, Default)]
+struct Saver {
+    /// Cycles were applied since the last save.
+    unsaved: bool,
+    last: Option<Instant>,
+}
+
+impl Saver {
+    fn due(&self) -> tokio::time::Instant {
+        self.last
+            .map_or_else(Instant::now, |last| last + SAVE_EVERY)
+            .into()
+    }
+
+    fn save(&mut self, index: &Index) {
+        self.last = Some(Instant::now());
+        match index.save_unsynced() {
+            Ok(()) => self.unsaved = false,
+            // Tried again after SAVE_EVERY.
+            Err(error) => {
+                tracing::warn!(path = %index.location().display(), %error, "cannot save the index")
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use sync_protocol::FilePath;
 use tokio::sync::Notify;
 
 use crate::index::Index;
@@ -60,12 +61,16 @@ impl LocalWatcher {
     /// Watches every directory that holds a synced file and is not watched
     /// yet (or was re-created since).
     pub fn cover(&mut self, root: &Path, index: &Index) {
+        self.cover_paths(root, index.files.keys());
+    }
+
+    /// Like [`LocalWatcher::cover`] for the directories of `paths` only (a
+    /// delta cycle's files): the rest were covered by earlier cycles.
+    pub fn cover_paths<'a>(&mut self, root: &Path, paths: impl Iterator<Item = &'a FilePath>) {
         let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
-        let directories: HashSet<PathBuf> = index
-            .files
-            .keys()
+        let directories: HashSet<PathBuf> = paths
             .filter_map(|path| root.join(path.as_str()).parent().map(Path::to_path_buf))
             .collect();
         for directory in directories {
@@ -111,7 +116,7 @@ pub fn invalidate(root: &Path, index: &mut Index, touched: Vec<PathBuf>) {
         let Some(text) = relative.to_str() else {
             continue;
         };
-        let Ok(path) = sync_protocol::FilePath::parse(text) else {
+        let Ok(path) = FilePath::parse(text) else {
             continue;
         };
         if index.invalidate_if_changed(&path, &absolute) {
