@@ -2,13 +2,13 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::FromRow;
 use sqlx::postgres::PgRow;
 use sync_protocol::AppId;
 use time::OffsetDateTime;
 
 use super::PostgresStore;
-use super::previews::PreviewStore;
+use super::previews::{PreviewRow, PreviewStore, to_ms};
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 
 const COLUMNS: &str = "app_id, state, driver_data, steps, last_activity_at_ms, error, \
@@ -112,31 +112,7 @@ fn bind<'q>(query: Query<'q>, record: &'q PreviewRecord) -> anyhow::Result<Query
 }
 
 fn decode(row: &PgRow) -> anyhow::Result<PreviewRecord> {
-    let app_id: String = row.get("app_id");
-    let state: String = row.get("state");
-    let driver_data: String = row.get("driver_data");
-    let steps: String = row.get("steps");
-    Ok(PreviewRecord {
-        app_id: AppId::parse(&app_id)
-            .with_context(|| format!("stored app id {app_id:?} is invalid"))?,
-        state: PreviewState::parse(&state)
-            .with_context(|| format!("stored preview state {state:?} is unknown"))?,
-        driver_data: serde_json::from_str(&driver_data)
-            .context("stored driver data is not JSON")?,
-        steps: serde_json::from_str(&steps).context("stored steps are not JSON")?,
-        last_activity_at: from_ms(row.get("last_activity_at_ms"))?,
-        error: row.get("error"),
-        state_changed_at: from_ms(row.get("state_changed_at_ms"))?,
-        created_at: from_ms(row.get("created_at_ms"))?,
-        updated_at: from_ms(row.get("updated_at_ms"))?,
-    })
-}
-
-fn to_ms(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_ms(ms: i64) -> anyhow::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .context("stored time is out of range")
+    PreviewRow::from_row(row)
+        .context("a stored preview row has unexpected columns")?
+        .into_record()
 }
