@@ -224,6 +224,7 @@ async fn tokens_status_and_previews_written_by_one_instance_are_read_by_the_othe
         revision: 7,
         dev_server: DevServerState::Ready,
         message: Some("ok".to_owned()),
+        runtime: None,
     };
 
     // Act

@@ -260,3 +260,18 @@ pub trait SyncTokenStore: Send + Sync + 'static {
     /// The daemon's last report, if it ever sent one.
     async fn sync_status(&self, app_id: &AppId) -> Result<Option<SyncStatus>, StoreError>;
 }
+
+/// A report's runtime as the JSON text both backends keep.
+fn encode_runtime(report: &SyncStatusReport) -> Result<Option<String>, StoreError> {
+    let Some(runtime) = &report.runtime else {
+        return Ok(None);
+    };
+    let text = serde_json::to_string(runtime).map_err(anyhow::Error::from)?;
+    Ok(Some(text))
+}
+
+/// The kept runtime; one that no longer decodes (an older shape) reads as
+/// unknown rather than failing the whole status.
+fn decode_runtime(text: Option<String>) -> Option<sync_protocol::RuntimeReport> {
+    serde_json::from_str(text.as_deref()?).ok()
+}

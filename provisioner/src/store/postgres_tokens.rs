@@ -7,7 +7,7 @@ use sync_protocol::{AppId, DevServerState, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::sqlite::{to_i64, to_u64};
-use super::{PostgresStore, StoreError, SyncStatus, SyncTokenStore};
+use super::{decode_runtime, encode_runtime, PostgresStore, StoreError, SyncStatus, SyncTokenStore};
 
 #[async_trait]
 impl SyncTokenStore for PostgresStore {
@@ -40,16 +40,18 @@ impl SyncTokenStore for PostgresStore {
         let dev_server = serde_json::to_value(report.dev_server)
             .context("failed to encode the dev server state")?;
         sqlx::query(
-            "INSERT INTO sync_status (app_id, revision, dev_server, message, reported_at_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET \
+            "INSERT INTO sync_status (app_id, revision, dev_server, message, reported_at_ms, runtime) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id) DO UPDATE SET \
              revision = excluded.revision, dev_server = excluded.dev_server, \
-             message = excluded.message, reported_at_ms = excluded.reported_at_ms",
+             message = excluded.message, reported_at_ms = excluded.reported_at_ms, \
+             runtime = excluded.runtime",
         )
         .bind(app_id.as_str())
         .bind(to_i64(report.revision))
         .bind(dev_server.as_str().unwrap_or_default())
         .bind(report.message.as_deref())
         .bind(now_ms())
+        .bind(encode_runtime(report)?)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -57,7 +59,7 @@ impl SyncTokenStore for PostgresStore {
 
     async fn sync_status(&self, app_id: &AppId) -> Result<Option<SyncStatus>, StoreError> {
         let row = sqlx::query(
-            "SELECT revision, dev_server, message, reported_at_ms FROM sync_status \
+            "SELECT revision, dev_server, message, reported_at_ms, runtime FROM sync_status \
              WHERE app_id = $1",
         )
         .bind(app_id.as_str())
@@ -76,6 +78,7 @@ impl SyncTokenStore for PostgresStore {
                 revision: to_u64(row.get("revision")),
                 dev_server,
                 message: row.get("message"),
+                runtime: decode_runtime(row.get("runtime")),
             },
             reported_at,
         }))

@@ -7,7 +7,7 @@ use sync_protocol::{AppId, DevServerState, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::sqlite::{to_i64, to_u64};
-use super::{SqliteStore, StoreError, SyncStatus, SyncTokenStore};
+use super::{decode_runtime, encode_runtime, SqliteStore, StoreError, SyncStatus, SyncTokenStore};
 
 #[async_trait]
 impl SyncTokenStore for SqliteStore {
@@ -42,16 +42,18 @@ impl SyncTokenStore for SqliteStore {
             .context("failed to encode the dev server state")?;
         let mut transaction = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO sync_status (app_id, revision, dev_server, message, reported_at_ms) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
+            "INSERT INTO sync_status (app_id, revision, dev_server, message, reported_at_ms, runtime) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
              revision = excluded.revision, dev_server = excluded.dev_server, \
-             message = excluded.message, reported_at_ms = excluded.reported_at_ms",
+             message = excluded.message, reported_at_ms = excluded.reported_at_ms, \
+             runtime = excluded.runtime",
         )
         .bind(app_id.as_str())
         .bind(to_i64(report.revision))
         .bind(dev_server.as_str().unwrap_or_default())
         .bind(report.message.as_deref())
         .bind(now_ms())
+        .bind(encode_runtime(report)?)
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;
@@ -60,7 +62,8 @@ impl SyncTokenStore for SqliteStore {
 
     async fn sync_status(&self, app_id: &AppId) -> Result<Option<SyncStatus>, StoreError> {
         let row = sqlx::query(
-            "SELECT revision, dev_server, message, reported_at_ms FROM sync_status WHERE app_id = ?",
+            "SELECT revision, dev_server, message, reported_at_ms, runtime FROM sync_status \
+             WHERE app_id = ?",
         )
         .bind(app_id.as_str())
         .fetch_optional(self.pool())
@@ -78,6 +81,7 @@ impl SyncTokenStore for SqliteStore {
                 revision: to_u64(row.get("revision")),
                 dev_server,
                 message: row.get("message"),
+                runtime: decode_runtime(row.get("runtime")),
             },
             reported_at,
         }))

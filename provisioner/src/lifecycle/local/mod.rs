@@ -1,6 +1,6 @@
 //! The local driver: a preview "machine" is a `sync-daemon --exec <dev
 //! server>` process on this machine, in its own work dir under
-//! `<data-dir>/previews/<appId>/`, with its dev server on a free loopback
+//! `<data-dir>/previews/<appId>/`, with its gateway on a free loopback
 //! port that the edge proxy forwards `preview-<appId>.localhost` to.
 //!
 //! Started means the daemon process runs; stopped means it does not and its
@@ -43,9 +43,9 @@ pub struct LocalDriverConfig {
     /// `<data-dir>/previews`: one work dir per app below it.
     pub previews_root: PathBuf,
     pub sync_daemon_bin: PathBuf,
-    /// The dev server command each daemon supervises (`--exec`).
+    /// The dev server command each daemon supervises (`--exec`; `auto` detects it).
     pub exec: String,
-    /// The daemon's `--install` command; its own default (`npm install`) when unset.
+    /// The daemon's `--install` command; detected from the lockfile when unset.
     pub install: Option<String>,
     /// The provisioner's port, which serves `preview-<appId>.localhost`.
     pub proxy_port: u16,
@@ -118,7 +118,7 @@ impl LocalDriver {
         Ok(driver)
     }
 
-    /// The dev server port of a preview whose daemon runs; `None` otherwise.
+    /// The gateway port of a preview whose daemon runs; `None` otherwise.
     pub fn running_port(&self, app_id: &AppId) -> Option<u16> {
         self.shared.running(app_id).map(|process| process.port)
     }
@@ -165,7 +165,7 @@ impl PreviewDriver for LocalDriver {
                 data.insert("port".to_owned(), port.to_string());
                 data.insert("work_dir".to_owned(), work_dir.root().display().to_string());
                 Ok(format!(
-                    "work dir {} ready, dev server port {port}",
+                    "work dir {} ready, gateway port {port}",
                     work_dir.root().display()
                 ))
             }
@@ -178,7 +178,7 @@ impl PreviewDriver for LocalDriver {
                 data.insert("port".to_owned(), port.to_string());
                 data.remove("asleep");
                 Ok(format!(
-                    "sync-daemon started; dev server on 127.0.0.1:{port}"
+                    "sync-daemon started; its gateway on 127.0.0.1:{port}"
                 ))
             }
             other => Err(DriverError::Permanent(format!("unknown step {other}"))),
