@@ -26,7 +26,9 @@ pub enum CriticalError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the preview gateway cannot listen on {address}: {source}; free that port or set PORT to another")]
+    #[error(
+        "the preview gateway cannot listen on {address}: {source}; free that port or set PORT to another"
+    )]
     GatewayBind {
         address: std::net::SocketAddr,
         source: std::io::Error,

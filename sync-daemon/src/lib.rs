@@ -83,7 +83,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut gateway = None;
     let supervisor = match supervise {
         Some(supervise) => {
-            let (context, listener, state) = gateway_and_context(&config, supervise, &board).await?;
+            let (context, listener, state) =
+                gateway_and_context(&config, supervise, &board).await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
@@ -138,7 +139,14 @@ async fn gateway_and_context(
     config: &Config,
     supervise: config::SuperviseConfig,
     board: &StatusBoard,
-) -> Result<(supervise::Context, tokio::net::TcpListener, gateway::GatewayState), CriticalError> {
+) -> Result<
+    (
+        supervise::Context,
+        tokio::net::TcpListener,
+        gateway::GatewayState,
+    ),
+    CriticalError,
+> {
     let address = std::net::SocketAddr::new(supervise.gateway_bind, supervise.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -172,7 +180,9 @@ async fn gateway_and_context(
 
 /// A loopback port nothing listens on right now.
 fn free_loopback_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be

@@ -64,13 +64,14 @@ impl StatusBoard {
 
     /// Where the dev server answered, once it did.
     pub fn set_upstream_port(&self, port: u16) {
-        self.sender.send_if_modified(|status| match &mut status.runtime {
-            Some(runtime) if runtime.upstream_port != Some(port) => {
-                runtime.upstream_port = Some(port);
-                true
-            }
-            _ => false,
-        });
+        self.sender
+            .send_if_modified(|status| match &mut status.runtime {
+                Some(runtime) if runtime.upstream_port != Some(port) => {
+                    runtime.upstream_port = Some(port);
+                    true
+                }
+                _ => false,
+            });
     }
 
     pub fn current(&self) -> Status {

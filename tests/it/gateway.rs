@@ -85,7 +85,9 @@ fn exchange(port: u16, request: &str) -> (u16, String, String) {
 fn get(port: u16, path: &str, extra_headers: &str) -> (u16, String, String) {
     exchange(
         port,
-        &format!("GET {path} HTTP/1.1\r\nHost: preview-app.example\r\n{extra_headers}Connection: close\r\n\r\n"),
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: preview-app.example\r\n{extra_headers}Connection: close\r\n\r\n"
+        ),
     )
 }
 
@@ -116,7 +118,12 @@ async fn the_gateway_answers_before_the_dev_server_then_forwards_to_it() {
     let files = app_files(3000, "Number(process.env.PORT)");
     let daemon = spawn_gateway(&setup, files, port, &[]).await;
     assert!(
-        wait_until(CONVERGE, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await,
+        wait_until(CONVERGE, || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok())
+        .await,
         "{}",
         daemon.log()
     );
@@ -125,10 +132,14 @@ async fn the_gateway_answers_before_the_dev_server_then_forwards_to_it() {
     let (status, head, body) = get(port, "/", "Accept: text/html\r\n");
     assert_eq!(status, 503, "{body}");
     assert!(head.contains("retry-after: 2"), "{head}");
-    assert!(body.contains(r#"<meta name="preview-gateway" content="loading">"#), "{body}");
+    assert!(
+        body.contains(r#"<meta name="preview-gateway" content="loading">"#),
+        "{body}"
+    );
     let (status, head, body) = get(port, "/assets/app.js", "");
     assert_eq!(status, 503);
     assert!(head.contains("retry-after"), "{head}");
+    assert!(head.contains("x-preview-gateway: not-ready"), "{head}");
     assert!(body.contains("dev_server_not_ready"), "{body}");
     assert_eq!(health(port)["ready"], false);
 
@@ -150,10 +161,17 @@ async fn the_gateway_answers_before_the_dev_server_then_forwards_to_it() {
     let headers: Value = serde_json::from_str(&body).unwrap();
     let upstream = health(port)["upstream"].as_str().unwrap().to_owned();
     let dev_port = upstream.rsplit(':').next().unwrap();
-    assert_ne!(dev_port, port.to_string(), "the dev server has a port of its own");
+    assert_ne!(
+        dev_port,
+        port.to_string(),
+        "the dev server has a port of its own"
+    );
     assert_eq!(headers["host"], format!("localhost:{dev_port}"));
     assert_eq!(headers["origin"], format!("http://localhost:{dev_port}"));
-    assert_eq!(headers["referer"], format!("http://localhost:{dev_port}/page?x=1"));
+    assert_eq!(
+        headers["referer"],
+        format!("http://localhost:{dev_port}/page?x=1")
+    );
     assert_eq!(headers["x-forwarded-host"], "preview-app.example");
 
     // A 2 MiB body goes there and back.
@@ -170,7 +188,9 @@ async fn the_gateway_answers_before_the_dev_server_then_forwards_to_it() {
 
     // A WebSocket upgrade becomes a tunnel.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream
         .write_all(b"GET /hmr HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         .unwrap();
@@ -202,7 +222,11 @@ async fn a_dev_server_listening_elsewhere_than_told_is_found_and_forwarded_to() 
 
     // Assert
     assert!(
-        wait_until(CONVERGE, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        wait_until(CONVERGE, || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()
             && health(port)["ready"] == true)
         .await,
         "{}",
@@ -242,9 +266,15 @@ async fn a_dev_server_that_never_answers_is_reported_unresponsive_with_its_last_
     // Assert
     assert!(wait_until(CONVERGE, unresponsive).await, "{}", daemon.log());
     let message = health(port)["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("has not answered HTTP within 2 s"), "{message}");
+    assert!(
+        message.contains("has not answered HTTP within 2 s"),
+        "{message}"
+    );
     assert!(message.contains("compiling <the app>"), "{message}");
     let (status, _, body) = get(port, "/", "Accept: text/html\r\n");
     assert_eq!(status, 503);
-    assert!(body.contains("compiling &lt;the app&gt;"), "the loading page shows the output escaped: {body}");
+    assert!(
+        body.contains("compiling &lt;the app&gt;"),
+        "the loading page shows the output escaped: {body}"
+    );
 }

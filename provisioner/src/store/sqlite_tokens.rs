@@ -7,7 +7,7 @@ use sync_protocol::{AppId, DevServerState, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::sqlite::{to_i64, to_u64};
-use super::{decode_runtime, encode_runtime, SqliteStore, StoreError, SyncStatus, SyncTokenStore};
+use super::{SqliteStore, StoreError, SyncStatus, SyncTokenStore, decode_runtime, encode_runtime};
 
 #[async_trait]
 impl SyncTokenStore for SqliteStore {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Uri, Version, header};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -92,6 +92,9 @@ impl Forwarder {
         }
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
+        // An HTTP/1.0 dev server (Python's http.server) must not turn the
+        // browser's connection into HTTP/1.0.
+        parts.version = Version::HTTP_11;
         Ok(Response::from_parts(parts, Body::new(body)))
     }
 }
@@ -138,7 +141,9 @@ fn rewrite_referer(referer: &str, own_origin: &str) -> Option<String> {
     let rest = referer
         .strip_prefix("http://")
         .or_else(|| referer.strip_prefix("https://"))?;
-    let path = rest.find(['/', '?', '#']).map_or("/", |index| &rest[index..]);
+    let path = rest
+        .find(['/', '?', '#'])
+        .map_or("/", |index| &rest[index..]);
     Some(format!("{own_origin}{path}"))
 }
 
@@ -194,7 +199,10 @@ mod tests {
         ]);
         assert_eq!(headers["host"], "localhost:5173");
         assert_eq!(headers["origin"], "http://localhost:5173");
-        assert_eq!(headers["referer"], "http://localhost:5173/src/App.jsx?t=1#x");
+        assert_eq!(
+            headers["referer"],
+            "http://localhost:5173/src/App.jsx?t=1#x"
+        );
         assert_eq!(headers["x-forwarded-host"], "preview-web.fly.dev");
         assert_eq!(headers["x-forwarded-proto"], "http");
     }

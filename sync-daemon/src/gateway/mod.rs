@@ -55,26 +55,24 @@ pub fn router(state: GatewayState) -> Router {
         .with_state(state)
 }
 
-/// Serves the gateway on `listener` until `stop` turns true.
+/// Serves the gateway on `listener` until `stop` turns true; open
+/// connections (a WebSocket, a streaming response) then get [`DRAIN`] to
+/// finish, not an unbounded time.
 pub async fn serve(listener: TcpListener, state: GatewayState, mut stop: watch::Receiver<bool>) {
-    let (drained_sender, mut drained) = watch::channel(false);
-    let shutdown = async move {
-        let _ = stop.wait_for(|stopping| *stopping).await.map(drop);
-        let _ = drained_sender.send(true);
-    };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown);
-    let server = std::pin::pin!(server.into_future());
-    // Open connections (a WebSocket, a streaming response) get a short
-    // grace period, not an unbounded one.
-    let bounded = async {
-        let _ = drained.wait_for(|done| *done).await.map(drop);
-        tokio::time::sleep(DRAIN).await;
-    };
+    let mut stop_server = stop.clone();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let _ = stop_server.wait_for(|stopping| *stopping).await.map(drop);
+    });
+    let mut server = tokio::spawn(server.into_future());
     tokio::select! {
-        result = server => if let Err(error) = result {
-            tracing::error!(%error, "the preview gateway stopped");
-        },
-        () = bounded => {}
+        result = &mut server => {
+            tracing::error!(?result, "the preview gateway stopped on its own");
+            return;
+        }
+        _ = stop.wait_for(|stopping| *stopping) => {}
+    }
+    if tokio::time::timeout(DRAIN, &mut server).await.is_err() {
+        server.abort();
     }
 }
 

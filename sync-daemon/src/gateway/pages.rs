@@ -11,6 +11,9 @@ use sync_protocol::DevServerState;
 
 /// The gateway's own routes live under this prefix, outside any app's.
 pub const HEALTH_PATH: &str = "/__preview/health";
+/// Names the gateway's own answers (`health`, `not-ready`), so the edge
+/// proxy in front can tell them from the app's.
+pub const GATEWAY_HEADER: &str = "x-preview-gateway";
 /// How many output lines the loading page and the health route show.
 pub const SHOWN_LINES: usize = 40;
 
@@ -100,6 +103,7 @@ pub fn health(health: &Health) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(GATEWAY_HEADER, HeaderValue::from_static("health"));
     response
 }
 
@@ -107,6 +111,7 @@ fn set_common(headers: &mut HeaderMap, content_type: &'static str) {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    headers.insert(GATEWAY_HEADER, HeaderValue::from_static("not-ready"));
 }
 
 /// HTML text escaping: the output is the app's, not ours.
@@ -164,7 +169,11 @@ mod tests {
             (Method::GET, HeaderMap::new(), false),
         ];
         for (method, headers, expected) in cases {
-            assert_eq!(wants_html(&method, &headers), expected, "{method} {headers:?}");
+            assert_eq!(
+                wants_html(&method, &headers),
+                expected,
+                "{method} {headers:?}"
+            );
         }
     }
 }

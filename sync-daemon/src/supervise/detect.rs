@@ -87,7 +87,10 @@ impl Framework {
     fn port_flags(self, port: u16) -> Vec<String> {
         let flags = match self {
             Framework::Next => format!("-p {port} -H 127.0.0.1"),
-            Framework::Vite(_) | Framework::SvelteKit | Framework::Remix | Framework::ReactRouter => {
+            Framework::Vite(_)
+            | Framework::SvelteKit
+            | Framework::Remix
+            | Framework::ReactRouter => {
                 format!("--port {port} --host 127.0.0.1 --strictPort")
             }
             Framework::Astro | Framework::Nuxt => format!("--port {port} --host 127.0.0.1"),
@@ -142,9 +145,7 @@ pub fn framework(package: &PackageJson, files: &BTreeSet<String>) -> Option<Fram
     if config("astro.config") {
         return Some(Framework::Astro);
     }
-    let has_entry = ENTRY_FILES
-        .iter()
-        .any(|name| files.contains(*name));
+    let has_entry = ENTRY_FILES.iter().any(|name| files.contains(*name));
     (has_entry || package.scripts.contains_key("dev") || package.scripts.contains_key("start"))
         .then_some(Framework::Node)
 }
@@ -153,9 +154,9 @@ pub fn framework(package: &PackageJson, files: &BTreeSet<String>) -> Option<Fram
 pub fn package_manager(package: &PackageJson, files: &BTreeSet<String>) -> &'static str {
     const MANAGERS: [&str; 4] = ["pnpm", "yarn", "bun", "npm"];
     if let Some(declared) = &package.package_manager
-        && let Some(name) = MANAGERS.iter().find(|name| {
-            declared.split('@').next() == Some(**name)
-        })
+        && let Some(name) = MANAGERS
+            .iter()
+            .find(|name| declared.split('@').next() == Some(**name))
     {
         return name;
     }
@@ -207,7 +208,10 @@ pub fn dev_command(
             "npm" => format!("npm run {name}"),
             other => format!("{other} run {name}"),
         };
-        return match (runs_cli(&package.scripts[name]) && !flags.is_empty(), manager) {
+        return match (
+            runs_cli(&package.scripts[name]) && !flags.is_empty(),
+            manager,
+        ) {
             (false, _) => run,
             (true, "npm") => format!("{run} -- {flags}"),
             (true, _) => format!("{run} {flags}"),

@@ -115,7 +115,13 @@ const APPS: &[(&str, &[&str], &str, &str, &str)] = &[
         "npm",
         "npm run start",
     ),
-    (r#"{}"#, &["package.json", "index.js"], "node", "npm", "node index.js"),
+    (
+        r#"{}"#,
+        &["package.json", "index.js"],
+        "node",
+        "npm",
+        "node index.js",
+    ),
     (
         r#"{"devDependencies":{"vite":"^7"}}"#,
         &["package.json"],

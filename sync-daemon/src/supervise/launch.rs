@@ -129,7 +129,13 @@ mod tests {
                 Some("if command -v yarn"),
                 "yarn run dev --port 9 --host 127.0.0.1 --strictPort",
             ),
-            (Some(&vite), "node x.js", Some("make deps"), Some("make deps"), "node x.js"),
+            (
+                Some(&vite),
+                "node x.js",
+                Some("make deps"),
+                Some("make deps"),
+                "node x.js",
+            ),
             (None, AUTO, None, None, "npm run dev"),
         ];
         for (package, exec, install, expected_install, expected_dev) in cases {

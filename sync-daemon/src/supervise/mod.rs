@@ -80,9 +80,9 @@ pub async fn run(
             context.config.install.as_deref(),
             context.dev_port,
         );
-        context.board.set_runtime(Some(
-            launch.report(context.dev_port, context.config.port),
-        ));
+        context
+            .board
+            .set_runtime(Some(launch.report(context.dev_port, context.config.port)));
         if !install::install_if_needed(&context, &launch, &mut applied, &mut stop, &mut backoff)
             .await?
         {

@@ -51,7 +51,10 @@ fn parse_hex_address(text: &str) -> Option<SocketAddr> {
 
 /// `socket:[12345]` → 12345.
 pub fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// The process group of a `/proc/<pid>/stat` line (the fifth field; the
@@ -115,7 +118,9 @@ pub fn listening_in_group(group: i32) -> Vec<SocketAddr> {
     let mut inodes = BTreeSet::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        let Some(pid) = name
+            .to_str()
+            .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
         else {
             continue;
         };
@@ -169,7 +174,10 @@ mod tests {
         );
         let tcp6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
    0: 00000000000000000000000001000000:1435 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 99 1 0000000000000000 100 0 0 10 0\n";
-        assert_eq!(parse_listening(tcp6), vec![(99, "[::1]:5173".parse().unwrap())]);
+        assert_eq!(
+            parse_listening(tcp6),
+            vec![(99, "[::1]:5173".parse().unwrap())]
+        );
     }
 
     #[test]
@@ -180,7 +188,10 @@ mod tests {
             ("127.0.0.1:5173", "127.0.0.1:5173"),
         ];
         for (bound, expected) in cases {
-            assert_eq!(connectable(bound.parse().unwrap()), expected.parse().unwrap());
+            assert_eq!(
+                connectable(bound.parse().unwrap()),
+                expected.parse().unwrap()
+            );
         }
     }
 
@@ -197,7 +208,10 @@ mod tests {
         let v4 = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let v6 = |port| SocketAddr::from((Ipv6Addr::LOCALHOST, port));
         let cases: Vec<(&str, Vec<SocketAddr>)> = vec![
-            ("  ➜  Local:   http://localhost:5173/", vec![v4(5173), v6(5173)]),
+            (
+                "  ➜  Local:   http://localhost:5173/",
+                vec![v4(5173), v6(5173)],
+            ),
             ("   - Local:        http://127.0.0.1:3000", vec![v4(3000)]),
             ("Listening on http://0.0.0.0:8080", vec![v4(8080)]),
             ("astro  ┃ Local    http://[::1]:4321/", vec![v6(4321)]),

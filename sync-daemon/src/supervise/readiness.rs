@@ -22,7 +22,8 @@ const SEARCHED_LINES: usize = 50;
 
 /// Whether something at `address` answers `GET /` with an HTTP response.
 pub async fn answers_http(address: SocketAddr) -> bool {
-    let Ok(Ok(mut stream)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
+    let Ok(Ok(mut stream)) =
+        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
     else {
         return false;
     };
@@ -88,7 +89,9 @@ mod tests {
             let (mut stream, _) = http.accept().await.unwrap();
             let mut buffer = [0u8; 1024];
             let _ = stream.read(&mut buffer).await;
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await;
         });
         // The silent listener accepts and closes without a word.
         tokio::spawn(async move {
