@@ -18,7 +18,7 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
     let token = provisioner.mint_sync_token("shop").await.unwrap();
     let report = sync_protocol::SyncStatusReport {
         revision: 1,
-        dev_server: sync_protocol::DevServerState::Ready,
+        dev_server: DevServerState::Ready,
         message: None,
     };
     provisioner
