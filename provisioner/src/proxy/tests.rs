@@ -276,12 +276,9 @@ async fn a_request_waiting_for_a_slow_dev_server_keeps_its_preview_awake() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dev_port = listener.local_addr().expect("address").port();
     drop(listener);
-    let (proxy_port, backend) = spawn_proxy_touching_every(
-        Target::Running { port: dev_port },
-        dev_port,
-        Duration::ZERO,
-    )
-    .await;
+    let (proxy_port, backend) =
+        spawn_proxy_touching_every(Target::Running { port: dev_port }, dev_port, Duration::ZERO)
+            .await;
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let listener = TcpListener::bind(("127.0.0.1", dev_port))
