@@ -7,6 +7,7 @@ use std::time::Duration;
 use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
+use crate::logging::LogFormat;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
 /// and optionally supervises the app's dev server there.
@@ -61,6 +62,10 @@ pub struct Args {
     /// 127.0.0.1 to tell when it is ready.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    /// How log lines are written: `text`, or `json` for a log shipper.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The validated configuration the daemon runs with.
@@ -156,6 +161,33 @@ fn default_state_dir(dir: &Path) -> Result<PathBuf, CriticalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_are_text_unless_json_is_asked_for() {
+        use clap::Parser;
+        let base = [
+            "sync-daemon",
+            "--server",
+            "http://127.0.0.1:1",
+            "--app",
+            "a",
+            "--token",
+            "t",
+            "--dir",
+            "/tmp/app",
+        ];
+        let parse = |extra: &[&str]| Args::try_parse_from(base.iter().chain(extra));
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let refused = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("json"),
+            "the error names the choices: {refused}"
+        );
+    }
 
     #[test]
     fn state_dir_defaults_to_a_sibling() {
