@@ -7,6 +7,7 @@ use std::time::Duration;
 use sync_protocol::{AppId, SyncToken};
 
 use crate::error::CriticalError;
+use crate::logging::LogFormat;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
 /// and optionally supervises the app's dev server there.
@@ -61,6 +62,10 @@ pub struct Args {
     /// 127.0.0.1 to tell when it is ready.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    /// How log lines are written: `text`, or `json` for a log shipper.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The validated configuration the daemon runs with.
@@ -184,6 +189,33 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("3h").is_err());
         assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn log_lines_are_text_unless_json_is_asked_for() {
+        use clap::Parser;
+        let base = [
+            "sync-daemon",
+            "--server",
+            "http://127.0.0.1:1",
+            "--app",
+            "a",
+            "--token",
+            "t",
+            "--dir",
+            "/tmp/app",
+        ];
+        let parse = |extra: &[&str]| Args::try_parse_from(base.iter().chain(extra));
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let refused = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("json"),
+            "the error names the choices: {refused}"
+        );
     }
 
     #[test]
