@@ -10,6 +10,9 @@ pub enum StoreError {
         index: usize,
         path: sync_protocol::FilePath,
     },
+    /// `file` is (or would be) a file, and the write puts `beneath` under it.
+    #[error("{file:?} is a file, so {beneath:?} cannot be beneath it")]
+    FileDirectoryConflict { file: String, beneath: String },
     #[error("the app would hold {would_hold} files; the limit is {limit}")]
     TooManyFiles { would_hold: u64, limit: u64 },
     #[error("the app would hold {would_hold} bytes; the limit is {limit}")]

@@ -4,6 +4,7 @@
 //! what a test learns from it holds for them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound::Excluded;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,7 +13,10 @@ use sync_protocol::{AppId, FileEntry, FilePath, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::previews::PreviewStore;
-use super::write_plan::{AppRow, StoredFile, WriteDecision, plan_write};
+use super::write_plan::{
+    AppRow, StoredFile, WriteDecision, beneath_bounds, beneath_limit, may_create, paths_to_read,
+    plan_write,
+};
 use super::{
     AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
     SyncTokenStore, WriteOutcome,
@@ -56,6 +60,24 @@ impl App {
             .collect()
     }
 
+    /// For each of `paths` with files beneath it, the first `limit` of them.
+    fn beneath(&self, paths: &[&str], limit: u64) -> HashMap<String, Vec<String>> {
+        let mut beneath = HashMap::new();
+        for path in paths {
+            let (low, high) = beneath_bounds(path);
+            let found: Vec<String> = self
+                .files
+                .range::<str, _>((Excluded(low.as_str()), Excluded(high.as_str())))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .map(|(path, _)| path.clone())
+                .collect();
+            if !found.is_empty() {
+                beneath.insert((*path).to_owned(), found);
+            }
+        }
+        beneath
+    }
+
     fn holds(&self, sha256: &str) -> bool {
         self.files
             .values()
@@ -82,12 +104,13 @@ impl FileStore for MemoryStore {
         let mut state = self.state();
         let State { apps, blobs, .. } = &mut *state;
         let app = apps.entry(app_id.clone()).or_default();
-        let stored: HashMap<String, StoredFile> = changes
-            .iter()
-            .filter_map(|change| app.files.get(change.path.as_str()))
+        let stored: HashMap<String, StoredFile> = paths_to_read(changes)
+            .into_iter()
+            .filter_map(|path| app.files.get(path))
             .map(|(path, file, _)| (path.as_str().to_owned(), file.clone()))
             .collect();
-        let plan = match plan_write(app.row, &stored, changes, limits)? {
+        let beneath = app.beneath(&may_create(changes, &stored), beneath_limit(changes));
+        let plan = match plan_write(app.row, &stored, &beneath, changes, limits)? {
             WriteDecision::NoOp { revision } => {
                 return Ok(WriteOutcome {
                     revision,

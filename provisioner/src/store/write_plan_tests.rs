@@ -183,7 +183,7 @@ fn the_write_decision_follows_its_rules() {
     ];
 
     for (rule, changes, limits, expected) in &cases {
-        let decision = plan_write(app, &stored, changes, *limits);
+        let decision = plan_write(app, &stored, &HashMap::new(), changes, *limits);
         assert_eq!(summary(decision), *expected, "{rule}");
     }
 }
@@ -192,7 +192,13 @@ fn the_write_decision_follows_its_rules() {
 fn a_refused_delete_names_its_index_in_the_batch() {
     let changes = [put("a", "1"), delete("a"), delete("a")];
 
-    let refused = plan_write(AppRow::default(), &HashMap::new(), &changes, LIMITS);
+    let refused = plan_write(
+        AppRow::default(),
+        &HashMap::new(),
+        &HashMap::new(),
+        &changes,
+        LIMITS,
+    );
 
     assert!(
         matches!(refused, Err(StoreError::FileNotFound { index: 2, .. })),
@@ -212,4 +218,94 @@ fn a_delta_is_answered_from_the_floor_to_the_current_revision() {
         .collect();
 
     assert_eq!(answered, [false, false, true, true, true, true, false]);
+}
+
+#[test]
+fn a_file_and_a_directory_of_the_same_name_are_refused() {
+    // The app holds `src/main.ts`, `lib` (a file) and `old/x`.
+    let stored_content = ["src/main.ts", "lib", "old/x"];
+    let files: HashMap<String, StoredFile> = stored_content
+        .iter()
+        .map(|path| {
+            let file = StoredFile {
+                sha256: sync_protocol::sha256_hex(b"x"),
+                size: 1,
+            };
+            ((*path).to_owned(), file)
+        })
+        .collect();
+    let app = AppRow {
+        revision: 1,
+        usage: AppUsage {
+            file_count: 3,
+            total_bytes: 3,
+        },
+        history_floor: 0,
+    };
+    let cases: Vec<(&str, Vec<FileChange>, &str)> = vec![
+        (
+            "a file beneath a stored file",
+            vec![put("lib/util.ts", "1")],
+            "refused: \"lib\" is a file, so \"lib/util.ts\" cannot be beneath it",
+        ),
+        (
+            "a file where stored files need a directory",
+            vec![put("src", "1")],
+            "refused: \"src\" is a file, so \"src/main.ts\" cannot be beneath it",
+        ),
+        (
+            "both in one batch",
+            vec![put("docs/a/b.md", "1"), put("docs/a", "1")],
+            "refused: \"docs/a\" is a file, so \"docs/a/b.md\" cannot be beneath it",
+        ),
+        (
+            "a file beneath a file put earlier in the batch",
+            vec![put("docs", "1"), put("docs/readme.md", "1")],
+            "refused: \"docs\" is a file, so \"docs/readme.md\" cannot be beneath it",
+        ),
+        (
+            "a directory whose only file the batch deletes is free",
+            vec![delete("old/x"), put("old", "1")],
+            "r2 changed 2 usage 3/3 floor 0 put [old=1] delete [old/x]",
+        ),
+        (
+            "a file whose path the batch deletes leaves room for a directory",
+            vec![delete("lib"), put("lib/util.ts", "1")],
+            "r2 changed 2 usage 3/3 floor 0 put [lib/util.ts=1] delete [lib]",
+        ),
+        (
+            "a name that only starts like a directory is no conflict",
+            vec![put("src.bak", "1"), put("srcs/a", "1"), put("li", "1")],
+            "r2 changed 3 usage 6/6 floor 0 put [li=1 src.bak=1 srcs/a=1] delete []",
+        ),
+    ];
+
+    for (rule, changes, expected) in &cases {
+        let stored: HashMap<String, StoredFile> = paths_to_read(changes)
+            .into_iter()
+            .filter_map(|path| Some((path.to_owned(), files.get(path)?.clone())))
+            .collect();
+        // What a backend reads beneath each path the write may create.
+        let beneath: HashMap<String, Vec<String>> = may_create(changes, &stored)
+            .into_iter()
+            .filter_map(|path| {
+                let (low, high) = beneath_bounds(path);
+                let found: Vec<String> = stored_content
+                    .iter()
+                    .filter(|stored| **stored > low.as_str() && **stored < high.as_str())
+                    .map(|stored| (*stored).to_owned())
+                    .collect();
+                (!found.is_empty()).then(|| (path.to_owned(), found))
+            })
+            .collect();
+
+        let roomy = AppLimits {
+            max_files_per_app: 100,
+            max_bytes_per_app: 100,
+            ..LIMITS
+        };
+        let decision = plan_write(app, &stored, &beneath, changes, roomy);
+
+        assert_eq!(summary(decision), *expected, "{rule}");
+    }
 }

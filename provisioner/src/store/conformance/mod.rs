@@ -9,12 +9,14 @@
 
 mod files;
 mod records;
+mod tree;
 
 use bytes::Bytes;
 use sync_protocol::{AppId, FilePath};
 
 pub use files::*;
 pub use records::*;
+pub use tree::*;
 
 use super::previews::PreviewStore;
 use super::{AppLimits, Blob, Changes, FileChange, FileStore, SyncTokenStore};
@@ -33,6 +35,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $handles;
             each_write_is_one_revision_and_a_no_op_keeps_it,
             a_refused_write_applies_nothing,
+            a_file_and_a_directory_of_the_same_name_are_refused,
             deltas_carry_changes_and_deletions_after_since,
             writes_through_one_handle_are_revisions_and_deltas_through_the_other,
             since_older_than_the_history_kept_gets_the_full_manifest,

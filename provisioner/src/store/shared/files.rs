@@ -14,7 +14,9 @@ macro_rules! file_store {
                 changes: &[$crate::store::FileChange],
                 limits: $crate::store::AppLimits,
             ) -> Result<$crate::store::WriteOutcome, $crate::store::StoreError> {
-                use $crate::store::write_plan::{WriteDecision, plan_write};
+                use $crate::store::write_plan::{
+                    WriteDecision, beneath_limit, may_create, paths_to_read, plan_write,
+                };
                 let mut transaction = self.begin_write().await?;
                 // The row must exist to be locked; a concurrent first write
                 // waits on the insert until the other commits, then finds it.
@@ -25,8 +27,13 @@ macro_rules! file_store {
                 .execute(&mut *transaction)
                 .await?;
                 let app = Self::app_row(&mut transaction, app_id, Self::LOCK_APP_ROW).await?;
-                let stored = Self::stored_files(&mut transaction, app_id, changes).await?;
-                let plan = match plan_write(app, &stored, changes, limits)? {
+                let stored =
+                    Self::stored_files(&mut transaction, app_id, &paths_to_read(changes)).await?;
+                let created = may_create(changes, &stored);
+                let limit = beneath_limit(changes);
+                let beneath =
+                    Self::stored_beneath(&mut transaction, app_id, &created, limit).await?;
+                let plan = match plan_write(app, &stored, &beneath, changes, limits)? {
                     // Dropping the transaction rolls it back: nothing to record.
                     WriteDecision::NoOp { revision } => {
                         return Ok($crate::store::WriteOutcome {
@@ -228,24 +235,24 @@ macro_rules! file_store {
                 )
             }
 
-            /// The stored content of every path the changes touch.
+            /// The stored content of those of `paths` the app holds.
             async fn stored_files(
                 transaction: &mut sqlx::Transaction<'static, $db>,
                 app_id: &sync_protocol::AppId,
-                changes: &[$crate::store::FileChange],
+                paths: &[&str],
             ) -> Result<
                 std::collections::HashMap<String, $crate::store::write_plan::StoredFile>,
                 $crate::store::StoreError,
             > {
                 let mut stored = std::collections::HashMap::new();
-                for chunk in changes.chunks($crate::store::shared::PATHS_PER_QUERY) {
+                for chunk in paths.chunks($crate::store::shared::PATHS_PER_QUERY) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "SELECT path, sha256, size FROM files WHERE app_id = ",
                     );
                     query.push_bind(app_id.as_str()).push(" AND path IN (");
                     let mut separated = query.separated(", ");
-                    for change in chunk {
-                        separated.push_bind(change.path.as_str());
+                    for path in chunk {
+                        separated.push_bind(*path);
                     }
                     query.push(")");
                     let rows: Vec<(String, String, i64)> =
@@ -261,6 +268,59 @@ macro_rules! file_store {
                     }));
                 }
                 Ok(stored)
+            }
+
+            /// For each of `paths` that has stored files beneath it, the
+            /// first `limit` of them in byte order. One query per chunk finds
+            /// the paths with anything beneath (rare); one more each reads those.
+            async fn stored_beneath(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                paths: &[&str],
+                limit: u64,
+            ) -> Result<std::collections::HashMap<String, Vec<String>>, $crate::store::StoreError>
+            {
+                use $crate::store::write_plan::beneath_bounds;
+                let order = Self::BYTE_ORDER;
+                let mut found = Vec::new();
+                for chunk in paths.chunks($crate::store::shared::PATHS_PER_QUERY / 2) {
+                    let mut query =
+                        sqlx::QueryBuilder::<$db>::new("SELECT c.column1 FROM (VALUES ");
+                    let mut separated = query.separated(", ");
+                    for path in chunk {
+                        let (low, high) = beneath_bounds(path);
+                        separated.push("(");
+                        separated.push_bind_unseparated(low);
+                        separated.push_unseparated(", ");
+                        separated.push_bind_unseparated(high);
+                        separated.push_unseparated(")");
+                    }
+                    query.push(") AS c WHERE EXISTS (SELECT 1 FROM files f WHERE f.app_id = ");
+                    query.push_bind(app_id.as_str());
+                    query.push(format!(
+                        " AND f.path{order} > c.column1 AND f.path{order} < c.column2)"
+                    ));
+                    let lows: Vec<(String,)> =
+                        query.build_query_as().fetch_all(&mut **transaction).await?;
+                    found.extend(lows.into_iter().map(|(low,)| low));
+                }
+                let mut beneath = std::collections::HashMap::new();
+                for low in found {
+                    let path = low.strip_suffix('/').unwrap_or(&low).to_owned();
+                    let (low, high) = beneath_bounds(&path);
+                    let paths: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT path FROM files WHERE app_id = $1 AND path{order} > $2 \
+                         AND path{order} < $3 ORDER BY path{order} LIMIT $4"
+                    ))
+                    .bind(app_id.as_str())
+                    .bind(low)
+                    .bind(high)
+                    .bind($crate::store::shared::to_i64(limit))
+                    .fetch_all(&mut **transaction)
+                    .await?;
+                    beneath.insert(path, paths);
+                }
+                Ok(beneath)
             }
 
             /// The app's files changed after revision `since` (all of them for 0), by path in byte order.
