@@ -28,22 +28,7 @@ pub struct Wanted {
 /// Downloads every wanted blob (distinct hashes) into its destination,
 /// batching when there are several.
 pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
-    let mut batches: Vec<&[Wanted]> = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (position, blob) in wanted.iter().enumerate() {
-        let count = position - start;
-        if count > 0 && (count == MAX_BLOBS_PER_BATCH || bytes + blob.size > MAX_BATCH_BYTES) {
-            batches.push(&wanted[start..position]);
-            start = position;
-            bytes = 0;
-        }
-        bytes += blob.size;
-    }
-    if start < wanted.len() {
-        batches.push(&wanted[start..]);
-    }
-    for batch in batches {
+    for batch in batches(wanted) {
         if let [single] = batch {
             receive(client.blob(&single.sha256).await?, batch).await?;
             continue;
@@ -60,6 +45,28 @@ pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Splits the wanted blobs, in order, into batches of at most
+/// [`MAX_BLOBS_PER_BATCH`] blobs and [`MAX_BATCH_BYTES`] bytes (a larger
+/// blob goes alone).
+fn batches(wanted: &[Wanted]) -> Vec<&[Wanted]> {
+    let mut batches: Vec<&[Wanted]> = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (position, blob) in wanted.iter().enumerate() {
+        let count = position - start;
+        if count > 0 && (count == MAX_BLOBS_PER_BATCH || bytes + blob.size > MAX_BATCH_BYTES) {
+            batches.push(&wanted[start..position]);
+            start = position;
+            bytes = 0;
+        }
+        bytes += blob.size;
+    }
+    if start < wanted.len() {
+        batches.push(&wanted[start..]);
+    }
+    batches
 }
 
 /// Splits a body holding `blobs` back to back, by their known sizes.
@@ -168,4 +175,44 @@ pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<
     }
     let (actual, _) = crate::fsio::hash_file(destination).map_err(|e| io_error(destination, e))?;
     Ok(actual == sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(sizes: &[u64]) -> Vec<Wanted> {
+        sizes
+            .iter()
+            .map(|size| Wanted {
+                sha256: String::new(),
+                size: *size,
+                destination: PathBuf::new(),
+            })
+            .collect()
+    }
+
+    fn lengths(wanted: &[Wanted]) -> Vec<usize> {
+        batches(wanted).iter().map(|batch| batch.len()).collect()
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes_and_keep_the_order() {
+        const MIB: u64 = 1024 * 1024;
+        let cases: Vec<(&str, Vec<u64>, Vec<usize>)> = vec![
+            ("nothing", vec![], vec![]),
+            ("one", vec![1], vec![1]),
+            ("small ones together", vec![1; 10], vec![10]),
+            (
+                "count cap",
+                vec![1; MAX_BLOBS_PER_BATCH + 1],
+                vec![MAX_BLOBS_PER_BATCH, 1],
+            ),
+            ("byte cap", vec![40 * MIB, 40 * MIB, 1], vec![1, 2]),
+            ("a huge blob alone", vec![1, 200 * MIB, 1], vec![1, 1, 1]),
+        ];
+        for (case, blob_sizes, expected) in cases {
+            assert_eq!(lengths(&sizes(&blob_sizes)), expected, "{case}");
+        }
+    }
 }

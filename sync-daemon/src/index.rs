@@ -16,6 +16,7 @@ use sync_protocol::FilePath;
 
 use crate::error::CriticalError;
 use crate::fsio::{self, Stamp};
+use crate::plan::Ownership;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Index {
@@ -145,6 +146,16 @@ impl Index {
             .filter(|(path, _)| !self.dirty.contains(*path))
             .map(|(path, entry)| (entry.sha256.as_str(), path))
             .collect()
+    }
+}
+
+impl Ownership for Index {
+    fn owned_sha256(&self, path: &FilePath) -> Option<&str> {
+        self.files.get(path).map(|entry| entry.sha256.as_str())
+    }
+
+    fn owned_paths(&self) -> impl Iterator<Item = &FilePath> {
+        self.files.keys()
     }
 }
 

@@ -6,12 +6,15 @@
 //!
 //! - `config`: flags and environment, validated into [`Config`].
 //! - `client`: the only module that talks HTTP.
-//! - `sync_loop`: manifest → apply → report, with long-poll or conditional
-//!   polling and backoff; `apply` is one cycle (plan, stage, burst).
+//! - `sync_loop`: manifest → apply → report, wiring the `poller` (which
+//!   request next, what an answer or failure means) to I/O, the watcher and
+//!   shutdown; `apply` is one cycle: observe, `plan` (the pure ownership
+//!   rules), `stage`, burst.
 //! - `index`, `fsio`, `staging`, `fetch`: what is on disk, safe paths,
 //!   where new content waits, and verified downloads.
 //! - `watch`: inotify on the synced directories, to notice local edits.
 //! - `status`: the sync-status reporter; `supervise`: the dev server.
+//! - `logging`: text or JSON log lines (`--log-format`, `LOG_FORMAT`).
 //!
 //! # State directory
 //!
@@ -35,6 +38,10 @@ pub mod error;
 pub mod fetch;
 pub mod fsio;
 pub mod index;
+pub mod logging;
+pub mod plan;
+pub mod poller;
+pub mod stage;
 pub mod staging;
 pub mod status;
 pub mod supervise;
@@ -75,7 +82,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let reporter = tokio::spawn(status::report_changes(client.clone(), board.subscribe()));
     let (applied, applied_receiver) = channel::channel(None);
     let (stop, stop_receiver) = channel::channel(false);
-    tracing::info!(app = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
+    tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
     let supervisor = supervise.map(|supervise| {
         let context = supervise::Context {
@@ -99,7 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     let result = tokio::select! {
         result = sync_loop::run(&config, &client, &board, &applied, stop_receiver)
-            .instrument(tracing::info_span!("sync", app = %config.app_id)) => result,
+            .instrument(tracing::info_span!("sync", app_id = %config.app_id)) => result,
         () = stop_on_signal => Ok(()),
     };
     stop.send_replace(true);
