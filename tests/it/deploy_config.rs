@@ -260,7 +260,8 @@ fn runtime_image_reads_what_the_fly_driver_sets() {
         panic!("`provisioner serve` parses as serve")
     };
     let app_id = sync_protocol::AppId::parse("demo").unwrap();
-    let request = preview_machine_request(&PreviewMachineSettings::from_args(&args), &app_id, None);
+    let settings = PreviewMachineSettings::from_args(&args.fly, args.lifecycle.autostop);
+    let request = preview_machine_request(&settings, &app_id, None);
     let request = serde_json::to_value(request).unwrap();
     let config = &request["config"];
     let machine_env = config["env"].as_object().expect("the machine has env");

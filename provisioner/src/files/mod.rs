@@ -21,7 +21,7 @@ use sync_protocol::{AppId, BatchChange, FilePath, MAX_BLOBS_PER_BATCH, MAX_WAIT_
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
 
-use crate::config::ServeArgs;
+use crate::config::LimitsArgs;
 use crate::store::{AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome};
 
 /// The size and count rules, from the command line.
@@ -32,7 +32,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_args(args: &ServeArgs) -> Limits {
+    pub fn from_args(args: &LimitsArgs) -> Limits {
         Limits {
             max_file_bytes: args.max_file_bytes,
             app: AppLimits {

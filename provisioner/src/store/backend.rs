@@ -19,9 +19,11 @@ pub enum Backend {
 impl Backend {
     /// PostgreSQL when a database URL is configured, else SQLite in the data dir.
     pub async fn open(args: &ServeArgs) -> anyhow::Result<Backend> {
-        match args.database_url.as_deref().map(str::trim) {
+        match args.store.database_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => Ok(Backend::Postgres(PostgresStore::open(url).await?)),
-            _ => Ok(Backend::Sqlite(SqliteStore::open(&args.data_dir).await?)),
+            _ => Ok(Backend::Sqlite(
+                SqliteStore::open(&args.store.data_dir).await?,
+            )),
         }
     }
 

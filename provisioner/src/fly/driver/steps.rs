@@ -6,22 +6,22 @@ use std::collections::BTreeMap;
 
 use sync_protocol::AppId;
 
-use super::{DATA_CREATE_KEY, DATA_MACHINE_ID, DATA_SECRETS_VERSION, FlyDriver};
+use super::{FlyData, FlyDriver};
 use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
 use crate::fly::types::{CreateAppRequest, IpAssignmentType};
-use crate::lifecycle::driver::{DriverData, DriverError, PreviewSpec};
+use crate::lifecycle::driver::{DriverError, PreviewSpec};
 
 impl FlyDriver {
-    #[tracing::instrument(skip_all, fields(app = %app_id))]
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
     pub(super) async fn create_app(
         &self,
         app_id: &AppId,
-        data: &mut DriverData,
+        data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let name = app_id.preview_name();
         let key = data
-            .entry(DATA_CREATE_KEY.to_owned())
-            .or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
+            .create_key
+            .get_or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
             .clone();
         let request = CreateAppRequest {
             name: name.clone(),
@@ -47,7 +47,7 @@ impl FlyDriver {
     pub(super) async fn set_secrets(
         &self,
         spec: &PreviewSpec,
-        data: &mut DriverData,
+        data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let values = BTreeMap::from([
             (SECRET_SYNC_TOKEN.to_owned(), spec.sync_token.expose()),
@@ -59,7 +59,7 @@ impl FlyDriver {
             .await?;
         match version {
             Some(version) => {
-                data.insert(DATA_SECRETS_VERSION.to_owned(), version.to_string());
+                data.secrets_version = Some(version);
                 Ok(format!(
                     "set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL} (secrets version {version})"
                 ))
@@ -71,22 +71,21 @@ impl FlyDriver {
     pub(super) async fn create_machine(
         &self,
         app_id: &AppId,
-        data: &mut DriverData,
+        data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let name = app_id.preview_name();
-        let secrets_version = data.get(DATA_SECRETS_VERSION).and_then(|v| v.parse().ok());
-        let request = preview_machine_request(&self.config.machine, app_id, secrets_version);
+        let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
         // A create whose answer was lost may still have made the machine, so
         // every attempt first looks for one carrying our metadata.
         let mut last_error = None;
         for _ in 0..3 {
             if let Some(machine) = self.find_machine(app_id).await? {
-                data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
+                data.machine_id = Some(machine.id.clone());
                 return Ok(format!("machine {} exists ({})", machine.id, machine.state));
             }
             match self.client.create_machine(&name, &request).await {
                 Ok(machine) => {
-                    data.insert(DATA_MACHINE_ID.to_owned(), machine.id.clone());
+                    data.machine_id = Some(machine.id.clone());
                     return Ok(format!(
                         "created machine {} in {}",
                         machine.id, machine.region
@@ -97,7 +96,7 @@ impl FlyDriver {
             }
         }
         Err(last_error.map_or_else(
-            || DriverError::Transient("machine not created".to_owned()),
+            || DriverError::transient("machine not created"),
             DriverError::from,
         ))
     }
@@ -105,7 +104,7 @@ impl FlyDriver {
     pub(super) async fn wait_started(
         &self,
         app_id: &AppId,
-        data: &mut DriverData,
+        data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let machine_id = self.require_machine(app_id, data).await?;
         let machine = self

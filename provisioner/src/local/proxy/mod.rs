@@ -240,17 +240,13 @@ impl EdgeProxy {
     }
 }
 
-/// Puts the edge proxy in front of the API when previews run locally; with
-/// the Fly driver, Fly's own proxy serves them and `router` is returned as is.
+/// Puts the edge proxy in front of the API: preview hosts go to the
+/// previews the lifecycle's driver serves on loopback.
 pub fn in_front(
     router: axum::Router,
     lifecycle: Arc<crate::lifecycle::LifecycleService>,
-    local: Option<Arc<crate::lifecycle::local::LocalDriver>>,
 ) -> axum::Router {
-    let Some(driver) = local else {
-        return router;
-    };
-    let backend = Arc::new(LocalPreviews::new(lifecycle, driver));
+    let backend = Arc::new(LocalPreviews::new(lifecycle));
     let proxy = EdgeProxy::new(backend, ProxyConfig::default());
     // Outermost, so preview traffic skips the API's body limit, metrics and auth.
     router.layer(axum::middleware::from_fn_with_state(proxy, route_by_host))

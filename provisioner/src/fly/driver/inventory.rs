@@ -5,13 +5,15 @@
 
 use sync_protocol::AppId;
 
-use super::{DATA_MACHINE_ID, FlyDriver, parse_state};
+use super::{FlyData, FlyDriver, parse_state};
 use crate::fly::FlyError;
 use crate::fly::machine_config::{MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY};
-use crate::lifecycle::driver::{DriverData, DriverError, MachineState, PlatformPreview};
+use crate::lifecycle::driver::{DriverError, MachineState};
 
 impl FlyDriver {
-    pub(super) async fn list_previews(&self) -> Result<Vec<PlatformPreview>, DriverError> {
+    pub(super) async fn list_previews(
+        &self,
+    ) -> Result<Vec<(AppId, MachineState, FlyData)>, DriverError> {
         let apps = self.client.list_apps(&self.config.org_slug).await?;
         let mut previews = Vec::new();
         for app in apps {
@@ -37,17 +39,16 @@ impl FlyDriver {
                 .find(|m| m.state != "destroyed")
                 .or_else(|| ours.clone().next());
             match live {
-                Some(machine) => previews.push(PlatformPreview {
+                Some(machine) => previews.push((
                     app_id,
-                    state: parse_state(&machine.state),
-                    data: DriverData::from([(DATA_MACHINE_ID.to_owned(), machine.id.clone())]),
-                }),
+                    parse_state(&machine.state),
+                    FlyData {
+                        machine_id: Some(machine.id.clone()),
+                        ..FlyData::default()
+                    },
+                )),
                 None if app.network.as_deref() == Some(app.name.as_str()) => {
-                    previews.push(PlatformPreview {
-                        app_id,
-                        state: MachineState::Absent,
-                        data: DriverData::new(),
-                    });
+                    previews.push((app_id, MachineState::Absent, FlyData::default()));
                 }
                 None => {}
             }

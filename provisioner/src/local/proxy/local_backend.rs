@@ -1,32 +1,30 @@
 //! The proxy's view of local previews: whether one exists and whether it
 //! sleeps come from the lifecycle service (which also wakes it and records
-//! activity), the port of a running one from the local driver, which alone
-//! knows whether its process is alive right now.
+//! activity), the port of a running one from the driver seam's
+//! `loopback_port`: the driver alone knows whether its process is alive now.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sync_protocol::AppId;
 
-use crate::lifecycle::local::LocalDriver;
+use super::{ProxyBackend, Target};
 use crate::lifecycle::{LifecycleError, LifecycleService, PreviewState, unshare};
-use crate::proxy::{ProxyBackend, Target};
 
 pub struct LocalPreviews {
     lifecycle: Arc<LifecycleService>,
-    driver: Arc<LocalDriver>,
 }
 
 impl LocalPreviews {
-    pub fn new(lifecycle: Arc<LifecycleService>, driver: Arc<LocalDriver>) -> LocalPreviews {
-        LocalPreviews { lifecycle, driver }
+    pub fn new(lifecycle: Arc<LifecycleService>) -> LocalPreviews {
+        LocalPreviews { lifecycle }
     }
 }
 
 #[async_trait]
 impl ProxyBackend for LocalPreviews {
     async fn target(&self, app_id: &AppId) -> anyhow::Result<Target> {
-        if let Some(port) = self.driver.running_port(app_id) {
+        if let Some(port) = self.lifecycle.driver().loopback_port(app_id) {
             return Ok(Target::Running { port });
         }
         match self.lifecycle.get(app_id).await {

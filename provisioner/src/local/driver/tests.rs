@@ -3,6 +3,7 @@
 //! the worst case for cleanup.
 
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 use sync_protocol::SyncToken;
 
@@ -48,10 +49,13 @@ fn spec(app: &str) -> PreviewSpec {
     }
 }
 
-async fn provision(driver: &LocalDriver, spec: &PreviewSpec) -> DriverData {
-    let mut data = DriverData::new();
-    for step in driver.steps() {
-        driver.run_step(step, spec, &mut data).await.expect(step);
+async fn provision(driver: &LocalDriver, spec: &PreviewSpec) -> LocalData {
+    let mut data = LocalData::default();
+    for step in LocalStep::ALL {
+        driver
+            .run_step(*step, spec, &mut data)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", step.name()));
     }
     data
 }
@@ -71,6 +75,16 @@ async fn read_pid_file(path: &std::path::Path) -> i32 {
 }
 
 #[tokio::test]
+async fn the_local_driver_keeps_the_driver_contract() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let driver = LocalDriver::open(driver_config(root.path()))
+        .await
+        .expect("open");
+    crate::lifecycle::conformance::check_driver(&driver, &spec("contract")).await;
+    driver.shutdown().await;
+}
+
+#[tokio::test]
 async fn provision_stop_start_destroy() {
     let root = tempfile::tempdir().expect("tempdir");
     let driver = LocalDriver::open(driver_config(root.path()))
@@ -80,7 +94,7 @@ async fn provision_stop_start_destroy() {
     let app_id = &spec.app_id;
     assert_eq!(
         driver
-            .state(app_id, &DriverData::new())
+            .state(app_id, &LocalData::default())
             .await
             .expect("state"),
         MachineState::Absent
@@ -91,7 +105,7 @@ async fn provision_stop_start_destroy() {
         driver.state(app_id, &data).await.expect("state"),
         MachineState::Started
     );
-    let port: u16 = data["port"].parse().expect("port");
+    let port = data.port.expect("port");
     assert_eq!(driver.running_port(app_id), Some(port));
     assert_eq!(driver.url(app_id), "http://preview-app-one.localhost:8080/");
 
@@ -129,11 +143,7 @@ async fn provision_stop_start_destroy() {
         driver.state(app_id, &data).await.expect("state"),
         MachineState::Started
     );
-    assert_eq!(
-        data["port"],
-        port.to_string(),
-        "the port is kept across a stop"
-    );
+    assert_eq!(data.port, Some(port), "the port is kept across a stop");
 
     driver.destroy(app_id, &data).await.expect("destroy");
     assert!(!work.exists());
@@ -156,14 +166,14 @@ async fn two_previews_get_their_own_ports_and_dirs_and_shutdown_stops_both() {
     let (first, second) = (spec("first"), spec("second"));
     let first_data = provision(&driver, &first).await;
     let second_data = provision(&driver, &second).await;
-    assert_ne!(first_data["port"], second_data["port"]);
-    assert_ne!(first_data["work_dir"], second_data["work_dir"]);
+    assert_ne!(first_data.port, second_data.port);
+    assert_ne!(first_data.work_dir, second_data.work_dir);
     let listed = driver.list().await.expect("list");
     assert_eq!(listed.len(), 2);
     assert!(
         listed
             .iter()
-            .all(|preview| preview.state == MachineState::Started)
+            .all(|(_, state, _)| *state == MachineState::Started)
     );
 
     let pids = [

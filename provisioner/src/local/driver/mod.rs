@@ -10,6 +10,7 @@
 //! next start finds the strays, kills their trees and relaunches them as its
 //! own children, so nothing outlives the provisioner that owns it.
 
+mod config;
 mod daemon;
 pub mod process_tree;
 mod shared;
@@ -17,74 +18,65 @@ mod shared;
 mod tests;
 mod work_dir;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use sync_protocol::AppId;
 
-use crate::config::ServeArgs;
 use crate::lifecycle::driver::{
-    DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
+    DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
 };
+pub use config::LocalDriverConfig;
 pub use daemon::default_daemon_bin;
 use daemon::{DaemonProcess, free_port};
 use shared::Shared;
 use work_dir::{Launch, WorkDir, list_app_ids};
 
-const STEPS: &[&str] = &["create_work_dir", "write_token", "start_daemon"];
-
-/// How the local driver runs previews.
-#[derive(Clone, Debug)]
-pub struct LocalDriverConfig {
-    /// `<data-dir>/previews`: one work dir per app below it.
-    pub previews_root: PathBuf,
-    pub sync_daemon_bin: PathBuf,
-    /// The dev server command each daemon supervises (`--exec`).
-    pub exec: String,
-    /// The daemon's `--install` command; its own default (`npm install`) when unset.
-    pub install: Option<String>,
-    /// The provisioner's port, which serves `preview-<appId>.localhost`.
-    pub proxy_port: u16,
-    /// Where daemons reach this provisioner now. Overrides the URL a preview
-    /// was provisioned with, which a restart on another port makes stale.
-    pub server_url: Option<String>,
-    /// How long a daemon gets to stop its dev server before its tree is killed.
-    pub stop_grace: Duration,
+/// The provisioning steps, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalStep {
+    CreateWorkDir,
+    WriteToken,
+    StartDaemon,
 }
 
-impl LocalDriverConfig {
-    /// The configuration `serve` runs with; `proxy_port` is the port it bound.
-    pub fn from_args(args: &ServeArgs, proxy_port: u16) -> anyhow::Result<LocalDriverConfig> {
-        // The daemons run in their work dirs, so every path they get is absolute.
-        let previews_root = std::path::absolute(args.data_dir.join("previews"))
-            .context("failed to resolve the data dir")?;
-        let sync_daemon_bin = match &args.sync_daemon_bin {
-            Some(path) => {
-                std::path::absolute(path).context("failed to resolve --sync-daemon-bin")?
-            }
-            None => default_daemon_bin(),
-        };
-        Ok(LocalDriverConfig {
-            previews_root,
-            sync_daemon_bin,
-            exec: args.local_exec.clone(),
-            install: args.local_install.clone(),
-            proxy_port,
-            server_url: Some(args.public_url.clone().unwrap_or_else(|| {
-                let host = match args.listen.ip() {
-                    ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-                    ip if ip.is_ipv6() => format!("[{ip}]"),
-                    ip => ip.to_string(),
-                };
-                format!("http://{host}:{proxy_port}")
-            })),
-            stop_grace: Duration::from_secs(5),
-        })
+impl Steps for LocalStep {
+    const ALL: &'static [LocalStep] = &[
+        LocalStep::CreateWorkDir,
+        LocalStep::WriteToken,
+        LocalStep::StartDaemon,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            LocalStep::CreateWorkDir => "create_work_dir",
+            LocalStep::WriteToken => "write_token",
+            LocalStep::StartDaemon => "start_daemon",
+        }
     }
+}
+
+/// How a preview was put to sleep: a process cannot be suspended here, so
+/// the driver remembers the mode to report the state the lifecycle recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Asleep {
+    Stopped,
+    Suspended,
+}
+
+/// What the driver remembers about a preview (stored as strings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalData {
+    /// The dev server's loopback port.
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asleep: Option<Asleep>,
 }
 
 pub struct LocalDriver {
@@ -138,21 +130,20 @@ impl LocalDriver {
 }
 
 #[async_trait]
-impl PreviewDriver for LocalDriver {
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
+impl PlatformDriver for LocalDriver {
+    type Step = LocalStep;
+    type Data = LocalData;
 
-    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, step))]
+    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, step = step.name()))]
     async fn run_step(
         &self,
-        step: &str,
+        step: LocalStep,
         spec: &PreviewSpec,
-        data: &mut DriverData,
+        data: &mut LocalData,
     ) -> Result<String, DriverError> {
         let work_dir = self.work_dir(&spec.app_id);
         match step {
-            "create_work_dir" => {
+            LocalStep::CreateWorkDir => {
                 work_dir.create()?;
                 let port = match work_dir.read_launch() {
                     Ok(launch) => launch.port,
@@ -162,38 +153,36 @@ impl PreviewDriver for LocalDriver {
                     port,
                     server_url: spec.server_url.clone(),
                 })?;
-                data.insert("port".to_owned(), port.to_string());
-                data.insert("work_dir".to_owned(), work_dir.root().display().to_string());
+                data.port = Some(port);
+                data.work_dir = Some(work_dir.root().display().to_string());
                 Ok(format!(
                     "work dir {} ready, dev server port {port}",
                     work_dir.root().display()
                 ))
             }
-            "write_token" => {
+            LocalStep::WriteToken => {
                 work_dir.write_token(&spec.sync_token.expose())?;
                 Ok("sync token written to the work dir (owner-only)".to_owned())
             }
-            "start_daemon" => {
+            LocalStep::StartDaemon => {
                 let port = self.launch(&spec.app_id)?;
-                data.insert("port".to_owned(), port.to_string());
-                data.remove("asleep");
+                data.port = Some(port);
+                data.asleep = None;
                 Ok(format!(
                     "sync-daemon started; dev server on 127.0.0.1:{port}"
                 ))
             }
-            other => Err(DriverError::Permanent(format!("unknown step {other}"))),
         }
     }
 
-    async fn state(&self, app_id: &AppId, data: &DriverData) -> Result<MachineState, DriverError> {
+    async fn state(&self, app_id: &AppId, data: &LocalData) -> Result<MachineState, DriverError> {
         Ok(self.machine_state(app_id, data))
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
-    async fn start(&self, app_id: &AppId, data: &mut DriverData) -> Result<(), DriverError> {
-        let port = self.launch(app_id)?;
-        data.insert("port".to_owned(), port.to_string());
-        data.remove("asleep");
+    async fn start(&self, app_id: &AppId, data: &mut LocalData) -> Result<(), DriverError> {
+        data.port = Some(self.launch(app_id)?);
+        data.asleep = None;
         Ok(())
     }
 
@@ -201,22 +190,19 @@ impl PreviewDriver for LocalDriver {
     async fn stop(
         &self,
         app_id: &AppId,
-        data: &mut DriverData,
+        data: &mut LocalData,
         mode: StopMode,
     ) -> Result<(), DriverError> {
         self.shared.halt(app_id).await;
-        // A process cannot be suspended here; remembering the mode keeps the
-        // reported state equal to the one the lifecycle recorded.
-        let asleep = match mode {
-            StopMode::Stop => "stopped",
-            StopMode::Suspend => "suspended",
-        };
-        data.insert("asleep".to_owned(), asleep.to_owned());
+        data.asleep = Some(match mode {
+            StopMode::Stop => Asleep::Stopped,
+            StopMode::Suspend => Asleep::Suspended,
+        });
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
-    async fn destroy(&self, app_id: &AppId, _data: &DriverData) -> Result<(), DriverError> {
+    async fn destroy(&self, app_id: &AppId, _data: &LocalData) -> Result<(), DriverError> {
         self.shared.halt(app_id).await;
         self.work_dir(app_id).remove()?;
         Ok(())
@@ -230,22 +216,22 @@ impl PreviewDriver for LocalDriver {
         )
     }
 
-    async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {
+    async fn list(&self) -> Result<Vec<(AppId, MachineState, LocalData)>, DriverError> {
         Ok(list_app_ids(&self.shared.config.previews_root)
             .into_iter()
             .map(|app_id| {
-                let mut data = DriverData::new();
-                if let Ok(launch) = self.work_dir(&app_id).read_launch() {
-                    data.insert("port".to_owned(), launch.port.to_string());
-                }
+                let data = LocalData {
+                    port: self.work_dir(&app_id).read_launch().ok().map(|l| l.port),
+                    ..LocalData::default()
+                };
                 let state = self.machine_state(&app_id, &data);
-                PlatformPreview {
-                    app_id,
-                    state,
-                    data,
-                }
+                (app_id, state, data)
             })
             .collect())
+    }
+
+    fn loopback_port(&self, app_id: &AppId) -> Option<u16> {
+        self.running_port(app_id)
     }
 
     async fn shutdown(&self) {
@@ -268,7 +254,7 @@ impl PreviewDriver for LocalDriver {
 }
 
 impl LocalDriver {
-    fn machine_state(&self, app_id: &AppId, data: &DriverData) -> MachineState {
+    fn machine_state(&self, app_id: &AppId, data: &LocalData) -> MachineState {
         let work_dir = self.work_dir(app_id);
         if !work_dir.exists() {
             return MachineState::Absent;
@@ -276,9 +262,9 @@ impl LocalDriver {
         if self.running_port(app_id).is_some() {
             return MachineState::Started;
         }
-        match data.get("asleep").map(String::as_str) {
-            Some("suspended") => MachineState::Suspended,
-            Some(_) => MachineState::Stopped,
+        match data.asleep {
+            Some(Asleep::Suspended) => MachineState::Suspended,
+            Some(Asleep::Stopped) => MachineState::Stopped,
             None if work_dir.read_launch().is_err() => MachineState::Created,
             None => MachineState::Stopped,
         }

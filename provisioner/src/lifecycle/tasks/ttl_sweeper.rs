@@ -9,17 +9,23 @@ use sync_protocol::AppId;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::lifecycle::background::{flushed_previews, run_periodically};
+use serde::Serialize;
+
+use super::{flushed_previews, run_periodically};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::PreviewState;
 use crate::lifecycle::service::LifecycleService;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SweepSummary {
     pub expired: usize,
     pub destroyed: usize,
     pub failed: usize,
+    /// Why the pass did nothing: the store could not be read.
+    pub error: Option<String>,
 }
+
+super::summary_with_failed_and_error!(SweepSummary);
 
 pub async fn run(
     service: Arc<LifecycleService>,
@@ -27,7 +33,8 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    run_periodically("ttl_sweeper", period, notify, shutdown, || {
+    let tasks = service.tasks();
+    run_periodically("ttl_sweeper", tasks, period, notify, shutdown, || {
         activate(&service)
     })
     .await;
@@ -35,8 +42,12 @@ pub async fn run(
 
 pub async fn activate(service: &Arc<LifecycleService>) -> SweepSummary {
     let mut summary = SweepSummary::default();
-    let Some(records) = flushed_previews(service, None, "ttl_sweeper").await else {
-        return summary;
+    let records = match flushed_previews(service, None, "ttl_sweeper").await {
+        Ok(records) => records,
+        Err(error) => {
+            summary.error = Some(error);
+            return summary;
+        }
     };
     let expired_before = service.now() - service.config().delete_after;
     for record in records {

@@ -10,23 +10,28 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Autostop;
-use crate::lifecycle::background::{flushed_previews, run_periodically};
+use serde::Serialize;
+
+use super::{flushed_previews, run_periodically};
 use crate::lifecycle::driver::StopMode;
 use crate::lifecycle::model::PreviewState;
-use crate::lifecycle::service::LifecycleService;
+use crate::lifecycle::service::{Autostop, LifecycleService};
 
 /// Driver calls one activation makes at once: enough to put a crowd of idle
 /// previews to sleep in one pass without bursting into the platform's rate limits.
 const PARALLEL_STOPS: usize = 8;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReaperSummary {
     pub running: usize,
     pub idle: usize,
     pub put_to_sleep: usize,
     pub failed: usize,
+    /// Why the pass did nothing: the store could not be read.
+    pub error: Option<String>,
 }
+
+super::summary_with_failed_and_error!(ReaperSummary);
 
 pub async fn run(
     service: Arc<LifecycleService>,
@@ -34,7 +39,8 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    run_periodically("idle_reaper", period, notify, shutdown, || {
+    let tasks = service.tasks();
+    run_periodically("idle_reaper", tasks, period, notify, shutdown, || {
         activate(&service)
     })
     .await;
@@ -48,9 +54,13 @@ pub async fn activate(service: &Arc<LifecycleService>) -> ReaperSummary {
         Autostop::Stop => StopMode::Stop,
         Autostop::Suspend => StopMode::Suspend,
     };
-    let Some(running) = flushed_previews(service, Some(PreviewState::Running), "idle_reaper").await
-    else {
-        return summary;
+    let running = match flushed_previews(service, Some(PreviewState::Running), "idle_reaper").await
+    {
+        Ok(running) => running,
+        Err(error) => {
+            summary.error = Some(error);
+            return summary;
+        }
     };
     summary.running = running.len();
     let idle_since = service.now() - service.config().idle_timeout;

@@ -15,6 +15,8 @@
 //! never taken for a lost machine. Every repair re-reads the record under the
 //! app's lock and skips the app if anything changed since the snapshot.
 
+mod repairs;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,13 +26,14 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::lifecycle::background::run_periodically;
+use serde::Serialize;
+
+use super::run_periodically;
 use crate::lifecycle::driver::{MachineState, PlatformPreview};
-use crate::lifecycle::error::LifecycleError;
-use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState, StepRecord};
+use crate::lifecycle::model::{PreviewRecord, PreviewState};
 use crate::lifecycle::service::LifecycleService;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReconcileSummary {
     pub previews: usize,
     pub platform: usize,
@@ -40,7 +43,11 @@ pub struct ReconcileSummary {
     pub adopted: usize,
     pub orphans_destroyed: usize,
     pub failed: usize,
+    /// Why the pass did nothing: the store or the platform could not be listed.
+    pub error: Option<String>,
 }
+
+super::summary_with_failed_and_error!(ReconcileSummary);
 
 pub struct Reconciler {
     service: Arc<LifecycleService>,
@@ -70,7 +77,8 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    run_periodically("reconciler", period, notify, shutdown, || {
+    let tasks = reconciler.service.tasks();
+    run_periodically("reconciler", tasks, period, notify, shutdown, || {
         reconciler.activate()
     })
     .await;
@@ -90,6 +98,7 @@ impl Reconciler {
             Ok(records) => records,
             Err(error) => {
                 tracing::warn!(error = %error, "reconciler: listing previews failed");
+                summary.error = Some(format!("listing previews failed: {error}"));
                 return summary;
             }
         };
@@ -97,6 +106,7 @@ impl Reconciler {
             Ok(platform) => platform,
             Err(error) => {
                 tracing::warn!(error = %error, "reconciler: listing the platform failed");
+                summary.error = Some(format!("listing the platform failed: {error}"));
                 return summary;
             }
         };
@@ -210,107 +220,5 @@ impl Reconciler {
                 }
             }
         }
-    }
-
-    /// Applies `repair` if the record is unchanged and nobody holds its lock.
-    async fn repair(
-        &self,
-        snapshot: &PreviewRecord,
-        repair: Repair,
-    ) -> Result<bool, LifecycleError> {
-        let service = &self.service;
-        let Some(guard) = service.try_lock_app(&snapshot.app_id) else {
-            return Ok(false);
-        };
-        let mut record = service.get(&snapshot.app_id).await?;
-        if record.state != snapshot.state || record.updated_at != snapshot.updated_at {
-            return Ok(false);
-        }
-        match repair {
-            Repair::Resume => {}
-            Repair::FinishDelete => service.destroy_locked(&mut record).await?,
-            Repair::Replace(reason) => {
-                tracing::warn!(app_id = %record.app_id, "replacing the machine: {reason}");
-                let from = service
-                    .driver()
-                    .discard_machine(&record.app_id, &mut record.driver_data)
-                    .await?;
-                let first = record
-                    .steps
-                    .iter()
-                    .position(|step| step.name == from)
-                    .unwrap_or(0);
-                for step in &mut record.steps[first..] {
-                    *step = StepRecord::pending(&step.name);
-                }
-                record.error = Some(format!("replacing the machine: {reason}"));
-                service
-                    .transition(&mut record, PreviewState::Provisioning, EventKind::State)
-                    .await?;
-            }
-            Repair::Adopt(observed) => {
-                if observed == PreviewState::Running {
-                    // Started by a visit through the platform's proxy: that is activity.
-                    record.last_activity_at = service.now();
-                }
-                tracing::info!(app_id = %record.app_id, from = %record.state, to = %observed, "adopting the platform's state");
-                service
-                    .transition(&mut record, observed, EventKind::State)
-                    .await?;
-            }
-        }
-        drop(guard);
-        if matches!(repair, Repair::Resume | Repair::Replace(_)) {
-            // Runs on its own task; the next pass sees how it went.
-            let _in_flight = service.provision_in_flight(&snapshot.app_id);
-        }
-        Ok(true)
-    }
-
-    /// Tracks first sightings and returns the orphans seen for longer than the grace period.
-    fn orphans_past_grace<'a>(
-        &self,
-        orphans: &[&'a PlatformPreview],
-        now: OffsetDateTime,
-    ) -> Vec<&'a PlatformPreview> {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current: HashSet<&AppId> = orphans.iter().map(|orphan| &orphan.app_id).collect();
-        seen.orphans.retain(|app_id, _| current.contains(app_id));
-        let grace = self.service.config().orphan_grace;
-        orphans
-            .iter()
-            .filter(|orphan| {
-                let first_seen = *seen.orphans.entry(orphan.app_id.clone()).or_insert(now);
-                now - first_seen >= grace
-            })
-            .copied()
-            .collect()
-    }
-
-    async fn destroy_orphan(&self, orphan: &PlatformPreview) -> Result<bool, LifecycleError> {
-        let service = &self.service;
-        let Some(_guard) = service.try_lock_app(&orphan.app_id) else {
-            return Ok(false);
-        };
-        // The store may have learned of it since the snapshot (a provisioning that just began).
-        if let Some(record) = service.load(&orphan.app_id).await?
-            && record.state.exists_on_platform()
-        {
-            return Ok(false);
-        }
-        service
-            .driver()
-            .destroy(&orphan.app_id, &orphan.data)
-            .await?;
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .orphans
-            .remove(&orphan.app_id);
-        tracing::info!(app_id = %orphan.app_id, "orphan platform preview destroyed");
-        Ok(true)
     }
 }

@@ -61,13 +61,11 @@ impl Shared {
     pub(super) fn launch(shared: &Arc<Shared>, app_id: &AppId) -> Result<u16, DriverError> {
         let this = shared.as_ref();
         if this.shutting_down.load(Ordering::SeqCst) {
-            return Err(DriverError::Transient(
-                "the provisioner is shutting down".to_owned(),
-            ));
+            return Err(DriverError::transient("the provisioner is shutting down"));
         }
         let work_dir = this.work_dir(app_id);
         if !work_dir.exists() {
-            return Err(DriverError::Permanent(format!(
+            return Err(DriverError::permanent(format!(
                 "preview {app_id} has no work dir; provision it"
             )));
         }
