@@ -176,6 +176,10 @@ impl EdgeProxy {
         while Instant::now() < deadline {
             match self.inner.backend.target(app_id).await {
                 Ok(Target::Running { port }) => {
+                    // A request waiting for the preview is a visit: without
+                    // this, a dev server slower to start than the idle
+                    // timeout is put to sleep while its visitor waits.
+                    self.touch(app_id).await;
                     if tokio::net::TcpStream::connect(("127.0.0.1", port))
                         .await
                         .is_ok()

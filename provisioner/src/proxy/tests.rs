@@ -88,6 +88,14 @@ impl ProxyBackend for StubBackend {
 
 /// Serves an API router with the proxy in front; returns the address and the backend.
 async fn spawn_proxy(target: Target, wake_port: u16) -> (u16, Arc<StubBackend>) {
+    spawn_proxy_touching_every(target, wake_port, Duration::from_secs(60)).await
+}
+
+async fn spawn_proxy_touching_every(
+    target: Target,
+    wake_port: u16,
+    touch_interval: Duration,
+) -> (u16, Arc<StubBackend>) {
     let backend = Arc::new(StubBackend {
         target: Mutex::new(target),
         wake_port,
@@ -96,7 +104,7 @@ async fn spawn_proxy(target: Target, wake_port: u16) -> (u16, Arc<StubBackend>) 
     });
     let config = ProxyConfig {
         wake_wait: Duration::from_secs(5),
-        touch_interval: Duration::from_secs(60),
+        touch_interval,
     };
     let proxy = EdgeProxy::new(backend.clone(), config);
     let api = Router::new()
@@ -261,6 +269,30 @@ async fn running_process_without_listener_is_held_then_answers() {
     let (status, text) = send(proxy_port, "preview-a.localhost", "/", "*/*").await;
     assert_eq!(status, 200, "{text}");
     assert!(text.ends_with("late"), "{text}");
+}
+
+#[tokio::test]
+async fn a_request_waiting_for_a_slow_dev_server_keeps_its_preview_awake() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dev_port = listener.local_addr().expect("address").port();
+    drop(listener);
+    let (proxy_port, backend) =
+        spawn_proxy_touching_every(Target::Running { port: dev_port }, dev_port, Duration::ZERO)
+            .await;
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let listener = TcpListener::bind(("127.0.0.1", dev_port))
+            .await
+            .expect("rebind");
+        axum::serve(listener, Router::new().fallback(|| async { "late" }))
+            .await
+            .expect("serve");
+    });
+    let (status, text) = send(proxy_port, "preview-a.localhost", "/", "*/*").await;
+    assert_eq!(status, 200, "{text}");
+    // One touch for the request itself, more while it waited: the idle
+    // reaper sees a visitor, not an idle preview.
+    assert!(backend.touches.load(Ordering::SeqCst) > 2);
 }
 
 #[tokio::test]
