@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sync_protocol::{AppId, SyncToken};
+use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
 use crate::logging::LogFormat;
@@ -138,25 +138,6 @@ impl Config {
     }
 }
 
-/// `3s`, `250ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 3s or 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}; use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
-}
-
 fn absolute(path: &Path) -> Result<PathBuf, CriticalError> {
     std::path::absolute(path).map_err(|source| CriticalError::Io {
         path: path.to_owned(),
@@ -180,16 +161,6 @@ fn default_state_dir(dir: &Path) -> Result<PathBuf, CriticalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("3h").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 
     #[test]
     fn log_lines_are_text_unless_json_is_asked_for() {

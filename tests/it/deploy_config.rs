@@ -163,7 +163,7 @@ fn fly_toml_values_agree_with_each_other_and_the_image() {
     let kill_timeout = match fly.value(&["kill_timeout"]) {
         toml::Value::Integer(seconds) => Duration::from_secs(u64::try_from(*seconds).unwrap_or(0)),
         toml::Value::String(text) => {
-            provisioner::config::parse_duration(text).expect("kill_timeout like 30s")
+            sync_protocol::parse_duration(text).expect("kill_timeout like 30s")
         }
         other => panic!("kill_timeout should be seconds or a duration string, found {other}"),
     };

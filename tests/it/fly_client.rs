@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use preview_tests::fly_calls;
 use preview_tests::fly_emulator::{Faults, FlyEmulator};
 use provisioner::fly::machine_config::{
     METADATA_APP_ID, PreviewMachineSettings, SECRET_SERVER_URL, SECRET_SYNC_TOKEN,
@@ -201,20 +202,7 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
 
     let data = provision(&driver, &spec).await;
 
-    assert_eq!(
-        fly.operation_ids(),
-        [
-            "Apps_create",
-            "App_IPAssignments_list",
-            "App_IPAssignments_create",
-            "App_IPAssignments_create",
-            "Secrets_update",
-            "Machines_list",
-            "Machines_create",
-            "Machines_show",
-            "Machines_wait",
-        ]
-    );
+    assert_eq!(fly.operation_ids(), fly_calls::FIRST_PROVISION);
     let app = fly.app("preview-demo").expect("the app exists");
     assert_eq!(app.org_slug, ORG);
     assert_eq!(app.network.as_deref(), Some("preview-demo"));
@@ -238,6 +226,7 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
     );
     assert_eq!(driver.url(&spec.app_id), "https://preview-demo.fly.dev");
     assert_eq!(driver.steps(), STEPS);
+    assert_eq!(STEPS, fly_calls::PROVISION_STEPS);
     assert_spec_clean(&fly);
 }
 

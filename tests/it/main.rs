@@ -15,7 +15,6 @@ mod fly_faults;
 mod lifecycle;
 mod local;
 mod local_push;
-mod local_support;
 mod postgres;
 mod postgres_store;
 mod postgres_support;

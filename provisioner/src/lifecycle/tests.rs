@@ -18,7 +18,7 @@ use crate::lifecycle::reconciler::Reconciler;
 use crate::lifecycle::service::{LifecycleConfig, LifecycleService};
 use crate::lifecycle::single_flight::InFlight;
 use crate::lifecycle::{LifecycleError, idle_reaper, ttl_sweeper};
-use crate::store::previews_memory::MemoryPreviewStore;
+use crate::store::memory::MemoryStore;
 
 #[derive(Default)]
 pub(crate) struct FakeFiles {
@@ -70,7 +70,7 @@ pub(crate) fn harness(driver: MemoryDriver, autostop: Autostop) -> Harness {
     config.orphan_grace = Duration::from_secs(60);
     let service = LifecycleService::new(
         driver.clone(),
-        Arc::new(MemoryPreviewStore::default()),
+        Arc::new(MemoryStore::default()),
         files.clone(),
         clock.clone(),
         config,

@@ -1,11 +1,12 @@
 //! The store `serve` opens: SQLite under the data dir by default, or the
 //! PostgreSQL database named by `--database-url`, which several instances
-//! can share. Everything past this point holds the store traits only.
+//! can share. Everything past this point holds the store traits only, each
+//! store wrapped so its writes run to completion.
 
 use std::sync::Arc;
 
 use super::previews::PreviewStore;
-use super::{FileStore, PostgresStore, SqliteStore, SyncTokenStore};
+use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, SyncTokenStore};
 use crate::config::ServeArgs;
 use crate::files::RevisionNotifier;
 
@@ -26,22 +27,22 @@ impl Backend {
 
     pub fn files(&self) -> Arc<dyn FileStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 
     pub fn sync_tokens(&self) -> Arc<dyn SyncTokenStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 
     pub fn previews(&self) -> Arc<dyn PreviewStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 

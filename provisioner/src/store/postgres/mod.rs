@@ -7,18 +7,22 @@
 //! one app serialize across instances and writes to different apps run side
 //! by side. Each write also sends `NOTIFY files_revision '<appId> <revision>'`
 //! inside its transaction; PostgreSQL delivers it on commit only, and every
-//! instance's listener (`postgres_listen`) turns it into a long-poll wake-up.
+//! instance's listener (`listen`) turns it into a long-poll wake-up.
+
+mod listen;
+mod write;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::shared;
 use crate::files::RevisionNotifier;
 
 /// Connections per instance. Writes hold one for a few statements and
@@ -82,7 +86,7 @@ impl PostgresStore {
         let stop = CancellationToken::new();
         let listen_options =
             PgConnectOptions::clone(&self.options).application_name(LISTENER_APPLICATION);
-        let task = tokio::spawn(super::postgres_listen::run(
+        let task = tokio::spawn(listen::run(
             self.clone(),
             listen_options,
             notifier,
@@ -98,10 +102,31 @@ impl PostgresStore {
         }
     }
 
-    /// The connection pool, for the other `impl ...Store for PostgresStore` blocks.
+    /// The connection pool, for the shared statements.
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// A write takes its row locks as it goes (see `LOCK_APP_ROW`).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Repeatable read: the revision and the rows are one snapshot even
+    /// while another instance commits in between two queries.
+    pub(crate) async fn begin_snapshot(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+
+    /// Writes to one app take turns across instances; other apps' run beside them.
+    pub(crate) const LOCK_APP_ROW: &str = " FOR UPDATE";
+    /// Byte order, as SQLite sorts, whatever the database's collation.
+    pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
+    pub(crate) const GREATEST: &str = "GREATEST";
 
     /// Stops the listener and waits for the pool's connections to close.
     pub async fn close(&self) {
@@ -124,3 +149,7 @@ pub const LISTENER_APPLICATION: &str = "provisioner-listen";
 
 /// The channel every write notifies on; its payload is `<appId> <revision>`.
 pub(crate) const REVISION_CHANNEL: &str = "files_revision";
+
+shared::files::file_store!(PostgresStore, Postgres);
+shared::tokens::token_store!(PostgresStore);
+shared::previews::preview_store!(PostgresStore, Postgres);

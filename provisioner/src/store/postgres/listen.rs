@@ -16,10 +16,9 @@ use sync_protocol::AppId;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::PostgresStore;
-use super::postgres::REVISION_CHANNEL;
-use super::sqlite::to_u64;
+use super::{PostgresStore, REVISION_CHANNEL};
 use crate::files::RevisionNotifier;
+use crate::store::shared::to_u64;
 
 /// How often waiting apps are re-read, in case a notification was missed.
 const RECHECK_PERIOD: Duration = Duration::from_secs(3);

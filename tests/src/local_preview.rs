@@ -1,23 +1,25 @@
-//! A real provisioner on the local driver, with real sync-daemons and a tiny
-//! node dev server, for the local-preview and browser tests.
+//! `LocalProvisioner`: a real provisioner on the local driver, with real
+//! sync-daemons and a tiny node dev server, for the local-preview, push and
+//! browser tests.
 //!
 //! Unlike `TestProvisioner` (which SIGKILLs, as in a crash), dropping a
 //! [`LocalProvisioner`] sends SIGTERM and waits, so the provisioner stops its
 //! previews and no process of a test outlives it.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use preview_tests::provisioner::provisioner_binary;
 use reqwest::Method;
 use serde_json::{Value, json};
+use sync_protocol::PreviewResponse;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use crate::binaries::sync_daemon_binary;
+use crate::launch::ServeCommand;
 
 /// A dev server in one file: answers `message.txt` at `/`, its own pid at
 /// `/pid`, the install count at `/installs`, and exits on `/crash`.
@@ -92,44 +94,12 @@ impl LocalProvisioner {
     }
 
     async fn launch(&mut self) -> anyhow::Result<()> {
-        let mut command = Command::new(provisioner_binary()?);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("FLY_")
-                || name.starts_with("PROVISIONER_")
-                || name.starts_with("SYNC_")
-            {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("PROVISIONER_API_KEY", &self.api_key)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(self.data_dir.path())
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = command.spawn().context("failed to start the provisioner")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let address = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(address) = line.strip_prefix("listening on http://") {
-                    return Ok::<_, anyhow::Error>(address.trim().to_owned());
-                }
-            }
-            bail!("the provisioner exited before listening")
-        })
-        .await
-        .context("the provisioner did not start in time")??;
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.port = address
-            .rsplit(':')
-            .next()
-            .and_then(|port| port.parse().ok())
-            .context("no port")?;
-        self.child = Some(child);
+        let mut command = ServeCommand::new(self.data_dir.path());
+        command.api_key = Some(self.api_key.clone());
+        command.args = self.args.clone();
+        let served = command.start().await?;
+        self.port = served.address.port();
+        self.child = Some(served.child);
         Ok(())
     }
 
@@ -232,7 +202,11 @@ impl LocalProvisioner {
     }
 
     /// Pushes the tiny dev server and a message, then provisions and waits.
-    pub async fn push_and_provision(&self, app: &str, message: &str) -> anyhow::Result<Value> {
+    pub async fn push_and_provision(
+        &self,
+        app: &str,
+        message: &str,
+    ) -> anyhow::Result<PreviewResponse> {
         self.push(app, &[("server.js", DEV_SERVER), ("message.txt", message)])
             .await?;
         let (status, body) = self
@@ -243,14 +217,16 @@ impl LocalProvisioner {
             )
             .await?;
         anyhow::ensure!(status == 200, "provision answered {status}: {body}");
-        Ok(body)
+        Ok(serde_json::from_value(body)?)
     }
 
-    pub async fn preview(&self, app: &str) -> anyhow::Result<Value> {
-        Ok(self
+    /// The preview resource, typed.
+    pub async fn preview(&self, app: &str) -> anyhow::Result<PreviewResponse> {
+        let (status, body) = self
             .call(Method::GET, &format!("/v1/apps/{app}/preview"), None)
-            .await?
-            .1)
+            .await?;
+        anyhow::ensure!(status == 200, "GET preview answered {status}: {body}");
+        Ok(serde_json::from_value(body)?)
     }
 
     /// A GET through the edge proxy with the preview's Host; answers status and body.
@@ -353,16 +329,4 @@ pub async fn wait_gone(pid: i32, bound: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     false
-}
-
-/// The sync-daemon built next to the provisioner binary.
-pub fn sync_daemon_binary() -> anyhow::Result<PathBuf> {
-    let provisioner = provisioner_binary()?;
-    let daemon = provisioner.with_file_name("sync-daemon");
-    anyhow::ensure!(
-        daemon.is_file(),
-        "`{}` is missing; run `cargo build --workspace --bins`",
-        daemon.display()
-    );
-    Ok(daemon)
 }

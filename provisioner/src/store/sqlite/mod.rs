@@ -6,6 +6,8 @@
 //! deferred transaction that later upgrades to a write lock can fail with
 //! `SQLITE_BUSY` straight away, while an immediate one waits `busy_timeout`.
 
+mod write;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,6 +15,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::shared;
 
 /// The file name of the database inside the data dir.
 const DATABASE_FILE: &str = "provisioner.sqlite3";
@@ -46,7 +50,7 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
-    /// The connection pool, for the other `impl ...Store for SqliteStore` blocks.
+    /// The connection pool, for the shared statements.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -55,6 +59,17 @@ impl SqliteStore {
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// A read transaction: SQLite's WAL gives it one snapshot throughout.
+    pub(crate) async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The write transaction already holds the whole file.
+    pub(crate) const LOCK_APP_ROW: &str = "";
+    /// SQLite compares text byte by byte already.
+    pub(crate) const BYTE_ORDER: &str = "";
+    pub(crate) const GREATEST: &str = "max";
 
     /// Waits for the pool's connections to close, so the last commits are checkpointed.
     pub async fn close(&self) {
@@ -78,11 +93,9 @@ fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SQLite stores integers as i64; sizes and revisions never come near its limit.
-pub(crate) fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
+shared::files::file_store!(SqliteStore, Sqlite);
+shared::tokens::token_store!(SqliteStore);
+shared::previews::preview_store!(SqliteStore, Sqlite);
 
-pub(crate) fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
+#[cfg(test)]
+mod tests;
