@@ -12,14 +12,14 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sync_protocol::{FileEntry, FilePath};
 
 use crate::client::{Client, Manifest};
 use crate::error::{Error, RuntimeError, io_error};
-use crate::fsio::{self, Refused, Stamp};
+use crate::fsio::{self, CheckedDirs, Refused, Stamp};
 use crate::index::Index;
 use crate::plan::{self, Operation, Seen};
 use crate::stage::{self, StagedWrite};
@@ -84,7 +84,8 @@ pub async fn apply(
         refuse(path, reason, &mut outcome)
     })
     .await?;
-    burst(tree.root, index, writes, deletes, &mut outcome)?;
+    let leftovers = burst(tree.root, index, writes, deletes, &mut outcome)?;
+    staged.left_over(leftovers);
     // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
     if !outcome.written.is_empty() || !outcome.deleted.is_empty() || outcome.refused > 0 {
@@ -108,15 +109,16 @@ fn observe(
     manifest: &Manifest,
 ) -> Result<HashMap<FilePath, Seen>, Error> {
     let mut seen = HashMap::with_capacity(manifest.files.len());
+    let mut dirs = CheckedDirs::default();
     for path in plan::leaving(manifest, index) {
-        let way = match fsio::checked_target(root, &path) {
+        let way = match fsio::checked_target(root, &path, &mut dirs) {
             Ok(_) => Seen::Reachable,
             Err(refused) => blocked(root, refused),
         };
         seen.insert(path, way);
     }
     for entry in &manifest.files {
-        let on_disk = match fsio::checked_target(root, &entry.path) {
+        let on_disk = match fsio::checked_target(root, &entry.path, &mut dirs) {
             Ok(target) => look_at(index, entry, &target)?,
             Err(refused) => blocked(root, refused),
         };
@@ -180,7 +182,7 @@ fn burst(
     writes: Vec<StagedWrite>,
     deletes: Vec<FilePath>,
     outcome: &mut Outcome,
-) -> Result<(), Error> {
+) -> Result<Vec<PathBuf>, Error> {
     for path in deletes {
         let target = root.join(path.as_str());
         match fs::symlink_metadata(&target) {
@@ -197,10 +199,14 @@ fn burst(
         }
         index.forget(&path);
     }
+    // The deletes may have removed directories: check parents afresh.
+    let mut dirs = CheckedDirs::default();
+    let mut leftovers = Vec::new();
     for write in writes {
         let path = &write.entry.path;
-        if let Err(refused) = fsio::create_parents(root, path) {
+        if let Err(refused) = fsio::create_parents(root, path, &mut dirs) {
             refuse(path, &refused.to_string(), outcome);
+            leftovers.push(write.temporary);
             continue;
         }
         if let Err(error) = fs::rename(&write.temporary, &write.target) {
@@ -208,6 +214,7 @@ fn burst(
             if write.target.is_dir() {
                 let refused = Refused::DirectoryInTheWay(write.target.clone());
                 refuse(path, &refused.to_string(), outcome);
+                leftovers.push(write.temporary);
                 continue;
             }
             return Err(io_error(&write.target, error));
@@ -217,7 +224,7 @@ fn burst(
         index.record(path.clone(), write.entry.sha256, Stamp::of(&metadata));
         outcome.written.push(write.entry.path);
     }
-    Ok(())
+    Ok(leftovers)
 }
 
 fn refuse(path: &FilePath, reason: &str, outcome: &mut Outcome) {

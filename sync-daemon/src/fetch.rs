@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Response;
 use sha2::{Digest, Sha256};
 use sync_protocol::MAX_BLOBS_PER_BATCH;
@@ -17,6 +18,10 @@ use crate::error::{Error, RuntimeError, io_error};
 /// everything up and a retry re-downloads little.
 const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How many batches are in flight at once: the server reads the next ones
+/// while the daemon writes the files of the first.
+const CONCURRENT_BATCHES: usize = 4;
+
 /// A blob to download and where to put it.
 #[derive(Clone, Debug)]
 pub struct Wanted {
@@ -26,25 +31,30 @@ pub struct Wanted {
 }
 
 /// Downloads every wanted blob (distinct hashes) into its destination,
-/// batching when there are several.
+/// batching when there are several, a few batches at a time.
 pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
-    for batch in batches(wanted) {
-        if let [single] = batch {
-            receive(client.blob(&single.sha256).await?, batch).await?;
-            continue;
-        }
-        let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
-        match client.blobs(&sha256s).await? {
-            Some(response) => receive(response, batch).await?,
-            None => {
-                tracing::debug!("server has no batch blob endpoint; fetching one by one");
-                for blob in batch {
-                    receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
-                }
+    futures::stream::iter(batches(wanted))
+        .map(|batch| download_batch(client, batch))
+        .buffer_unordered(CONCURRENT_BATCHES)
+        .try_collect()
+        .await
+}
+
+async fn download_batch(client: &Client, batch: &[Wanted]) -> Result<(), Error> {
+    if let [single] = batch {
+        return receive(client.blob(&single.sha256).await?, batch).await;
+    }
+    let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
+    match client.blobs(&sha256s).await? {
+        Some(response) => receive(response, batch).await,
+        None => {
+            tracing::debug!("server has no batch blob endpoint; fetching one by one");
+            for blob in batch {
+                receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
             }
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// Splits the wanted blobs, in order, into batches of at most

@@ -19,8 +19,8 @@
 //! # State directory
 //!
 //! Outside the synced tree (default: the sibling `.<dirname>.sync`):
-//! `index.json` (applied revision; every file the daemon wrote, with its
-//! sha256 and inode stamp), `staging/` (content of the cycle in flight),
+//! `index.json` and `index.log` (applied revision; every file the daemon
+//! wrote, with its sha256 and inode stamp: a snapshot and the changes since), `staging/` (content of the cycle in flight),
 //! `displaced/` (copies of local files the server's version replaced),
 //! `install.sha256` (what the last successful install saw).
 //!
@@ -38,6 +38,7 @@ pub mod error;
 pub mod fetch;
 pub mod fsio;
 pub mod index;
+pub mod journal;
 pub mod logging;
 pub mod plan;
 pub mod poller;

@@ -14,7 +14,7 @@ use sync_protocol::{FileEntry, FilePath};
 use crate::apply::Tree;
 use crate::error::{Error, io_error};
 use crate::fetch::{self, Wanted};
-use crate::fsio;
+use crate::fsio::{self, CheckedDirs};
 use crate::index::Index;
 use crate::staging::Staged;
 
@@ -40,9 +40,10 @@ pub async fn stage(
     let mut wanted = Vec::new();
     let mut kept = Vec::with_capacity(writes.len());
     let local_copies = index.clean_paths_by_sha256();
+    let mut dirs = CheckedDirs::default();
     for entry in writes {
         if tree.staging.beside_targets()
-            && let Err(refused) = fsio::create_parents(tree.root, &entry.path)
+            && let Err(refused) = fsio::create_parents(tree.root, &entry.path, &mut dirs)
         {
             refuse(&entry.path, &refused.to_string());
             continue;
@@ -54,7 +55,7 @@ pub async fn stage(
             duplicates.push((first.clone(), temporary.clone()));
         } else {
             first_with_content.insert(entry.sha256.clone(), temporary.clone());
-            if !copied_locally(tree.root, &local_copies, &entry, &temporary)? {
+            if !copied_locally(tree.root, &local_copies, &entry, &temporary, &mut dirs)? {
                 wanted.push(Wanted {
                     sha256: entry.sha256.clone(),
                     size: entry.size,
@@ -81,11 +82,12 @@ fn copied_locally(
     local_copies: &HashMap<&str, &FilePath>,
     entry: &FileEntry,
     temporary: &Path,
+    dirs: &mut CheckedDirs,
 ) -> Result<bool, Error> {
     let Some(source) = local_copies.get(entry.sha256.as_str()) else {
         return Ok(false);
     };
-    let Ok(source) = fsio::checked_target(root, source) else {
+    let Ok(source) = fsio::checked_target(root, source, dirs) else {
         return Ok(false);
     };
     if !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {

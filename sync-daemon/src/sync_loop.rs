@@ -33,7 +33,11 @@ pub async fn run(
 ) -> Result<(), CriticalError> {
     let mut waiting = Waiting {
         index: Index::load(&config.state_dir)?,
-        watcher: LocalWatcher::new(),
+        watcher: if config.once {
+            LocalWatcher::off()
+        } else {
+            LocalWatcher::new()
+        },
         saver: Saver::default(),
         shutdown,
         config,
@@ -41,7 +45,7 @@ pub async fn run(
     let result = sync(config, client, board, applied, &mut waiting).await;
     // Shutdown, `--once` or a critical error: keep what the last cycles did.
     if waiting.saver.unsaved {
-        save_quietly(&waiting.index);
+        save_quietly(&mut waiting.index);
     }
     result
 }
@@ -90,7 +94,7 @@ async fn sync(
                         poller.applied(started.elapsed())
                     }
                     Err(error) => {
-                        save_quietly(&waiting.index);
+                        save_quietly(&mut waiting.index);
                         waiting.saver.unsaved = false;
                         let error = runtime(error)?;
                         retrying(&error, poller.failed(None, None))?
@@ -144,6 +148,9 @@ async fn cycle(
     let outcome = apply::apply(tree, &mut waiting.index, manifest).await?;
     waiting.saver.unsaved = true;
     let index = &mut waiting.index;
+    if !waiting.watcher.is_on() {
+        return Ok(outcome.revision);
+    }
     match &delta_paths {
         None => waiting.watcher.cover(root, index),
         Some(paths) => waiting
@@ -210,7 +217,7 @@ impl Waiting<'_> {
                     local_watch::invalidate(&self.config.dir, &mut self.index, self.watcher.take_touched());
                 }
                 _ = self.shutdown.changed() => return None,
-                () = tokio::time::sleep_until(self.saver.due()), if self.saver.unsaved => self.saver.save(&self.index),
+                () = tokio::time::sleep_until(self.saver.due()), if self.saver.unsaved => self.saver.save(&mut self.index),
             }
         }
     }
@@ -234,7 +241,7 @@ impl Saver {
             .into()
     }
 
-    fn save(&mut self, index: &Index) {
+    fn save(&mut self, index: &mut Index) {
         self.last = Some(Instant::now());
         match index.save_unsynced() {
             Ok(()) => self.unsaved = false,
@@ -246,7 +253,7 @@ impl Saver {
     }
 }
 
-fn save_quietly(index: &Index) {
+fn save_quietly(index: &mut Index) {
     if let Err(error) = index.save() {
         tracing::warn!(path = %index.location().display(), %error, "cannot save the index");
     }
