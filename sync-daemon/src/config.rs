@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sync_protocol::{AppId, SyncToken};
+use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
+use crate::logging::LogFormat;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
 /// and optionally supervises the app's dev server there.
@@ -80,6 +81,10 @@ pub struct Args {
     /// preview reports it `unresponsive` with its last output.
     #[arg(long, env = "SYNC_READY_TIMEOUT", default_value = "180s", value_parser = parse_duration)]
     pub ready_timeout: Duration,
+
+    /// How log lines are written: `text`, or `json` for a log shipper.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The validated configuration the daemon runs with.
@@ -167,25 +172,6 @@ impl Config {
     }
 }
 
-/// `3s`, `250ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 3s or 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}; use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
-}
-
 fn absolute(path: &Path) -> Result<PathBuf, CriticalError> {
     std::path::absolute(path).map_err(|source| CriticalError::Io {
         path: path.to_owned(),
@@ -211,13 +197,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("3h").is_err());
-        assert!(parse_duration("fast").is_err());
+    fn log_lines_are_text_unless_json_is_asked_for() {
+        use clap::Parser;
+        let base = [
+            "sync-daemon",
+            "--server",
+            "http://127.0.0.1:1",
+            "--app",
+            "a",
+            "--token",
+            "t",
+            "--dir",
+            "/tmp/app",
+        ];
+        let parse = |extra: &[&str]| Args::try_parse_from(base.iter().chain(extra));
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let refused = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("json"),
+            "the error names the choices: {refused}"
+        );
     }
 
     #[test]

@@ -6,20 +6,23 @@
 //!
 //! - `config`: flags and environment, validated into [`Config`].
 //! - `client`: the only module that talks HTTP.
-//! - `sync_loop`: manifest → apply → report, with long-poll or conditional
-//!   polling and backoff; `apply` is one cycle (plan, stage, burst).
+//! - `sync_loop`: manifest → apply → report, wiring the `poller` (which
+//!   request next, what an answer or failure means) to I/O, the watcher and
+//!   shutdown; `apply` is one cycle: observe, `plan` (the pure ownership
+//!   rules), `stage`, burst.
 //! - `index`, `fsio`, `staging`, `fetch`: what is on disk, safe paths,
 //!   where new content waits, and verified downloads.
 //! - `watch`: inotify on the synced directories, to notice local edits.
 //! - `status`: the sync-status reporter; `supervise`: the dev server
 //!   (detected or given, on a private loopback port); `gateway`: the
 //!   preview's front door on `PORT`, forwarding to the dev server.
+//! - `logging`: text or JSON log lines (`--log-format`, `LOG_FORMAT`).
 //!
 //! # State directory
 //!
 //! Outside the synced tree (default: the sibling `.<dirname>.sync`):
-//! `index.json` (applied revision; every file the daemon wrote, with its
-//! sha256 and inode stamp), `staging/` (content of the cycle in flight),
+//! `index.json` and `index.log` (applied revision; every file the daemon
+//! wrote, with its sha256 and inode stamp: a snapshot and the changes since), `staging/` (content of the cycle in flight),
 //! `displaced/` (copies of local files the server's version replaced),
 //! `install.sha256` (what the last successful install saw).
 //!
@@ -38,6 +41,11 @@ pub mod fetch;
 pub mod fsio;
 pub mod gateway;
 pub mod index;
+pub mod journal;
+pub mod logging;
+pub mod plan;
+pub mod poller;
+pub mod stage;
 pub mod staging;
 pub mod status;
 pub mod supervise;
@@ -78,7 +86,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let reporter = tokio::spawn(status::report_changes(client.clone(), board.subscribe()));
     let (applied, applied_receiver) = channel::channel(None);
     let (stop, stop_receiver) = channel::channel(false);
-    tracing::info!(app = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
+    tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
     let mut gateway = None;
     let supervisor = match supervise {
@@ -107,7 +115,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     let result = tokio::select! {
         result = sync_loop::run(&config, &client, &board, &applied, stop_receiver)
-            .instrument(tracing::info_span!("sync", app = %config.app_id)) => result,
+            .instrument(tracing::info_span!("sync", app_id = %config.app_id)) => result,
         () = stop_on_signal => Ok(()),
     };
     stop.send_replace(true);

@@ -132,3 +132,32 @@ pub async fn report_changes(client: Client, mut receiver: watch::Receiver<Status
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_reported_before_a_revision_and_repeats_wake_no_one() {
+        let board = StatusBoard::new(DevServerState::Starting);
+        let mut receiver = board.subscribe();
+        assert_eq!(board.current().report(), None);
+
+        board.set_revision(4);
+        assert!(receiver.has_changed().unwrap());
+        let report = receiver.borrow_and_update().report().unwrap();
+        assert_eq!(
+            (report.revision, report.dev_server),
+            (4, DevServerState::Starting)
+        );
+
+        // The same revision or dev server state again is no news.
+        board.set_revision(4);
+        board.set_dev_server(DevServerState::Starting, None);
+        assert!(!receiver.has_changed().unwrap());
+
+        board.set_dev_server(DevServerState::Crashed, Some("exit 1".to_owned()));
+        assert!(receiver.has_changed().unwrap());
+        assert_eq!(board.current().message.as_deref(), Some("exit 1"));
+    }
+}

@@ -6,18 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use preview_tests::binaries::free_port;
 use preview_tests::daemon::{TestDaemon, wait_until};
 
 use crate::daemon::{CONVERGE, Setup, setup};
-
-/// A free loopback port for the dev server.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -16,7 +16,6 @@ mod gateway;
 mod lifecycle;
 mod local;
 mod local_push;
-mod local_support;
 mod postgres;
 mod postgres_store;
 mod postgres_support;

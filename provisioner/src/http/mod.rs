@@ -7,6 +7,7 @@ pub mod error;
 mod files;
 mod health;
 mod previews;
+mod status;
 mod sync;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::routes())
         .merge(health::routes())
         .merge(previews::routes())
+        .merge(status::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -148,12 +148,15 @@ pub struct PreviewRecord {
 
 impl PreviewRecord {
     /// A fresh record about to be provisioned with `steps`.
-    pub fn new(app_id: AppId, steps: &[&str], now: OffsetDateTime) -> PreviewRecord {
+    pub fn new(app_id: AppId, steps: &[impl AsRef<str>], now: OffsetDateTime) -> PreviewRecord {
         PreviewRecord {
             app_id,
             state: PreviewState::Provisioning,
             driver_data: DriverData::new(),
-            steps: steps.iter().map(|name| StepRecord::pending(name)).collect(),
+            steps: steps
+                .iter()
+                .map(|step| StepRecord::pending(step.as_ref()))
+                .collect(),
             last_activity_at: now,
             error: None,
             state_changed_at: now,
@@ -173,8 +176,11 @@ impl PreviewRecord {
 
     /// Starts provisioning over: every step pending again, driver data kept
     /// so that idempotent steps find what they already made.
-    pub fn restart_provisioning(&mut self, steps: &[&str], now: OffsetDateTime) {
-        self.steps = steps.iter().map(|name| StepRecord::pending(name)).collect();
+    pub fn restart_provisioning(&mut self, steps: &[impl AsRef<str>], now: OffsetDateTime) {
+        self.steps = steps
+            .iter()
+            .map(|step| StepRecord::pending(step.as_ref()))
+            .collect();
         self.error = None;
         self.set_state(PreviewState::Provisioning, now);
     }
