@@ -1,6 +1,7 @@
 //! Command line and environment: what the daemon syncs, from where, and what
 //! it supervises.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,19 +50,37 @@ pub struct Args {
     #[arg(long, env = "SYNC_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Dev server command to supervise (run with `sh -c` in --dir).
+    /// Supervise a dev server behind the preview gateway: `auto` detects the
+    /// framework and its dev command from the app's files; anything else is
+    /// the command itself (run with `sh -c` in --dir, with `PORT` set to the
+    /// dev server's private port).
     #[arg(long, env = "SYNC_EXEC")]
     pub exec: Option<String>,
 
     /// Install command run before the dev server when package.json or a
-    /// lockfile changed since the last install.
-    #[arg(long, env = "SYNC_INSTALL", default_value = "npm install")]
-    pub install: String,
+    /// lockfile changed since the last install; detected from the lockfile
+    /// (npm, pnpm, yarn, bun) when unset.
+    #[arg(long, env = "SYNC_INSTALL")]
+    pub install: Option<String>,
 
-    /// Port the dev server listens on; passed to it as `PORT` and probed on
-    /// 127.0.0.1 to tell when it is ready.
+    /// The port the preview answers on: the gateway listens here (with
+    /// --exec) and forwards to the dev server.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    /// The address the gateway binds: loopback for local previews,
+    /// `0.0.0.0` in a Fly machine.
+    #[arg(long, env = "SYNC_GATEWAY_BIND", default_value = "127.0.0.1")]
+    pub gateway_bind: IpAddr,
+
+    /// The dev server's private loopback port; a free one when unset.
+    #[arg(long, env = "SYNC_DEV_PORT")]
+    pub dev_port: Option<u16>,
+
+    /// How long a running dev server may take to answer HTTP before the
+    /// preview reports it `unresponsive` with its last output.
+    #[arg(long, env = "SYNC_READY_TIMEOUT", default_value = "180s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
 
     /// How log lines are written: `text`, or `json` for a log shipper.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -86,9 +105,15 @@ pub struct Config {
 
 #[derive(Clone, Debug)]
 pub struct SuperviseConfig {
+    /// The dev command, or `auto`.
     pub exec: String,
-    pub install: String,
+    /// An explicit install command; detected when `None`.
+    pub install: Option<String>,
+    /// The gateway's port.
     pub port: u16,
+    pub gateway_bind: IpAddr,
+    pub dev_port: Option<u16>,
+    pub ready_timeout: Duration,
 }
 
 impl Config {
@@ -119,10 +144,19 @@ impl Config {
                 dir.display()
             )));
         }
+        if args.dev_port.is_some_and(|dev_port| dev_port == args.port) {
+            return Err(bad(format!(
+                "--dev-port {} is the gateway's --port; give the dev server another port or leave --dev-port unset",
+                args.port
+            )));
+        }
         let supervise = args.exec.map(|exec| SuperviseConfig {
             exec,
             install: args.install,
             port: args.port,
+            gateway_bind: args.gateway_bind,
+            dev_port: args.dev_port,
+            ready_timeout: args.ready_timeout,
         });
         Ok(Config {
             server,

@@ -13,7 +13,9 @@
 //! - `index`, `fsio`, `staging`, `fetch`: what is on disk, safe paths,
 //!   where new content waits, and verified downloads.
 //! - `watch`: inotify on the synced directories, to notice local edits.
-//! - `status`: the sync-status reporter; `supervise`: the dev server.
+//! - `status`: the sync-status reporter; `supervise`: the dev server
+//!   (detected or given, on a private loopback port); `gateway`: the
+//!   preview's front door on `PORT`, forwarding to the dev server.
 //! - `logging`: text or JSON log lines (`--log-format`, `LOG_FORMAT`).
 //!
 //! # State directory
@@ -37,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod fsio;
+pub mod gateway;
 pub mod index;
 pub mod journal;
 pub mod logging;
@@ -85,18 +88,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (stop, stop_receiver) = channel::channel(false);
     tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
-    let supervisor = supervise.map(|supervise| {
-        let context = supervise::Context {
-            config: supervise,
-            dir: config.dir.clone(),
-            state_dir: config.state_dir.clone(),
-            board: board.clone(),
-        };
-        tokio::spawn(
-            supervise::run(context, applied_receiver, stop_receiver.clone())
-                .instrument(tracing::info_span!("supervise")),
-        )
-    });
+    let mut gateway = None;
+    let supervisor = match supervise {
+        Some(supervise) => {
+            let (context, listener, state) =
+                gateway_and_context(&config, supervise, &board).await?;
+            tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
+            gateway = Some(tokio::spawn(
+                gateway::serve(listener, state, stop_receiver.clone())
+                    .instrument(tracing::info_span!("gateway")),
+            ));
+            Some(tokio::spawn(
+                supervise::run(context, applied_receiver, stop_receiver.clone())
+                    .instrument(tracing::info_span!("supervise")),
+            ))
+        }
+        None => None,
+    };
     let stop_on_signal = {
         let stop = stop.clone();
         async move {
@@ -118,6 +126,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             Err(error) => tracing::error!(%error, "dev server supervisor panicked"),
         }
     }
+    if let Some(gateway) = gateway {
+        let _ = gateway.await;
+    }
     // Let the reporter post the final state (the revision with --once,
     // `stopped` after a shutdown): it returns once the board is gone and the
     // last value is delivered. It is not cancelled mid-request, so the server
@@ -128,6 +139,58 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Err(_) => tracing::warn!("final sync-status not delivered in time"),
     }
     result
+}
+
+/// Binds the gateway's port (failing fast when it is taken) and chooses the
+/// dev server's private port.
+async fn gateway_and_context(
+    config: &Config,
+    supervise: config::SuperviseConfig,
+    board: &StatusBoard,
+) -> Result<
+    (
+        supervise::Context,
+        tokio::net::TcpListener,
+        gateway::GatewayState,
+    ),
+    CriticalError,
+> {
+    let address = std::net::SocketAddr::new(supervise.gateway_bind, supervise.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| CriticalError::GatewayBind { address, source })?;
+    let dev_port = match supervise.dev_port {
+        Some(port) => port,
+        None => free_loopback_port().map_err(|source| CriticalError::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?,
+    };
+    let (upstream, upstream_receiver) = channel::channel(None);
+    let output = gateway::OutputTail::new();
+    let state = gateway::GatewayState {
+        upstream: upstream_receiver,
+        output: output.clone(),
+        board: board.clone(),
+        forwarder: gateway::Forwarder::default(),
+    };
+    let context = supervise::Context {
+        config: supervise,
+        dir: config.dir.clone(),
+        state_dir: config.state_dir.clone(),
+        board: board.clone(),
+        dev_port,
+        output,
+        upstream,
+    };
+    Ok((context, listener, state))
+}
+
+/// A loopback port nothing listens on right now.
+fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sync_protocol::{DevServerState, SyncStatusReport};
+use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
@@ -17,6 +17,7 @@ pub struct Status {
     pub revision: Option<u64>,
     pub dev_server: DevServerState,
     pub message: Option<String>,
+    pub runtime: Option<RuntimeReport>,
 }
 
 #[derive(Clone, Debug)]
@@ -30,6 +31,7 @@ impl StatusBoard {
             revision: None,
             dev_server,
             message: None,
+            runtime: None,
         });
         StatusBoard { sender }
     }
@@ -51,6 +53,27 @@ impl StatusBoard {
         });
     }
 
+    /// What the supervisor runs (detected or given).
+    pub fn set_runtime(&self, runtime: Option<RuntimeReport>) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.runtime != runtime;
+            status.runtime = runtime;
+            changed
+        });
+    }
+
+    /// Where the dev server answered, once it did.
+    pub fn set_upstream_port(&self, port: u16) {
+        self.sender
+            .send_if_modified(|status| match &mut status.runtime {
+                Some(runtime) if runtime.upstream_port != Some(port) => {
+                    runtime.upstream_port = Some(port);
+                    true
+                }
+                _ => false,
+            });
+    }
+
     pub fn current(&self) -> Status {
         self.sender.borrow().clone()
     }
@@ -67,6 +90,7 @@ impl Status {
             revision: self.revision?,
             dev_server: self.dev_server,
             message: self.message.clone(),
+            runtime: self.runtime.clone(),
         })
     }
 }

@@ -108,6 +108,9 @@ pub struct PreviewResponse {
     pub applied_revision: Option<u64>,
     #[serde(default)]
     pub dev_server: Option<DevServerState>,
+    /// What runs the app in the preview, as its daemon last reported it.
+    #[serde(default)]
+    pub runtime: Option<crate::RuntimeReport>,
     #[serde(default)]
     pub error: Option<String>,
     pub created_at: String,

@@ -2,7 +2,7 @@
 //! revision and what the daemon last applied.
 
 use serde::Serialize;
-use sync_protocol::{AppId, DevServerState};
+use sync_protocol::{AppId, DevServerState, RuntimeReport};
 use time::OffsetDateTime;
 
 use crate::lifecycle::error::LifecycleError;
@@ -24,6 +24,11 @@ pub struct PreviewView {
     /// The revision the preview's daemon last reported applying.
     pub applied_revision: Option<u64>,
     pub dev_server: Option<DevServerState>,
+    /// What runs the app in the preview: framework, package manager,
+    /// commands and ports, as its daemon last reported them.
+    pub runtime: Option<RuntimeReport>,
+    /// Why the preview is not fine: a failed step, or a dev server that
+    /// crashed or never answered (with its last output).
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -47,7 +52,13 @@ impl LifecycleService {
         let mut view = self.summary_view(record);
         view.files_revision = Some(files_revision);
         view.applied_revision = status.as_ref().map(|status| status.applied_revision);
-        view.dev_server = status.map(|status| status.dev_server);
+        if let Some(status) = status {
+            view.dev_server = Some(status.dev_server);
+            view.runtime = status.runtime;
+            if view.error.is_none() && dev_server_failed(view.state, status.dev_server) {
+                view.error = status.message;
+            }
+        }
         Ok(view)
     }
 
@@ -72,10 +83,21 @@ impl LifecycleService {
             files_revision: None,
             applied_revision: None,
             dev_server: None,
+            runtime: None,
             error: record.error,
             created_at: record.created_at,
             updated_at: record.updated_at,
             app_id: record.app_id,
         }
     }
+}
+
+/// A running preview whose dev server crashed or never answered is not
+/// fine, and the view says so.
+fn dev_server_failed(state: PreviewState, dev_server: DevServerState) -> bool {
+    state == PreviewState::Running
+        && matches!(
+            dev_server,
+            DevServerState::Crashed | DevServerState::Unresponsive
+        )
 }

@@ -10,12 +10,13 @@ pub struct LocalArgs {
     #[arg(long, env = "PROVISIONER_SYNC_DAEMON_BIN")]
     pub sync_daemon_bin: Option<PathBuf>,
 
-    /// Local driver: the dev server command each preview's daemon supervises.
-    #[arg(long, env = "PROVISIONER_LOCAL_EXEC", default_value = "npm run dev")]
+    /// Local driver: the dev server command each preview's daemon supervises
+    /// behind its gateway; `auto` detects it from each app's files.
+    #[arg(long, env = "PROVISIONER_LOCAL_EXEC", default_value = "auto")]
     pub local_exec: String,
 
     /// Local driver: the install command each preview's daemon runs when
-    /// package.json changes; the daemon's own default (`npm install`) when unset.
+    /// package.json changes; detected from each app's lockfile when unset.
     #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
     pub local_install: Option<String>,
 }

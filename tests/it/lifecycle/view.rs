@@ -20,6 +20,7 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
         revision: 1,
         dev_server: DevServerState::Ready,
         message: None,
+        runtime: None,
     };
     provisioner
         .report_sync_status("shop", &token, &report)

@@ -15,9 +15,9 @@ pub struct LocalDriverConfig {
     /// `<data-dir>/previews`: one work dir per app below it.
     pub previews_root: PathBuf,
     pub sync_daemon_bin: PathBuf,
-    /// The dev server command each daemon supervises (`--exec`).
+    /// The dev server command each daemon supervises (`--exec`; `auto` detects it).
     pub exec: String,
-    /// The daemon's `--install` command; its own default (`npm install`) when unset.
+    /// The daemon's `--install` command; detected from the lockfile when unset.
     pub install: Option<String>,
     /// The provisioner's port, which serves `preview-<appId>.localhost`.
     pub proxy_port: u16,

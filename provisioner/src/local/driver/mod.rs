@@ -1,6 +1,6 @@
 //! The local driver: a preview "machine" is a `sync-daemon --exec <dev
 //! server>` process on this machine, in its own work dir under
-//! `<data-dir>/previews/<appId>/`, with its dev server on a free loopback
+//! `<data-dir>/previews/<appId>/`, with its gateway on a free loopback
 //! port that the edge proxy forwards `preview-<appId>.localhost` to.
 //!
 //! Started means the daemon process runs; stopped means it does not and its
@@ -110,7 +110,7 @@ impl LocalDriver {
         Ok(driver)
     }
 
-    /// The dev server port of a preview whose daemon runs; `None` otherwise.
+    /// The gateway port of a preview whose daemon runs; `None` otherwise.
     pub fn running_port(&self, app_id: &AppId) -> Option<u16> {
         self.shared.running(app_id).map(|process| process.port)
     }
@@ -156,7 +156,7 @@ impl PlatformDriver for LocalDriver {
                 data.port = Some(port);
                 data.work_dir = Some(work_dir.root().display().to_string());
                 Ok(format!(
-                    "work dir {} ready, dev server port {port}",
+                    "work dir {} ready, gateway port {port}",
                     work_dir.root().display()
                 ))
             }
@@ -169,7 +169,7 @@ impl PlatformDriver for LocalDriver {
                 data.port = Some(port);
                 data.asleep = None;
                 Ok(format!(
-                    "sync-daemon started; dev server on 127.0.0.1:{port}"
+                    "sync-daemon started; its gateway on 127.0.0.1:{port}"
                 ))
             }
         }

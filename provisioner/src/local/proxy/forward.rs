@@ -103,6 +103,43 @@ impl Forwarder {
     }
 }
 
+/// The path of the preview gateway's own health route (in the sync-daemon).
+const GATEWAY_HEALTH: &str = "/__preview/health";
+
+impl Forwarder {
+    /// Whether the preview on `port` serves its app: its gateway's health
+    /// route says `ready`. Anything else answering HTTP there (a dev server
+    /// without a gateway in front) counts as ready.
+    pub(super) async fn ready(&self, port: u16) -> bool {
+        let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{port}{GATEWAY_HEALTH}")) else {
+            return false;
+        };
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = uri;
+        let Ok(response) = self.client.request(request).await else {
+            return false;
+        };
+        let is_gateway = response.headers().contains_key("x-preview-gateway");
+        if !is_gateway {
+            return true;
+        }
+        let Ok(body) = http_body_util::BodyExt::collect(response.into_body()).await else {
+            return false;
+        };
+        serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
+            .is_ok_and(|health| health["ready"] == true)
+    }
+}
+
+/// A `503` the preview's gateway answered because its dev server is not up.
+pub(super) fn gateway_not_ready(response: &Response<Body>) -> bool {
+    response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && response
+            .headers()
+            .get("x-preview-gateway")
+            .is_some_and(|value| value.as_bytes() == b"not-ready")
+}
+
 /// Joins the browser's upgraded connection to the dev server's.
 async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -136,7 +173,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// A copy of a request without a body (GET, HEAD, ...), which can be sent
 /// again if the first attempt found nothing listening.
-fn replayable_copy(request: &Request) -> Option<Request> {
+pub(super) fn replayable_copy(request: &Request) -> Option<Request> {
     let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
         || request
             .headers()

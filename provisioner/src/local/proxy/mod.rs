@@ -139,12 +139,30 @@ impl EdgeProxy {
         };
         self.touch(&app_id).await;
         let host = request.headers().get(header::HOST).cloned();
+        // The preview's gateway answers `503` itself while its dev server
+        // starts; a request that is not a page load is held and sent again
+        // once the dev server answers, as for a preview still booting.
+        let retry = (!wants_html)
+            .then(|| forward::replayable_copy(&request))
+            .flatten();
         match self
             .inner
             .forwarder
             .forward(request, port, host.clone())
             .await
         {
+            Ok(response) if retry.is_some() && forward::gateway_not_ready(&response) => {
+                let retry = retry.expect("checked above");
+                match self.wait_until_answering(&app_id).await {
+                    Some(port) => self
+                        .inner
+                        .forwarder
+                        .forward(retry, port, host)
+                        .await
+                        .unwrap_or_else(|_| pages::bad_gateway(&app_id)),
+                    None => response,
+                }
+            }
             Ok(response) => response,
             // The process runs but its dev server does not listen yet (or
             // died): a browser sees the loading page, other requests wait
@@ -170,7 +188,7 @@ impl EdgeProxy {
     }
 
     /// Wakes the preview if needed and waits, within `wake_wait`, until its
-    /// dev server accepts connections. Returns its port.
+    /// dev server answers (the gateway's health route says so). Returns its port.
     async fn wait_until_answering(&self, app_id: &AppId) -> Option<u16> {
         let deadline = Instant::now() + self.inner.config.wake_wait;
         while Instant::now() < deadline {
@@ -180,10 +198,7 @@ impl EdgeProxy {
                     // this, a dev server slower to start than the idle
                     // timeout is put to sleep while its visitor waits.
                     self.touch(app_id).await;
-                    if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                        .await
-                        .is_ok()
-                    {
+                    if self.inner.forwarder.ready(port).await {
                         return Some(port);
                     }
                 }

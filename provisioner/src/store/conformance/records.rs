@@ -18,6 +18,15 @@ pub async fn tokens_and_status_written_through_one_handle_are_read_through_the_o
         revision: 7,
         dev_server: DevServerState::Ready,
         message: Some("ok".to_owned()),
+        runtime: Some(sync_protocol::RuntimeReport {
+            framework: Some("vite-react".to_owned()),
+            package_manager: Some("npm".to_owned()),
+            install_command: Some("npm install".to_owned()),
+            dev_command: "npm run dev".to_owned(),
+            dev_port: 4100,
+            upstream_port: Some(4100),
+            gateway_port: 3000,
+        }),
     };
 
     first.add_sync_token(&app_id, "digest-one").await.unwrap();

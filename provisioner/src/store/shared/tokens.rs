@@ -44,16 +44,19 @@ macro_rules! token_store {
                 let dev_server = $crate::store::shared::tokens::dev_server_text(report.dev_server)?;
                 let mut transaction = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO sync_status (app_id, revision, dev_server, message, reported_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET \
+                    "INSERT INTO sync_status \
+                     (app_id, revision, dev_server, message, reported_at_ms, runtime) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id) DO UPDATE SET \
                      revision = excluded.revision, dev_server = excluded.dev_server, \
-                     message = excluded.message, reported_at_ms = excluded.reported_at_ms",
+                     message = excluded.message, reported_at_ms = excluded.reported_at_ms, \
+                     runtime = excluded.runtime",
                 )
                 .bind(app_id.as_str())
                 .bind($crate::store::shared::to_i64(report.revision))
                 .bind(dev_server)
                 .bind(report.message.as_deref())
                 .bind($crate::store::shared::to_ms(time::OffsetDateTime::now_utc()))
+                .bind($crate::store::shared::tokens::encode_runtime(report)?)
                 .execute(&mut *transaction)
                 .await?;
                 transaction.commit().await?;
@@ -64,8 +67,8 @@ macro_rules! token_store {
                 &self,
                 app_id: &sync_protocol::AppId,
             ) -> Result<Option<$crate::store::SyncStatus>, $crate::store::StoreError> {
-                let row: Option<(i64, String, Option<String>, i64)> = sqlx::query_as(
-                    "SELECT revision, dev_server, message, reported_at_ms FROM sync_status \
+                let row: Option<(i64, String, Option<String>, i64, Option<String>)> = sqlx::query_as(
+                    "SELECT revision, dev_server, message, reported_at_ms, runtime FROM sync_status \
                      WHERE app_id = $1",
                 )
                 .bind(app_id.as_str())
@@ -91,9 +94,31 @@ pub(crate) fn dev_server_text(state: DevServerState) -> Result<String, StoreErro
     Ok(value.as_str().unwrap_or_default().to_owned())
 }
 
-/// A `sync_status` row: revision, dev server, message, reported at (ms).
+/// A report's runtime as the JSON text both backends keep.
+pub(crate) fn encode_runtime(report: &SyncStatusReport) -> Result<Option<String>, StoreError> {
+    let Some(runtime) = &report.runtime else {
+        return Ok(None);
+    };
+    let text = serde_json::to_string(runtime)
+        .map_err(|error| StoreError::corrupt(format!("runtime report: {error}")))?;
+    Ok(Some(text))
+}
+
+/// The kept runtime; one that no longer decodes (an older shape) reads as
+/// unknown rather than failing the whole status.
+fn decode_runtime(text: Option<String>) -> Option<sync_protocol::RuntimeReport> {
+    serde_json::from_str(text.as_deref()?).ok()
+}
+
+/// A `sync_status` row: revision, dev server, message, reported at (ms), runtime.
 pub(crate) fn sync_status(
-    (revision, dev_server, message, reported_at_ms): (i64, String, Option<String>, i64),
+    (revision, dev_server, message, reported_at_ms, runtime): (
+        i64,
+        String,
+        Option<String>,
+        i64,
+        Option<String>,
+    ),
 ) -> Result<SyncStatus, StoreError> {
     let dev_server: DevServerState = serde_json::from_value(dev_server.clone().into())
         .map_err(|_| StoreError::corrupt(format!("stored dev server state {dev_server:?}")))?;
@@ -102,6 +127,7 @@ pub(crate) fn sync_status(
             revision: to_u64(revision),
             dev_server,
             message,
+            runtime: decode_runtime(runtime),
         },
         reported_at: from_ms(reported_at_ms)?,
     })

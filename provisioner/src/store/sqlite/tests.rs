@@ -26,6 +26,7 @@ async fn tokens_status_and_files_survive_a_reopen() {
         revision: 7,
         dev_server: DevServerState::Ready,
         message: None,
+        runtime: None,
     };
     store.record_sync_status(&app_id, &report).await.unwrap();
     store
