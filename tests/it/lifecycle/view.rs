@@ -135,10 +135,3 @@ async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
         "{message}"
     );
 }
-
-#[test]
-fn lifecycle_states_the_provisioner_keeps_are_the_states_clients_read() {
-    let kept = provisioner::lifecycle::PreviewState::ALL.map(|state| state.as_str());
-    let read = sync_protocol::PreviewState::ALL.map(|state| state.as_str());
-    assert_eq!(kept, read);
-}

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::run_periodically;
 use crate::lifecycle::driver::{MachineState, PlatformPreview};
-use crate::lifecycle::model::{PreviewRecord, PreviewState};
+use crate::lifecycle::model::{self, PreviewRecord, PreviewState};
 use crate::lifecycle::service::LifecycleService;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -139,7 +139,7 @@ impl Reconciler {
 
         let known: HashSet<&AppId> = records
             .iter()
-            .filter(|record| record.state.exists_on_platform())
+            .filter(|record| model::exists_on_platform(record.state))
             .map(|record| &record.app_id)
             .collect();
         let orphans: Vec<&PlatformPreview> = platform
@@ -201,7 +201,7 @@ impl Reconciler {
                     seen.transient.remove(&record.app_id);
                     return Some(Repair::Replace("the machine is gone or failed"));
                 }
-                match PreviewState::from_machine(machine) {
+                match model::state_from_machine(machine) {
                     Some(observed) => {
                         seen.transient.remove(&record.app_id);
                         (observed != record.state).then_some(Repair::Adopt(observed))

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{Reconciler, Repair};
 use crate::lifecycle::driver::PlatformPreview;
 use crate::lifecycle::error::LifecycleError;
-use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState, StepRecord};
+use crate::lifecycle::model::{self, EventKind, PreviewRecord, PreviewState, StepRecord};
 
 impl Reconciler {
     /// Applies `repair` if the record is unchanged and nobody holds its lock.
@@ -104,7 +104,7 @@ impl Reconciler {
         };
         // The store may have learned of it since the snapshot (a provisioning that just began).
         if let Some(record) = service.load(&orphan.app_id).await?
-            && record.state.exists_on_platform()
+            && model::exists_on_platform(record.state)
         {
             return Ok(false);
         }
