@@ -39,6 +39,11 @@ impl Application {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("failed to create the data dir `{}`", data_dir.display()))?;
         let store = Backend::open(&args).await?;
+        let store_id = store
+            .health()
+            .identity()
+            .await
+            .context("failed to read the store's identity")?;
         let (api_key, generated_api_key) = resolve_api_key(args.http.api_key.as_deref(), data_dir)?;
         let listen = args.http.listen;
         let listener = TcpListener::bind(listen)
@@ -67,7 +72,7 @@ impl Application {
             args.lifecycle.config(server_url),
         );
         let state = AppState {
-            files: FilesService::new(store.files(), Limits::from_args(&args.limits)),
+            files: FilesService::new(store.files(), Limits::from_args(&args.limits), &store_id),
             sync_tokens: store.sync_tokens(),
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),

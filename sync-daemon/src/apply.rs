@@ -278,6 +278,7 @@ mod tests {
             ],
             deleted: Vec::new(),
             etag: None,
+            store_id: None,
         };
         let seen = observe(root_path, &index, &manifest).unwrap();
         let same = fs::symlink_metadata(root_path.join("same.txt")).unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Response, StatusCode, Url};
 use serde::Deserialize;
-use sync_protocol::{BlobBatchRequest, FileEntry, FilePath, SyncStatusReport};
+use sync_protocol::{BlobBatchRequest, FileEntry, FilePath, STORE_ID_HEADER, SyncStatusReport};
 
 use crate::config::Config;
 use crate::error::{CriticalError, Error, RuntimeError};
@@ -47,11 +47,16 @@ pub struct Manifest {
     pub deleted: Vec<FilePath>,
     /// Set only on answers to full, unconditional-or-conditional requests.
     pub etag: Option<String>,
+    /// The identity of the store that answered (`None` from an older server).
+    pub store_id: Option<String>,
 }
 
 #[derive(Debug)]
 pub enum Poll {
-    Unchanged,
+    /// A 304, naming the store that answered (`x-store-id`) when the server does.
+    Unchanged {
+        store_id: Option<String>,
+    },
     Changed(Manifest),
 }
 
@@ -110,7 +115,13 @@ impl Client {
         request = request.header(AUTHORIZATION, self.authorization.clone());
         let response = send(request, &url).await?;
         if response.status() == StatusCode::NOT_MODIFIED {
-            return Ok(Poll::Unchanged);
+            let store_id = response
+                .headers()
+                .get(STORE_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned);
+            return Ok(Poll::Unchanged { store_id });
         }
         let response = checked(response, &url).await?;
         let etag = match query {
@@ -186,6 +197,8 @@ impl Client {
 
 #[derive(Deserialize)]
 struct RawManifest {
+    #[serde(default)]
+    store_id: String,
     revision: u64,
     #[serde(default = "yes")]
     full: bool,
@@ -236,6 +249,7 @@ impl RawManifest {
             .filter_map(|raw| FilePath::parse(&raw).ok())
             .collect();
         Manifest {
+            store_id: Some(self.store_id).filter(|store_id| !store_id.is_empty()),
             revision: self.revision,
             full: self.full,
             files,

@@ -52,6 +52,10 @@ pub enum Verdict {
     Apply { backwards: Option<u64> },
     /// A delta older than what is on disk: ask for the full manifest now.
     Resync { previous: u64 },
+    /// A delta from another store than the one on disk came from (a new,
+    /// empty store behind the same URL): its revisions say nothing about
+    /// ours, so ask for the full manifest now.
+    OtherStore,
 }
 
 #[derive(Debug)]
@@ -59,6 +63,8 @@ pub struct Poller {
     mode: Mode,
     need_full: bool,
     etag: Option<String>,
+    /// The store the files on disk came from, once a manifest named one.
+    store_id: Option<String>,
     interval: Duration,
     once: bool,
     backoff: Backoff,
@@ -74,6 +80,7 @@ impl Poller {
             },
             need_full: true,
             etag: None,
+            store_id: None,
             interval,
             once,
             backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
@@ -94,9 +101,20 @@ impl Poller {
         }
     }
 
-    /// A 304 (or an empty long-poll) `elapsed` after `query` was sent.
-    pub fn unchanged(&mut self, query: &ManifestQuery, elapsed: Duration) -> Next {
+    /// A 304 (or an empty long-poll) `elapsed` after `query` was sent, from
+    /// the store `store_id` names. "Unchanged" from another store than ours
+    /// means nothing: the full manifest is asked for at once.
+    pub fn unchanged(
+        &mut self,
+        query: &ManifestQuery,
+        elapsed: Duration,
+        store_id: Option<&str>,
+    ) -> Next {
         self.backoff.reset();
+        if self.is_other_store(store_id) {
+            self.need_full = true;
+            return Next::Now;
+        }
         if matches!(query, ManifestQuery::LongPoll { .. }) {
             if elapsed >= MIN_HELD_POLL {
                 Next::Now
@@ -111,6 +129,13 @@ impl Poller {
 
     /// A manifest arrived while `revision` is on disk.
     pub fn manifest(&mut self, manifest: &Manifest, revision: Option<u64>) -> Verdict {
+        if self.is_other_store(manifest.store_id.as_deref()) && !manifest.full {
+            self.need_full = true;
+            return Verdict::OtherStore;
+        }
+        if manifest.store_id.is_some() {
+            self.store_id.clone_from(&manifest.store_id);
+        }
         let backwards = revision.filter(|previous| manifest.revision < *previous);
         if let Some(previous) = backwards
             && !manifest.full
@@ -122,6 +147,11 @@ impl Poller {
             self.etag = manifest.etag.clone();
         }
         Verdict::Apply { backwards }
+    }
+
+    /// Whether an answer named a store other than the one on disk came from.
+    fn is_other_store(&self, answered: Option<&str>) -> bool {
+        matches!((self.store_id.as_deref(), answered), (Some(ours), Some(theirs)) if ours != theirs)
     }
 
     /// The manifest was applied, `elapsed` after its request was sent.

@@ -11,7 +11,13 @@ fn manifest(revision: u64, full: bool, etag: Option<&str>) -> Manifest {
         files: Vec::new(),
         deleted: Vec::new(),
         etag: etag.map(str::to_owned),
+        store_id: Some("store-a".to_owned()),
     }
+}
+
+fn from_store(store_id: &str, mut manifest: Manifest) -> Manifest {
+    manifest.store_id = Some(store_id.to_owned());
+    manifest
 }
 
 /// Brings a poller to "applied a full manifest at revision 5, ETag e5".
@@ -126,7 +132,7 @@ fn the_pause_after_an_answer_depends_on_the_request_and_its_duration() {
     for (case, long_poll, query, idle_for, expected) in cases {
         let mut poller = converged(long_poll);
         let next = match idle_for {
-            Some(elapsed) => poller.unchanged(&query, elapsed),
+            Some(elapsed) => poller.unchanged(&query, elapsed, Some("store-a")),
             None => poller.applied(Duration::ZERO),
         };
         assert_eq!(next, expected, "{case}");
@@ -181,4 +187,101 @@ fn once_exits_after_converging_and_gives_up_after_its_attempts() {
         assert!(poller.failed(Some(&ManifestQuery::Full), None).is_some());
     }
     assert_eq!(poller.failed(Some(&ManifestQuery::Full), None), None);
+}
+
+#[test]
+fn an_answer_from_another_store_brings_the_full_manifest_whatever_the_revisions() {
+    // (case, the answer after converging on store-a at revision 5, the
+    // verdict or next step, the request that follows)
+    enum Answer {
+        Manifest(Manifest),
+        Unchanged(Option<&'static str>),
+    }
+    let apply = Some(Verdict::Apply { backwards: None });
+    let cases: Vec<(&str, Answer, Option<Verdict>, &str)> = vec![
+        (
+            "a delta ahead, from a new store",
+            Answer::Manifest(from_store("store-b", manifest(9, false, None))),
+            Some(Verdict::OtherStore),
+            "full",
+        ),
+        (
+            "a delta at a lower revision, from a new store",
+            Answer::Manifest(from_store("store-b", manifest(2, false, None))),
+            Some(Verdict::OtherStore),
+            "full",
+        ),
+        (
+            "a delta ahead, from our store",
+            Answer::Manifest(manifest(6, false, None)),
+            apply,
+            "long-poll since 6",
+        ),
+        (
+            "a delta from a server that names no store",
+            Answer::Manifest(from_store("", manifest(6, false, None)).without_store()),
+            apply,
+            "long-poll since 6",
+        ),
+        (
+            "a full manifest from a new store is applied and adopted",
+            Answer::Manifest(from_store("store-b", manifest(7, true, Some("b7")))),
+            apply,
+            "long-poll since 7",
+        ),
+        (
+            "unchanged, from a new store",
+            Answer::Unchanged(Some("store-b")),
+            None,
+            "full",
+        ),
+        (
+            "unchanged, from our store",
+            Answer::Unchanged(Some("store-a")),
+            None,
+            "long-poll since 5",
+        ),
+        (
+            "unchanged, no store named",
+            Answer::Unchanged(None),
+            None,
+            "long-poll since 5",
+        ),
+    ];
+    for (case, answer, verdict, then) in cases {
+        let mut poller = converged(true);
+        let on_disk = match answer {
+            Answer::Manifest(manifest) => {
+                assert_eq!(Some(poller.manifest(&manifest, Some(5))), verdict, "{case}");
+                if verdict == apply {
+                    poller.applied(Duration::ZERO);
+                    manifest.revision
+                } else {
+                    5
+                }
+            }
+            Answer::Unchanged(store_id) => {
+                let query = poller.query(Some(5));
+                let next = poller.unchanged(&query, Duration::from_secs(30), store_id);
+                assert_eq!(next, Next::Now, "{case}");
+                5
+            }
+        };
+        assert_eq!(shown(&poller.query(Some(on_disk))), then, "{case}");
+    }
+    // Once the new store's full manifest is applied, its deltas apply too.
+    let mut poller = converged(true);
+    poller.manifest(&from_store("store-b", manifest(2, true, None)), Some(5));
+    poller.applied(Duration::ZERO);
+    assert_eq!(
+        poller.manifest(&from_store("store-b", manifest(3, false, None)), Some(2)),
+        Verdict::Apply { backwards: None }
+    );
+}
+
+impl Manifest {
+    fn without_store(mut self) -> Manifest {
+        self.store_id = None;
+        self
+    }
 }

@@ -74,12 +74,21 @@ async fn sync(
             return Ok(());
         };
         let next = match result {
-            Ok(Poll::Unchanged) => poller.unchanged(&query, started.elapsed()),
+            Ok(Poll::Unchanged { store_id }) => {
+                poller.unchanged(&query, started.elapsed(), store_id.as_deref())
+            }
             Ok(Poll::Changed(manifest)) => {
                 let previous = waiting.index.revision;
                 match poller.manifest(&manifest, previous) {
                     Verdict::Resync { previous } => {
                         backwards(previous, &manifest);
+                        continue;
+                    }
+                    Verdict::OtherStore => {
+                        tracing::warn!(
+                            revision = manifest.revision,
+                            "the server answered from another store than our files came from; fetching its full manifest"
+                        );
                         continue;
                     }
                     Verdict::Apply {

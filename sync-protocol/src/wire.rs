@@ -6,6 +6,9 @@ use crate::FilePath;
 
 /// Response header carrying the app's current files revision.
 pub const REVISION_HEADER: &str = "x-revision";
+/// Response header of every manifest answer (304s too) naming the store
+/// that answered: see [`ManifestResponse::store_id`].
+pub const STORE_ID_HEADER: &str = "x-store-id";
 /// The longest `wait` a long-poll may ask for, in seconds.
 pub const MAX_WAIT_SECONDS: u64 = 60;
 
@@ -26,6 +29,13 @@ pub struct FileEntry {
 /// `since` and `deleted` the paths removed after it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResponse {
+    /// The identity of the store that answered, made once with it. Revisions
+    /// count within one store: a client holding revisions of another store
+    /// (a lost data dir, a new database behind the same URL) must fetch the
+    /// full manifest instead of trusting its `since`. Empty from a server
+    /// that predates it.
+    #[serde(default)]
+    pub store_id: String,
     pub revision: u64,
     #[serde(default = "full_by_default")]
     pub full: bool,

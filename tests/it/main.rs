@@ -16,6 +16,7 @@ mod gateway;
 mod lifecycle;
 mod local;
 mod local_push;
+mod multi_instance;
 mod postgres;
 mod postgres_store;
 mod postgres_support;

@@ -72,13 +72,16 @@ pub struct FilesService {
     notifier: RevisionNotifier,
     /// Writes that made a new revision, for `/metrics`.
     writes: Arc<AtomicU64>,
+    /// The store's identity, read once at start: every manifest answer carries it.
+    store_id: Arc<str>,
 }
 
 impl FilesService {
-    pub fn new(store: Arc<dyn FileStore>, limits: Limits) -> FilesService {
+    pub fn new(store: Arc<dyn FileStore>, limits: Limits, store_id: &str) -> FilesService {
         FilesService {
             store,
             limits,
+            store_id: Arc::from(store_id),
             notifier: RevisionNotifier::default(),
             writes: Arc::default(),
         }
@@ -86,6 +89,11 @@ impl FilesService {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The identity of the store behind this service.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
     }
 
     pub fn notifier(&self) -> &RevisionNotifier {

@@ -4,13 +4,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use sync_protocol::{
-    AppId, BatchRequest, FilePath, ManifestResponse, REVISION_HEADER, WriteResponse,
+    AppId, BatchRequest, FilePath, ManifestResponse, REVISION_HEADER, STORE_ID_HEADER,
+    WriteResponse,
 };
 
 use super::auth::{FilesReader, Operator};
@@ -98,8 +99,10 @@ async fn get_file(
 }
 
 /// The manifest, or with `since` the changes after it (`wait` long-polls).
-/// ETags: `"r<revision>"` for the whole manifest, `"r<revision>-since<N>"`
-/// for a delta; a 304 repeats the ETag the client would have been sent.
+/// ETags: `"<store>-r<revision>"` for the whole manifest,
+/// `"<store>-r<revision>-since<N>"` for a delta; a 304 repeats the ETag the
+/// client would have been sent. Every answer names the store (`x-store-id`),
+/// so a client holding another store's revisions knows to start over.
 async fn get_manifest(
     _reader: FilesReader,
     State(state): State<AppState>,
@@ -110,6 +113,7 @@ async fn get_manifest(
     let app_id = AppId::parse(&app_id)?;
     let Query(query) =
         query.map_err(|rejection| ApiError::bad_request("query_invalid", rejection.body_text()))?;
+    let store_id = state.files.store_id();
     let Some(since) = query.since else {
         if query.wait.is_some() {
             return Err(ApiError::bad_request(
@@ -118,23 +122,30 @@ async fn get_manifest(
             ));
         }
         let manifest = state.files.manifest(&app_id).await?;
-        return Ok(manifest_response(&headers, full_manifest(manifest), None));
+        let body = full_manifest(store_id, manifest);
+        return Ok(manifest_response(&headers, body, None));
     };
     match state
         .files
         .changes_since(&app_id, since, query.wait.unwrap_or(0))
         .await?
     {
-        None => Ok(not_modified(&format!("\"r{since}\""), Some(since))),
-        Some(Changes::Full(manifest)) => {
-            Ok(manifest_response(&headers, full_manifest(manifest), None))
-        }
+        None => Ok(with_store_id(
+            not_modified(&format!("\"{store_id}-r{since}\""), Some(since)),
+            store_id,
+        )),
+        Some(Changes::Full(manifest)) => Ok(manifest_response(
+            &headers,
+            full_manifest(store_id, manifest),
+            None,
+        )),
         Some(Changes::Delta {
             revision,
             files,
             deleted,
         }) => {
             let body = ManifestResponse {
+                store_id: store_id.to_owned(),
                 revision,
                 full: false,
                 files,
@@ -157,8 +168,9 @@ fn written(outcome: WriteOutcome) -> Response {
         .into_response()
 }
 
-fn full_manifest(manifest: Manifest) -> ManifestResponse {
+fn full_manifest(store_id: &str, manifest: Manifest) -> ManifestResponse {
     ManifestResponse {
+        store_id: store_id.to_owned(),
         revision: manifest.revision,
         full: true,
         files: manifest.files,
@@ -168,15 +180,17 @@ fn full_manifest(manifest: Manifest) -> ManifestResponse {
 
 fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<u64>) -> Response {
     let etag = match since {
-        Some(since) => format!("\"r{}-since{since}\"", body.revision),
-        None => format!("\"r{}\"", body.revision),
+        Some(since) => format!("\"{}-r{}-since{since}\"", body.store_id, body.revision),
+        None => format!("\"{}-r{}\"", body.store_id, body.revision),
     };
     if if_none_match(headers, &etag) {
-        return not_modified(&etag, Some(body.revision));
+        return with_store_id(not_modified(&etag, Some(body.revision)), &body.store_id);
     }
     let revision = body.revision.to_string();
+    let store_id = body.store_id.clone();
     (
         [
+            (HeaderName::from_static(STORE_ID_HEADER), store_id),
             (ETAG, etag),
             (
                 REVISION_HEADER.parse().expect("static header name"),
@@ -186,6 +200,13 @@ fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<
         Json(body),
     )
         .into_response()
+}
+
+fn with_store_id(mut response: Response, store_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(store_id) {
+        response.headers_mut().insert(STORE_ID_HEADER, value);
+    }
+    response
 }
 
 pub(super) fn not_modified(etag: &str, revision: Option<u64>) -> Response {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::previews::PreviewStore;
-use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, SyncTokenStore};
+use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, StoreHealth, SyncTokenStore};
 use crate::config::ServeArgs;
 use crate::files::RevisionNotifier;
 
@@ -45,6 +45,14 @@ impl Backend {
         match self {
             Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
             Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
+    /// Reads only: nothing to run to completion.
+    pub fn health(&self) -> Arc<dyn StoreHealth> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
         }
     }
 

@@ -18,7 +18,7 @@ use super::write_plan::{
     plan_write,
 };
 use super::{
-    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
+    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, StoreHealth, SyncStatus,
     SyncTokenStore, WriteOutcome,
 };
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
@@ -36,6 +36,8 @@ struct State {
     tokens: HashMap<AppId, BTreeSet<String>>,
     statuses: HashMap<AppId, SyncStatus>,
     previews: BTreeMap<AppId, PreviewRecord>,
+    /// Made at the first read: clones share it, a new store gets another.
+    identity: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -332,6 +334,21 @@ impl PreviewStore for MemoryStore {
                 record.last_activity_at = record.last_activity_at.max(*at);
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreHealth for MemoryStore {
+    async fn identity(&self) -> Result<String, StoreError> {
+        Ok(self
+            .state()
+            .identity
+            .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()))
+            .clone())
+    }
+
+    async fn readiness(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod completing;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod error;
+mod health;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod model;
@@ -36,6 +37,7 @@ use sync_protocol::{AppId, FilePath, SyncStatusReport};
 pub use backend::Backend;
 pub use completing::RunsToCompletion;
 pub use error::StoreError;
+pub use health::StoreHealth;
 pub use model::{
     AppLimits, AppUsage, Blob, Changes, FileChange, Manifest, SyncStatus, WriteOutcome,
 };

@@ -19,12 +19,12 @@ pub use records::*;
 pub use tree::*;
 
 use super::previews::PreviewStore;
-use super::{AppLimits, Blob, Changes, FileChange, FileStore, SyncTokenStore};
+use super::{AppLimits, Blob, Changes, FileChange, FileStore, StoreHealth, SyncTokenStore};
 
 /// Every store trait at once, as a backend implements them.
-pub trait Store: FileStore + SyncTokenStore + PreviewStore {}
+pub trait Store: FileStore + SyncTokenStore + PreviewStore + StoreHealth {}
 
-impl<S: FileStore + SyncTokenStore + PreviewStore> Store for S {}
+impl<S: FileStore + SyncTokenStore + PreviewStore + StoreHealth> Store for S {}
 
 /// One `#[tokio::test]` per conformance function. `$handles` is an
 /// expression (it may `.await`) giving `(keep_alive, first, second)`: two
@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
             replaced_content_is_collected_once_unreferenced,
             tokens_and_status_written_through_one_handle_are_read_through_the_other,
             previews_round_trip_and_activity_only_moves_forward,
+            the_identity_is_one_per_store_and_a_fresh_store_is_ready,
         );
     };
     (@each $handles:expr; $($name:ident),* $(,)?) => {

@@ -97,3 +97,17 @@ pub async fn previews_round_trip_and_activity_only_moves_forward(
     assert_eq!(first.list_previews(None).await.unwrap().len(), 1);
     assert!(first.get_preview(&app("other")).await.unwrap().is_none());
 }
+
+/// Both handles name one store, the same way every time, and a store just
+/// opened has every migration applied.
+pub async fn the_identity_is_one_per_store_and_a_fresh_store_is_ready(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    let identity = first.identity().await.unwrap();
+    assert!(identity.len() >= 16, "identity {identity:?} is too short");
+    assert_eq!(first.identity().await.unwrap(), identity);
+    assert_eq!(second.identity().await.unwrap(), identity);
+    first.readiness().await.unwrap();
+    second.readiness().await.unwrap();
+}

@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 use super::shared;
 use crate::files::RevisionNotifier;
 
+/// The migrations this build applies, and `/readyz` checks.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 /// Connections per instance. Writes hold one for a few statements and
 /// long-polls hold none while they wait, so a handful serves many requests;
 /// several instances must also fit under the server's `max_connections`.
@@ -68,7 +71,7 @@ impl PostgresStore {
                     options.get_database().unwrap_or_default()
                 )
             })?;
-        sqlx::migrate!("./migrations/postgres")
+        MIGRATOR
             .run(&pool)
             .await
             .context("failed to migrate the PostgreSQL database")?;
@@ -153,3 +156,4 @@ pub(crate) const REVISION_CHANNEL: &str = "files_revision";
 shared::files::file_store!(PostgresStore, Postgres);
 shared::tokens::token_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);
+shared::health::store_health!(PostgresStore, MIGRATOR);

@@ -19,6 +19,7 @@
 //!   `NOTIFY` and row locks on PostgreSQL.
 
 pub(super) mod files;
+pub(super) mod health;
 pub(super) mod previews;
 pub(super) mod tokens;
 

@@ -18,6 +18,9 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::shared;
 
+/// The migrations this build applies, and `/readyz` checks.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 /// The file name of the database inside the data dir.
 const DATABASE_FILE: &str = "provisioner.sqlite3";
 
@@ -43,7 +46,7 @@ impl SqliteStore {
             .await
             .with_context(|| format!("failed to open the database `{}`", path.display()))?;
         restrict_to_owner(&path)?;
-        sqlx::migrate!("./migrations/sqlite")
+        MIGRATOR
             .run(&pool)
             .await
             .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
@@ -96,6 +99,7 @@ fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
 shared::files::file_store!(SqliteStore, Sqlite);
 shared::tokens::token_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
+shared::health::store_health!(SqliteStore, MIGRATOR);
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use sync_protocol::{DevServerState, SyncStatusReport};
 
 use super::SqliteStore;
 use crate::store::conformance::{LIMITS, app, put};
-use crate::store::{FileStore, SyncTokenStore};
+use crate::store::{FileStore, StoreHealth, SyncTokenStore};
 
 /// One store in a fresh directory, twice: one process holds the file.
 async fn handles() -> (tempfile::TempDir, SqliteStore, SqliteStore) {
@@ -51,4 +51,15 @@ async fn tokens_status_and_files_survive_a_reopen() {
         report
     );
     assert_eq!(store.revision(&app_id).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_identity_survives_a_reopen_and_a_new_data_dir_makes_another() {
+    let (dir, store, _) = handles().await;
+    let identity = store.identity().await.unwrap();
+    store.close().await;
+    let reopened = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(reopened.identity().await.unwrap(), identity);
+    let (_other_dir, other, _) = handles().await;
+    assert_ne!(other.identity().await.unwrap(), identity);
 }
