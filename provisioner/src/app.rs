@@ -119,15 +119,14 @@ impl Application {
         let lifecycle = self.state.lifecycle.clone();
         let mut loops =
             crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down");
-                notifier.shutdown();
-                shutdown_lifecycle.cancel();
-            })
-            .await
-            .context("the HTTP server failed")?;
+        let connections = self.state.config.connections.clone();
+        crate::http::serve::serve(self.listener, router, &connections, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            notifier.shutdown();
+            shutdown_lifecycle.cancel();
+        })
+        .await;
         lifecycle.shutdown().await;
         while loops.join_next().await.is_some() {}
         self.store.close().await;

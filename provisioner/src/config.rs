@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// package.json changes; the daemon's own default (`npm install`) when unset.
     #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
     pub local_install: Option<String>,
+
+    #[command(flatten)]
+    pub connections: crate::http::serve::ConnectionArgs,
 }
 
 impl ServeArgs {

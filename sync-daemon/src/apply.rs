@@ -30,6 +30,7 @@ use crate::error::{Error, RuntimeError, io_error};
 use crate::fetch::{self, Wanted};
 use crate::fsio::{self, Refused, Stamp};
 use crate::index::Index;
+use crate::refusals::CycleRefusals;
 use crate::staging::{Staged, Staging};
 
 /// What a cycle works with besides the index.
@@ -47,8 +48,25 @@ pub struct Outcome {
     pub revision: u64,
     pub written: Vec<FilePath>,
     pub deleted: Vec<FilePath>,
-    /// Paths skipped for safety (symlink on the way, directory in the way).
-    pub refused: usize,
+    /// Paths skipped for safety (symlink on the way, directory in the way)
+    /// or malformed in the manifest, each with the reason.
+    pub refused: Vec<(String, String)>,
+    /// Whether the manifest was the whole one.
+    pub full: bool,
+    /// For a delta, every path it named: those whose refusal it settles.
+    pub mentioned: Vec<FilePath>,
+}
+
+impl Outcome {
+    /// What this cycle says about refused paths, for the sync status.
+    pub fn refusals(&self) -> CycleRefusals<'_> {
+        CycleRefusals {
+            revision: self.revision,
+            full: self.full,
+            mentioned: self.mentioned.iter().map(FilePath::as_str).collect(),
+            refused: self.refused.clone(),
+        }
+    }
 }
 
 /// The changes a cycle will make, decided before anything is touched.
@@ -72,23 +90,29 @@ pub async fn apply(
     let started = Instant::now();
     let mut outcome = Outcome {
         revision: manifest.revision,
+        full: manifest.full,
         ..Outcome::default()
     };
     let Plan {
         mut writes,
         deletes,
     } = plan(tree, index, &manifest, &mut outcome)?;
+    if !manifest.full {
+        let named = manifest.files.iter().map(|entry| &entry.path);
+        outcome.mentioned = named.chain(&manifest.deleted).cloned().collect();
+    }
+    outcome.refused.extend(manifest.refused);
     let mut staged = Staged::default();
     stage(tree, index, &mut writes, &mut staged, &mut outcome).await?;
     burst(tree.root, index, writes, deletes, &mut outcome)?;
     // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
-    if !outcome.written.is_empty() || !outcome.deleted.is_empty() || outcome.refused > 0 {
+    if !outcome.written.is_empty() || !outcome.deleted.is_empty() || !outcome.refused.is_empty() {
         tracing::info!(
             revision = outcome.revision,
             written = outcome.written.len(),
             deleted = outcome.deleted.len(),
-            refused = outcome.refused,
+            refused = outcome.refused.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "applied"
         );
@@ -242,7 +266,7 @@ async fn stage(
     *writes = kept;
     fetch::download(tree.client, &wanted).await?;
     for (source, destination) in duplicates {
-        fs::copy(&source, &destination).map_err(|e| io_error(&destination, e))?;
+        fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
     }
     Ok(())
 }
@@ -319,5 +343,7 @@ fn burst(
 
 fn refuse(path: &FilePath, refused: &Refused, outcome: &mut Outcome) {
     tracing::error!(%path, reason = %refused, "refusing to write or delete this path");
-    outcome.refused += 1;
+    outcome
+        .refused
+        .push((path.as_str().to_owned(), refused.to_string()));
 }

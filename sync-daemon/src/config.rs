@@ -7,6 +7,7 @@ use std::time::Duration;
 use sync_protocol::{AppId, SyncToken};
 
 use crate::error::CriticalError;
+use crate::sandbox::Sandbox;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
 /// and optionally supervises the app's dev server there.
@@ -61,6 +62,12 @@ pub struct Args {
     /// 127.0.0.1 to tell when it is ready.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    /// Run the install and the dev server under bubblewrap (`bwrap`): only
+    /// --dir writable (seen as /app), the system read-only, no other process
+    /// visible, nothing else of this machine mounted. The daemon stays outside.
+    #[arg(long, env = "SYNC_SANDBOX")]
+    pub sandbox: bool,
 }
 
 /// The validated configuration the daemon runs with.
@@ -84,6 +91,8 @@ pub struct SuperviseConfig {
     pub exec: String,
     pub install: String,
     pub port: u16,
+    /// Where the app's own commands run; `None`: as the daemon, in --dir.
+    pub sandbox: Option<Sandbox>,
 }
 
 impl Config {
@@ -114,10 +123,21 @@ impl Config {
                 dir.display()
             )));
         }
+        let sandbox = match args.sandbox {
+            false => None,
+            true => Some(Sandbox {
+                program: crate::sandbox::find_bwrap().ok_or_else(|| {
+                    bad("--sandbox needs bwrap on PATH (Debian package `bubblewrap`)".to_owned())
+                })?,
+                app_dir: dir.clone(),
+                home_dir: state_dir.join("home"),
+            }),
+        };
         let supervise = args.exec.map(|exec| SuperviseConfig {
             exec,
             install: args.install,
             port: args.port,
+            sandbox,
         });
         Ok(Config {
             server,

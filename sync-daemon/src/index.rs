@@ -81,9 +81,7 @@ impl Index {
     /// daemon's and deleted).
     pub fn save_unsynced(&self) -> io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
-        let temporary = self.location.with_extension("tmp");
-        fs::write(&temporary, &bytes)?;
-        fs::rename(&temporary, &self.location)
+        fsio::write_then_rename(&self.location, &bytes, false)
     }
 
     pub fn location(&self) -> &Path {

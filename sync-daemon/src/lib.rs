@@ -35,6 +35,8 @@ pub mod error;
 pub mod fetch;
 pub mod fsio;
 pub mod index;
+pub mod refusals;
+pub mod sandbox;
 pub mod staging;
 pub mod status;
 pub mod supervise;
@@ -125,7 +127,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 /// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be
 /// written: retrying would not fix permissions.
 fn prepare_directories(config: &Config) -> Result<(), CriticalError> {
-    for dir in [&config.dir, &config.state_dir] {
+    let sandbox_home = config
+        .supervise
+        .as_ref()
+        .and_then(|supervise| supervise.sandbox.as_ref())
+        .map(|sandbox| &sandbox.home_dir);
+    for dir in [&config.dir, &config.state_dir]
+        .into_iter()
+        .chain(sandbox_home)
+    {
         std::fs::create_dir_all(dir).map_err(|source| CriticalError::NotWritable {
             path: dir.clone(),
             source,

@@ -8,15 +8,20 @@ use std::time::Duration;
 use sync_protocol::{DevServerState, SyncStatusReport};
 use tokio::sync::watch;
 
+use crate::apply::Outcome;
 use crate::backoff::Backoff;
 use crate::client::Client;
 use crate::error::Error;
+use crate::refusals::Refusals;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The last revision applied with nothing refused.
     pub revision: Option<u64>,
     pub dev_server: DevServerState,
     pub message: Option<String>,
+    /// Paths still not on disk: they hold `revision` back and are reported.
+    pub refusals: Refusals,
 }
 
 #[derive(Clone, Debug)]
@@ -30,15 +35,18 @@ impl StatusBoard {
             revision: None,
             dev_server,
             message: None,
+            refusals: Refusals::default(),
         });
         StatusBoard { sender }
     }
 
-    pub fn set_revision(&self, revision: u64) {
+    /// Takes in an applied cycle: its revision, unless a path stands refused.
+    pub fn record_cycle(&self, outcome: &Outcome) {
         self.sender.send_if_modified(|status| {
-            let changed = status.revision != Some(revision);
+            let before = (status.revision, status.refusals.clone());
+            let revision = status.refusals.after_cycle(outcome.refusals());
             status.revision = Some(revision);
-            changed
+            before != (status.revision, status.refusals.clone())
         });
     }
 
@@ -61,12 +69,17 @@ impl StatusBoard {
 }
 
 impl Status {
-    /// Nothing is reported before a first revision is on disk.
+    /// Nothing is reported before a first cycle is applied. Refused paths
+    /// come first in the message, then the dev server's note.
     pub fn report(&self) -> Option<SyncStatusReport> {
+        let notes: Vec<String> = [self.refusals.describe(), self.message.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
         Some(SyncStatusReport {
             revision: self.revision?,
             dev_server: self.dev_server,
-            message: self.message.clone(),
+            message: (!notes.is_empty()).then(|| notes.join("; ")),
         })
     }
 }

@@ -167,7 +167,7 @@ async fn sync(
                             .iter()
                             .map(|path| config.dir.join(path.as_str()));
                         local_watch::invalidate(&config.dir, index, written.collect());
-                        board.set_revision(outcome.revision);
+                        board.record_cycle(&outcome);
                         applied.send_replace(Some(outcome.revision));
                         if config.once {
                             return Ok(());

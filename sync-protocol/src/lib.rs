@@ -10,7 +10,7 @@ mod token;
 mod wire;
 
 pub use app_id::{AppId, AppIdError};
-pub use file_path::{FilePath, MAX_PATH_BYTES, PathError};
+pub use file_path::{FilePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, PathError};
 pub use token::{SyncToken, TokenError};
 pub use wire::*;
 

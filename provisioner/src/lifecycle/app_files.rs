@@ -15,6 +15,9 @@ use crate::store::{FileStore, SyncTokenStore};
 pub struct SyncStatus {
     pub applied_revision: u64,
     pub dev_server: DevServerState,
+    /// What the daemon could not do (paths it could not apply, a crashed
+    /// dev server), if anything.
+    pub message: Option<String>,
 }
 
 #[async_trait]
@@ -53,6 +56,7 @@ impl AppFiles for StoreAppFiles {
         Ok(status.map(|status| SyncStatus {
             applied_revision: status.report.revision,
             dev_server: status.report.dev_server,
+            message: status.report.message,
         }))
     }
 }

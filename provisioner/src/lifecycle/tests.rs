@@ -46,6 +46,7 @@ impl AppFiles for FakeFiles {
             .map(|applied_revision| SyncStatus {
                 applied_revision,
                 dev_server: DevServerState::Ready,
+                message: None,
             }))
     }
 }

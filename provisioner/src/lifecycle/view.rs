@@ -24,6 +24,8 @@ pub struct PreviewView {
     /// The revision the preview's daemon last reported applying.
     pub applied_revision: Option<u64>,
     pub dev_server: Option<DevServerState>,
+    /// The lifecycle's last error, else what the daemon reported it could
+    /// not do: a preview missing a file never shows `error: null`.
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -46,8 +48,11 @@ impl LifecycleService {
             .map_err(LifecycleError::Files)?;
         let mut view = self.summary_view(record);
         view.files_revision = Some(files_revision);
-        view.applied_revision = status.as_ref().map(|status| status.applied_revision);
-        view.dev_server = status.map(|status| status.dev_server);
+        if let Some(status) = status {
+            view.applied_revision = Some(status.applied_revision);
+            view.dev_server = Some(status.dev_server);
+            view.error = view.error.or(status.message);
+        }
         Ok(view)
     }
 

@@ -76,6 +76,7 @@ pub async fn run(
             &context.config.exec,
             &context.dir,
             context.config.port,
+            context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;
@@ -138,6 +139,7 @@ async fn install_if_needed(
             &context.config.install,
             &context.dir,
             context.config.port,
+            context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let status = tokio::select! {

@@ -11,6 +11,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::sandbox::Sandbox;
+
 /// How long a dev server gets to exit after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -29,10 +31,16 @@ impl Group {
         command: &str,
         dir: &Path,
         port: u16,
+        sandbox: Option<&Sandbox>,
     ) -> Result<Group, String> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(command)
+        let mut shell = match sandbox {
+            Some(sandbox) => sandbox.command(command, port),
+            None => Command::new("sh"),
+        };
+        if sandbox.is_none() {
+            shell.arg("-c").arg(command);
+        }
+        let mut child = shell
             .current_dir(dir)
             .env("PORT", port.to_string())
             // The token opens this app's files on the provisioner; the app's
