@@ -11,9 +11,11 @@
 #   SYNC_TOKEN       required  the app's sync token; never printed, never on a command line
 #   SYNC_DIR         /app      where the app's files go (node_modules is already there)
 #   SYNC_STATE_DIR   /var/lib/sync-daemon   the daemon's own records, outside SYNC_DIR
-#   SYNC_EXEC        npm run dev            the dev server command
+#   SYNC_EXEC        npm run dev            the dev server command (`auto`: detected from the app)
 #   SYNC_INSTALL     npm install ...        run when package.json or a lockfile changed
-#   PORT             3000      the dev server's port
+#   PORT             3000      the preview's port: the daemon's gateway listens
+#                              here and forwards to the dev server's private port
+#   SYNC_GATEWAY_BIND 0.0.0.0  where the gateway listens (Fly's proxy reaches it there)
 # Arguments are passed on to sync-daemon (for example --interval 1s).
 #
 # The token stays in the environment: sync-daemon reads SYNC_TOKEN itself, so
@@ -62,7 +64,8 @@ esac
 : "${SYNC_EXEC:=npm run dev}"
 : "${SYNC_INSTALL:=npm install --no-audit --no-fund}"
 : "${PORT:=3000}"
-export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC SYNC_INSTALL PORT
+: "${SYNC_GATEWAY_BIND:=0.0.0.0}"
+export SYNC_SERVER_URL SYNC_APP_ID SYNC_TOKEN SYNC_DIR SYNC_STATE_DIR SYNC_EXEC SYNC_INSTALL PORT SYNC_GATEWAY_BIND
 
 # Vite refuses requests for host names it does not know (DNS rebinding
 # protection); this lets the preview's own public name through without the

@@ -13,6 +13,10 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 use crate::files::{FilesService, Limits};
 use crate::http::{AppState, Metrics, OperatorKey};
+use crate::lifecycle::LifecycleService;
+use crate::lifecycle::app_files::StoreAppFiles;
+use crate::lifecycle::clock::SystemClock;
+use crate::platform::Platform;
 use crate::store::Backend;
 
 /// The file in the data dir that keeps a generated operator key.
@@ -23,45 +27,47 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     store: Backend,
-    /// The local driver when previews run on this machine: the edge proxy in
-    /// front of the router asks it for each preview's port.
-    local_driver: Option<Arc<crate::lifecycle::local::LocalDriver>>,
+    /// Where previews run, and what it serves in front of the API.
+    platform: Platform,
     /// Set when no key was configured and none was kept yet: `serve` prints it once.
     generated_api_key: Option<String>,
 }
 
 impl Application {
     pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
-        std::fs::create_dir_all(&args.data_dir).with_context(|| {
-            format!(
-                "failed to create the data dir `{}`",
-                args.data_dir.display()
-            )
-        })?;
+        let data_dir = &args.store.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("failed to create the data dir `{}`", data_dir.display()))?;
         let store = Backend::open(&args).await?;
-        let (api_key, generated_api_key) =
-            resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
-        let listener = TcpListener::bind(args.listen)
+        let (api_key, generated_api_key) = resolve_api_key(args.http.api_key.as_deref(), data_dir)?;
+        let listen = args.http.listen;
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("failed to listen on {}", args.listen))?;
+            .with_context(|| format!("failed to listen on {listen}"))?;
         let local_addr = listener
             .local_addr()
             .context("failed to read the bound address")?;
 
         // Daemons reach this provisioner at its public URL, else where it listens.
         let server_url = args
+            .http
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
-        let drivers = crate::lifecycle::setup::build_driver(&args, local_addr.port()).await?;
-        let lifecycle = crate::lifecycle::setup::build_service(
-            &args,
-            &store,
-            drivers.driver.clone(),
-            server_url,
+        let platform = Platform::open(&args, local_addr.port()).await?;
+        let files = StoreAppFiles {
+            files: store.files(),
+            tokens: store.sync_tokens(),
+        };
+        let lifecycle = LifecycleService::new(
+            platform.driver.clone(),
+            store.previews(),
+            Arc::new(files),
+            Arc::new(SystemClock),
+            args.lifecycle.config(server_url),
         );
         let state = AppState {
-            files: FilesService::new(store.files(), Limits::from_args(&args)),
+            files: FilesService::new(store.files(), Limits::from_args(&args.limits)),
             sync_tokens: store.sync_tokens(),
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),
@@ -74,7 +80,7 @@ impl Application {
             state,
             store,
             generated_api_key,
-            local_driver: drivers.local,
+            platform,
         })
     }
 
@@ -111,15 +117,11 @@ impl Application {
         // Ends the loops and the event streams, which would hold the server open.
         let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());
-        let router = crate::proxy::in_front(
-            router,
-            self.state.lifecycle.clone(),
-            self.local_driver.clone(),
-        );
+        let router = self.platform.in_front(router, self.state.lifecycle.clone());
         let lifecycle = self.state.lifecycle.clone();
-        let mut loops =
-            crate::lifecycle::setup::spawn_loops(&lifecycle, self.state.config.loop_interval);
-        let connections = self.state.config.connections.clone();
+        let period = self.state.config.lifecycle.loop_interval;
+        let mut loops = crate::lifecycle::tasks::spawn_all(&lifecycle, period);
+        let connections = self.state.config.http.connections.clone();
         crate::http::serve::serve(self.listener, router, &connections, async move {
             shutdown.await;
             tracing::info!("shutting down");

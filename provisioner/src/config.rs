@@ -5,7 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sync_protocol::parse_duration;
+
+pub use crate::fly::FlyArgs;
+pub use crate::lifecycle::Autostop;
+use crate::lifecycle::LifecycleConfig;
+pub use crate::local::LocalArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "provisioner", version, about)]
@@ -55,42 +62,55 @@ pub enum DriverKind {
     Local,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Autostop {
-    /// Snapshot memory when idle; resumes in a few hundred milliseconds.
-    Suspend,
-    /// Shut the VM down when idle; the next start is a cold boot.
-    Stop,
-    /// Never stop on idle.
-    Off,
+/// Everything `serve` reads, one struct per concern. Flag and env names
+/// are flat (`--idle-timeout`, `FLY_REGION`); the nesting is only in code.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
+    #[command(flatten)]
+    pub fly: FlyArgs,
+    #[command(flatten)]
+    pub local: LocalArgs,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub struct HttpArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "PROVISIONER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-
-    /// Directory for the SQLite store, the generated API key and local previews.
-    #[arg(long, env = "PROVISIONER_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
 
     /// Operator API key; when unset, one is generated, printed once and kept in the data dir.
     #[arg(long, env = "PROVISIONER_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
-    /// PostgreSQL URL for running several instances; SQLite under --data-dir when unset.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-
-    /// Where previews run: `fly` when a Fly token is given, else `local`.
-    #[arg(long, env = "PROVISIONER_DRIVER", value_enum)]
-    pub driver: Option<DriverKind>,
-
     /// URL at which previews reach this provisioner (the daemons' --server).
     #[arg(long, env = "PROVISIONER_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    #[command(flatten)]
+    pub connections: crate::http::serve::ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the SQLite store, the generated API key and local previews.
+    #[arg(long, env = "PROVISIONER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL for running several instances; SQLite under --data-dir when unset.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LimitsArgs {
     /// Largest single file accepted, in bytes.
     #[arg(long, env = "PROVISIONER_MAX_FILE_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_file_bytes: u64,
@@ -106,6 +126,13 @@ pub struct ServeArgs {
     /// Revisions of history kept per app for `?since=` deltas; older asks get the full manifest.
     #[arg(long, env = "PROVISIONER_HISTORY_REVISIONS", default_value_t = 1000)]
     pub history_revisions: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LifecycleArgs {
+    /// Where previews run: `fly` when a Fly token is given, else `local`.
+    #[arg(long, env = "PROVISIONER_DRIVER", value_enum)]
+    pub driver: Option<DriverKind>,
 
     /// Stop (or suspend) a preview after this long without activity, e.g. `10m`, `30s`.
     #[arg(long, env = "PROVISIONER_IDLE_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
@@ -119,113 +146,45 @@ pub struct ServeArgs {
     #[arg(long, env = "PROVISIONER_LOOP_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub loop_interval: Duration,
 
-    /// Fly API token (org-scoped: it creates and deletes apps). Selects the fly driver.
-    #[arg(long, env = "FLY_API_TOKEN", hide_env_values = true)]
-    pub fly_api_token: Option<String>,
-
-    /// Base URL of Fly's Machines API.
-    #[arg(long, env = "FLY_API_URL", default_value = "https://api.machines.dev")]
-    pub fly_api_url: String,
-
-    /// Fly organization that owns the preview apps.
-    #[arg(long, env = "FLY_ORG_SLUG", default_value = "personal")]
-    pub fly_org_slug: String,
-
-    /// Fly region the preview machines run in.
-    #[arg(long, env = "FLY_REGION", default_value = "iad")]
-    pub fly_region: String,
-
-    /// Runtime image each preview machine runs (sync-daemon supervising the dev server).
+    /// What an idle preview does: suspend (memory snapshot, fast resume),
+    /// stop (cold boot on the next start) or off (never stopped on idle).
     #[arg(
         long,
-        env = "PREVIEW_IMAGE",
-        default_value = "registry.fly.io/preview-runtime:latest"
+        env = "PREVIEW_AUTOSTOP",
+        default_value = "suspend",
+        value_parser = PossibleValuesParser::new(["suspend", "stop", "off"])
+            .map(|text| text.parse::<Autostop>().expect("a listed value"))
     )]
-    pub preview_image: String,
-
-    /// What an idle preview machine does: suspend, stop or off.
-    #[arg(long, env = "PREVIEW_AUTOSTOP", value_enum, default_value = "suspend")]
     pub autostop: Autostop,
+}
 
-    /// Preview machine CPU count (shared CPUs).
-    #[arg(long, env = "PREVIEW_CPUS", default_value_t = 1)]
-    pub preview_cpus: u32,
-
-    /// Preview machine memory in MB; at most 2048 for suspend to work.
-    #[arg(long, env = "PREVIEW_MEMORY_MB", default_value_t = 1024)]
-    pub preview_memory_mb: u32,
-
-    /// Port the dev server listens on inside a preview.
-    #[arg(long, env = "PREVIEW_PORT", default_value_t = 3000)]
-    pub preview_port: u16,
-
-    /// Local driver: the sync-daemon binary to run for each preview; next to this binary when unset.
-    #[arg(long, env = "PROVISIONER_SYNC_DAEMON_BIN")]
-    pub sync_daemon_bin: Option<PathBuf>,
-
-    /// Local driver: the dev server command each preview's daemon supervises.
-    #[arg(long, env = "PROVISIONER_LOCAL_EXEC", default_value = "npm run dev")]
-    pub local_exec: String,
-
-    /// Local driver: the install command each preview's daemon runs when
-    /// package.json changes; the daemon's own default (`npm install`) when unset.
-    #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
-    pub local_install: Option<String>,
-
-    #[command(flatten)]
-    pub connections: crate::http::serve::ConnectionArgs,
+impl LifecycleArgs {
+    /// The lifecycle's settings; `server_url` is where preview daemons reach this provisioner.
+    pub fn config(&self, server_url: String) -> LifecycleConfig {
+        LifecycleConfig {
+            idle_timeout: self.idle_timeout,
+            delete_after: self.delete_after,
+            autostop: self.autostop,
+            // Never wait for an orphan longer than a few passes, nor less than one.
+            orphan_grace: (self.loop_interval * 3)
+                .clamp(Duration::from_secs(1), Duration::from_secs(300)),
+            ..LifecycleConfig::new(server_url)
+        }
+    }
 }
 
 impl ServeArgs {
     pub fn driver_kind(&self) -> DriverKind {
-        self.driver.unwrap_or(if self.fly_api_token.is_some() {
-            DriverKind::Fly
-        } else {
-            DriverKind::Local
-        })
+        self.lifecycle
+            .driver
+            .unwrap_or(if self.fly.fly_api_token.is_some() {
+                DriverKind::Fly
+            } else {
+                DriverKind::Local
+            })
     }
 }
 
 fn parse_app_id(text: &str) -> Result<sync_protocol::AppId, String> {
     sync_protocol::AppId::parse(text).map_err(|error| error.to_string())
-}
-
-/// Parses `250ms`, `30s`, `10m`, `2h`, `30d` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s or 10m"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "" | "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        "d" => number * 86_400,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}; use ms, s, m, h or d"
-            ));
-        }
-    };
-    Ok(Duration::from_secs(seconds))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5y").is_err());
-    }
 }

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use serde_json::{Value, json};
-use sync_protocol::{FilePath, ManifestResponse, sha256_hex};
+use serde::de::DeserializeOwned;
+use sync_protocol::{
+    BatchChange, BatchRequest, FilePath, ManifestResponse, PreviewResponse, WriteResponse,
+    sha256_hex,
+};
 
 use crate::config::PushArgs;
 
@@ -29,50 +32,56 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
 
     let local = read_tree(&args.dir)?;
     let remote = remote_manifest(&client, &server, &api_key, app).await?;
-    let mut changes: Vec<Value> = Vec::new();
+    let mut changes: Vec<BatchChange> = Vec::new();
     for (path, content) in &local {
         if remote.get(path) == Some(&sha256_hex(content)) {
             continue;
         }
         changes.push(match std::str::from_utf8(content) {
-            Ok(text) => json!({ "path": path, "content": text }),
-            Err(_) => json!({
-                "path": path,
-                "content_base64": base64::engine::general_purpose::STANDARD.encode(content),
-            }),
+            Ok(text) => BatchChange {
+                path: path.clone(),
+                content: Some(text.to_owned()),
+                ..BatchChange::default()
+            },
+            Err(_) => BatchChange {
+                path: path.clone(),
+                content_base64: Some(base64::engine::general_purpose::STANDARD.encode(content)),
+                ..BatchChange::default()
+            },
         });
     }
     let local_paths: BTreeSet<&String> = local.keys().collect();
     for path in remote.keys().filter(|path| !local_paths.contains(path)) {
-        changes.push(json!({ "path": path, "delete": true }));
+        changes.push(BatchChange {
+            path: path.clone(),
+            delete: Some(true),
+            ..BatchChange::default()
+        });
     }
-    if changes.is_empty() {
+    let change_count = changes.len();
+    if change_count == 0 {
         println!("{app}: {} files, all already saved", local.len());
     } else {
         let url = format!("{server}/v1/apps/{app}/files");
-        let body = call(
+        let written: WriteResponse = call(
             client
                 .post(url)
                 .bearer_auth(&api_key)
-                .json(&json!({ "changes": changes })),
+                .json(&BatchRequest { changes }),
         )
         .await?;
         println!(
-            "{app}: saved {} changes, revision {}",
-            changes.len(),
-            body["revision"]
+            "{app}: saved {change_count} changes, revision {}",
+            written.revision
         );
     }
 
     let url = format!("{server}/v1/apps/{app}/provision-preview");
-    let preview = call(client.post(url).bearer_auth(&api_key)).await?;
-    println!(
-        "{app}: preview {}",
-        preview["state"].as_str().unwrap_or("unknown")
-    );
-    match preview["url"].as_str() {
+    let preview: PreviewResponse = call(client.post(url).bearer_auth(&api_key)).await?;
+    println!("{app}: preview {}", preview.state);
+    match preview.url {
         Some(url) => println!("open {url}"),
-        None => bail!("the provisioner returned no preview URL: {preview}"),
+        None => bail!("the provisioner returned no preview URL: {preview:?}"),
     }
     Ok(())
 }
@@ -172,7 +181,7 @@ async fn remote_manifest(
         .collect())
 }
 
-async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+async fn call<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> anyhow::Result<T> {
     let response = request
         .send()
         .await
@@ -183,5 +192,5 @@ async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         bail!("the provisioner answered {status}: {text}");
     }
     serde_json::from_str(&text)
-        .with_context(|| format!("the provisioner answered non-JSON: {text}"))
+        .with_context(|| format!("the provisioner answered an unexpected body: {text}"))
 }

@@ -1,24 +1,16 @@
-//! One cycle: turn a manifest into the tree on disk.
+//! One cycle: turn a manifest into the tree on disk, in four steps.
 //!
-//! 1. **Plan** (`lstat` only, hashing just the files whose stamp changed):
-//!    which paths need new content, which owned paths must go.
-//! 2. **Stage**: download (or copy from an identical local file) every new
-//!    content into staging and verify its sha256. Nothing in the tree has
-//!    changed yet, so a failure here leaves it as it was.
-//! 3. **Burst**: deletes, then renames into place, in one tight loop, so a
+//! 1. **Observe** (`lstat` only, hashing just the files whose stamp
+//!    changed): what is at every path the manifest names or drops.
+//! 2. **Plan**: the pure decisions of [`crate::plan`], then the records
+//!    that need no new content (adoptions, `displaced/` copies).
+//! 3. **Stage** ([`crate::stage`]): download or copy every new content into
+//!    staging and verify its sha256. Nothing in the tree has changed yet, so
+//!    a failure here leaves it as it was.
+//! 4. **Burst**: deletes, then renames into place, in one tight loop, so a
 //!    dev server's watcher sees one batch of complete files.
-//!
-//! Ownership rules, chosen for an editor user whose editor is the source of
-//! truth: a path in the manifest always gets the server's content, even
-//! over a local file the daemon did not write (that file is first copied to
-//! `<state-dir>/displaced/` and a warning is logged); a path that leaves the
-//! manifest is deleted only if the index says the daemon wrote it. Files
-//! the manifest never named, `node_modules/` and `.next/` are never touched.
-//! A local file already byte-identical to the manifest's entry is adopted
-//! (recorded as the daemon's, not rewritten): that is how a tree whose
-//! state dir was lost converges without a single write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,10 +19,11 @@ use sync_protocol::{FileEntry, FilePath};
 
 use crate::client::{Client, Manifest};
 use crate::error::{Error, RuntimeError, io_error};
-use crate::fetch::{self, Wanted};
-use crate::fsio::{self, Refused, Stamp};
+use crate::fsio::{self, CheckedDirs, Refused, Stamp};
 use crate::index::Index;
+use crate::plan::{self, Operation, Seen};
 use crate::refusals::CycleRefusals;
+use crate::stage::{self, StagedWrite};
 use crate::staging::{Staged, Staging};
 
 /// What a cycle works with besides the index.
@@ -69,18 +62,6 @@ impl Outcome {
     }
 }
 
-/// The changes a cycle will make, decided before anything is touched.
-struct Plan {
-    writes: Vec<Write>,
-    deletes: Vec<(FilePath, PathBuf)>,
-}
-
-struct Write {
-    entry: FileEntry,
-    target: PathBuf,
-    temporary: PathBuf,
-}
-
 #[tracing::instrument(name = "apply", skip_all, fields(revision = manifest.revision, full = manifest.full))]
 pub async fn apply(
     tree: &Tree<'_>,
@@ -93,18 +74,42 @@ pub async fn apply(
         full: manifest.full,
         ..Outcome::default()
     };
-    let Plan {
-        mut writes,
-        deletes,
-    } = plan(tree, index, &manifest, &mut outcome)?;
+    let seen = observe(tree.root, index, &manifest)?;
+    let mut writes = Vec::new();
+    let mut deletes = Vec::new();
+    for operation in plan::plan(&manifest, &*index, &seen) {
+        match operation {
+            Operation::Adopt {
+                path,
+                sha256,
+                stamp,
+            } => index.record(path, sha256, stamp),
+            Operation::Write(entry) => writes.push(entry),
+            Operation::Restore(entry) => {
+                tracing::warn!(path = %entry.path, "synced file was edited locally; restoring the server's content");
+                writes.push(entry);
+            }
+            Operation::Replace(entry) => {
+                displace(tree, &entry.path)?;
+                writes.push(entry);
+            }
+            Operation::Delete(path) => deletes.push(path),
+            Operation::Refuse { path, reason } => refuse(&path, &reason, &mut outcome),
+        }
+    }
+    drop(seen);
     if !manifest.full {
         let named = manifest.files.iter().map(|entry| &entry.path);
         outcome.mentioned = named.chain(&manifest.deleted).cloned().collect();
     }
     outcome.refused.extend(manifest.refused);
     let mut staged = Staged::default();
-    stage(tree, index, &mut writes, &mut staged, &mut outcome).await?;
-    burst(tree.root, index, writes, deletes, &mut outcome)?;
+    let writes = stage::stage(tree, index, writes, &mut staged, &mut |path, reason| {
+        refuse(path, reason, &mut outcome)
+    })
+    .await?;
+    let leftovers = burst(tree.root, index, writes, deletes, &mut outcome)?;
+    staged.left_over(leftovers);
     // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
     if !outcome.written.is_empty() || !outcome.deleted.is_empty() || !outcome.refused.is_empty() {
@@ -120,101 +125,68 @@ pub async fn apply(
     Ok(outcome)
 }
 
-fn plan(
-    tree: &Tree<'_>,
-    index: &mut Index,
+/// What is at every path the manifest names, and on the way to every owned
+/// path it drops.
+fn observe(
+    root: &Path,
+    index: &Index,
     manifest: &Manifest,
-    outcome: &mut Outcome,
-) -> Result<Plan, Error> {
-    let leaving: Vec<FilePath> = if manifest.full {
-        let present: HashSet<&FilePath> = manifest.files.iter().map(|entry| &entry.path).collect();
-        index
-            .files
-            .keys()
-            .filter(|path| !present.contains(path))
-            .cloned()
-            .collect()
-    } else {
-        manifest
-            .deleted
-            .iter()
-            .filter(|path| index.owns(path))
-            .cloned()
-            .collect()
-    };
-    let mut deletes = Vec::new();
-    for path in leaving {
-        match fsio::checked_target(tree.root, &path) {
-            Ok(target) => deletes.push((path, target)),
-            Err(refused) => refuse(&path, &refused, outcome),
-        }
+) -> Result<HashMap<FilePath, Seen>, Error> {
+    let mut seen = HashMap::with_capacity(manifest.files.len());
+    let mut dirs = CheckedDirs::default();
+    for path in plan::leaving(manifest, index) {
+        let way = match fsio::checked_target(root, &path, &mut dirs) {
+            Ok(_) => Seen::Reachable,
+            Err(refused) => blocked(root, refused),
+        };
+        seen.insert(path, way);
     }
-    // A file this cycle deletes may stand where a new file needs a
-    // directory (`a` becomes `a/b`); the burst deletes before it renames.
-    let freed: HashSet<&Path> = deletes.iter().map(|(_, target)| target.as_path()).collect();
-    let mut writes = Vec::new();
     for entry in &manifest.files {
-        let target = match fsio::checked_target(tree.root, &entry.path) {
-            Ok(target) => target,
-            Err(Refused::NotADirectory(blocker)) if freed.contains(blocker.as_path()) => {
-                let target = tree.root.join(entry.path.as_str());
-                writes.push(Write {
-                    entry: entry.clone(),
-                    target,
-                    temporary: PathBuf::new(),
-                });
-                continue;
-            }
-            Err(refused) => {
-                refuse(&entry.path, &refused, outcome);
-                continue;
-            }
+        let on_disk = match fsio::checked_target(root, &entry.path, &mut dirs) {
+            Ok(target) => look_at(index, entry, &target)?,
+            Err(refused) => blocked(root, refused),
         };
-        let metadata = match fs::symlink_metadata(&target) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                writes.push(Write {
-                    entry: entry.clone(),
-                    target,
-                    temporary: PathBuf::new(),
-                });
-                continue;
-            }
-            Err(error) => return Err(io_error(&target, error)),
-        };
-        // A directory in the way may be emptied by this very cycle's
-        // deletes; the rename in the burst decides.
-        if metadata.is_file() {
-            let sha256 = index
-                .sha256_of(&entry.path, &target, &metadata)
-                .map_err(|e| io_error(&target, e))?;
-            if sha256 == entry.sha256 {
-                // Already right: adopt it (or refresh its stamp), write nothing.
-                index.record(entry.path.clone(), sha256, Stamp::of(&metadata));
-                continue;
-            }
-            match index.files.get(&entry.path) {
-                Some(known) if known.sha256 != sha256 => tracing::warn!(
-                    path = %entry.path,
-                    "synced file was edited locally; restoring the server's content"
-                ),
-                Some(_) => {}
-                None => displace(tree, &entry.path, &target)?,
-            }
-        }
-        writes.push(Write {
-            entry: entry.clone(),
-            target,
-            temporary: PathBuf::new(),
-        });
+        seen.insert(entry.path.clone(), on_disk);
     }
+    Ok(seen)
+}
 
-    Ok(Plan { writes, deletes })
+fn look_at(index: &Index, entry: &FileEntry, target: &Path) -> Result<Seen, Error> {
+    let metadata = match fs::symlink_metadata(target) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Seen::Missing),
+        Err(error) => return Err(io_error(target, error)),
+    };
+    if !metadata.is_file() {
+        return Ok(Seen::NotAFile);
+    }
+    let sha256 = index
+        .sha256_of(&entry.path, target, &metadata)
+        .map_err(|e| io_error(target, e))?;
+    Ok(Seen::File {
+        sha256,
+        stamp: Stamp::of(&metadata),
+    })
+}
+
+/// A refused way, with a file in the way named by its path in the tree.
+fn blocked(root: &Path, refused: Refused) -> Seen {
+    if let Refused::NotADirectory(blocker) = &refused
+        && let Some(path) = blocker
+            .strip_prefix(root)
+            .ok()
+            .and_then(Path::to_str)
+            .and_then(|text| FilePath::parse(text).ok())
+    {
+        return Seen::UnderAFile(path);
+    }
+    Seen::Unsafe(refused.to_string())
 }
 
 /// Keeps a copy of a local file the daemon did not write before the
 /// server's version replaces it, so nothing a person made is lost outright.
-fn displace(tree: &Tree<'_>, path: &FilePath, target: &Path) -> Result<(), Error> {
+fn displace(tree: &Tree<'_>, path: &FilePath) -> Result<(), Error> {
+    let target = tree.root.join(path.as_str());
     let copy = tree.state_dir.join("displaced").join(path.as_str());
     tracing::warn!(
         %path,
@@ -224,80 +196,19 @@ fn displace(tree: &Tree<'_>, path: &FilePath, target: &Path) -> Result<(), Error
     if let Some(parent) = copy.parent() {
         fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
     }
-    fs::copy(target, &copy).map_err(|e| io_error(&copy, e))?;
+    fs::copy(&target, &copy).map_err(|e| io_error(&copy, e))?;
     Ok(())
-}
-
-async fn stage(
-    tree: &Tree<'_>,
-    index: &Index,
-    writes: &mut Vec<Write>,
-    staged: &mut Staged,
-    outcome: &mut Outcome,
-) -> Result<(), Error> {
-    let mut first_with_content: HashMap<String, PathBuf> = HashMap::new();
-    let mut duplicates = Vec::new();
-    let mut wanted = Vec::new();
-    let mut kept = Vec::with_capacity(writes.len());
-    let local_copies = index.clean_paths_by_sha256();
-    for mut write in writes.drain(..) {
-        if tree.staging.beside_targets()
-            && let Err(refused) = fsio::create_parents(tree.root, &write.entry.path)
-        {
-            refuse(&write.entry.path, &refused, outcome);
-            continue;
-        }
-        write.temporary = tree.staging.temporary_for(&write.target);
-        staged.push(write.temporary.clone());
-        if let Some(first) = first_with_content.get(&write.entry.sha256) {
-            duplicates.push((first.clone(), write.temporary.clone()));
-        } else {
-            first_with_content.insert(write.entry.sha256.clone(), write.temporary.clone());
-            if !copied_locally(tree.root, &local_copies, &write)? {
-                wanted.push(Wanted {
-                    sha256: write.entry.sha256.clone(),
-                    size: write.entry.size,
-                    destination: write.temporary.clone(),
-                });
-            }
-        }
-        kept.push(write);
-    }
-    *writes = kept;
-    fetch::download(tree.client, &wanted).await?;
-    for (source, destination) in duplicates {
-        fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
-    }
-    Ok(())
-}
-
-/// A rename on the server is a delete plus an add of content the tree
-/// already has: copy it instead of downloading it.
-fn copied_locally(
-    root: &Path,
-    local_copies: &HashMap<&str, &FilePath>,
-    write: &Write,
-) -> Result<bool, Error> {
-    let Some(source) = local_copies.get(write.entry.sha256.as_str()) else {
-        return Ok(false);
-    };
-    let Ok(source) = fsio::checked_target(root, source) else {
-        return Ok(false);
-    };
-    if !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
-        return Ok(false);
-    }
-    fetch::copy_verified(&source, &write.temporary, &write.entry.sha256)
 }
 
 fn burst(
     root: &Path,
     index: &mut Index,
-    writes: Vec<Write>,
-    deletes: Vec<(FilePath, PathBuf)>,
+    writes: Vec<StagedWrite>,
+    deletes: Vec<FilePath>,
     outcome: &mut Outcome,
-) -> Result<(), Error> {
-    for (path, target) in deletes {
+) -> Result<Vec<PathBuf>, Error> {
+    for path in deletes {
+        let target = root.join(path.as_str());
         match fs::symlink_metadata(&target) {
             Ok(metadata) if metadata.is_dir() => {
                 tracing::warn!(%path, "a directory replaced a synced file; leaving it");
@@ -312,38 +223,109 @@ fn burst(
         }
         index.forget(&path);
     }
+    // The deletes may have removed directories: check parents afresh.
+    let mut dirs = CheckedDirs::default();
+    let mut leftovers = Vec::new();
     for write in writes {
-        if let Err(refused) = fsio::create_parents(root, &write.entry.path) {
-            refuse(&write.entry.path, &refused, outcome);
+        let path = &write.entry.path;
+        if let Err(refused) = fsio::create_parents(root, path, &mut dirs) {
+            refuse(path, &refused.to_string(), outcome);
+            leftovers.push(write.temporary);
             continue;
         }
         if let Err(error) = fs::rename(&write.temporary, &write.target) {
             // EISDIR / ENOTEMPTY: a directory the user made holds the path.
             if write.target.is_dir() {
-                refuse(
-                    &write.entry.path,
-                    &Refused::DirectoryInTheWay(write.target.clone()),
-                    outcome,
-                );
+                let refused = Refused::DirectoryInTheWay(write.target.clone());
+                refuse(path, &refused.to_string(), outcome);
+                leftovers.push(write.temporary);
                 continue;
             }
             return Err(io_error(&write.target, error));
         }
         let metadata =
             fs::symlink_metadata(&write.target).map_err(|e| RuntimeError::io(&write.target, e))?;
-        index.record(
-            write.entry.path.clone(),
-            write.entry.sha256,
-            Stamp::of(&metadata),
-        );
+        index.record(path.clone(), write.entry.sha256, Stamp::of(&metadata));
         outcome.written.push(write.entry.path);
     }
-    Ok(())
+    Ok(leftovers)
 }
 
-fn refuse(path: &FilePath, refused: &Refused, outcome: &mut Outcome) {
-    tracing::error!(%path, reason = %refused, "refusing to write or delete this path");
+fn refuse(path: &FilePath, reason: &str, outcome: &mut Outcome) {
+    tracing::error!(%path, reason, "refusing to write or delete this path");
     outcome
         .refused
-        .push((path.as_str().to_owned(), refused.to_string()));
+        .push((path.as_str().to_owned(), reason.to_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    fn path(text: &str) -> FilePath {
+        FilePath::parse(text).unwrap()
+    }
+
+    fn entry(text: &str, content: &[u8]) -> FileEntry {
+        FileEntry {
+            path: path(text),
+            sha256: sync_protocol::sha256_hex(content),
+            size: content.len() as u64,
+        }
+    }
+
+    #[test]
+    fn observing_names_what_is_on_disk_in_the_planners_terms() {
+        let root = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root_path = root.path();
+        fs::write(root_path.join("same.txt"), b"same").unwrap();
+        fs::write(root_path.join("blocker"), b"a file").unwrap();
+        fs::create_dir(root_path.join("dir.txt")).unwrap();
+        symlink(outside.path(), root_path.join("linked")).unwrap();
+        let mut index = Index::load(state.path()).unwrap();
+        index.record(
+            path("linked/owned"),
+            "old".to_owned(),
+            Stamp::of(&fs::symlink_metadata(root_path).unwrap()),
+        );
+        let manifest = Manifest {
+            revision: 1,
+            full: true,
+            files: vec![
+                entry("same.txt", b"same"),
+                entry("new.txt", b"new"),
+                entry("dir.txt", b"x"),
+                entry("blocker/inner.txt", b"x"),
+                entry("linked/inner.txt", b"x"),
+            ],
+            deleted: Vec::new(),
+            etag: None,
+            refused: Vec::new(),
+        };
+        let seen = observe(root_path, &index, &manifest).unwrap();
+        let same = fs::symlink_metadata(root_path.join("same.txt")).unwrap();
+        assert_eq!(
+            seen[&path("same.txt")],
+            Seen::File {
+                sha256: sync_protocol::sha256_hex(b"same"),
+                stamp: Stamp::of(&same)
+            }
+        );
+        assert_eq!(seen[&path("new.txt")], Seen::Missing);
+        assert_eq!(seen[&path("dir.txt")], Seen::NotAFile);
+        assert_eq!(
+            seen[&path("blocker/inner.txt")],
+            Seen::UnderAFile(path("blocker"))
+        );
+        assert!(
+            matches!(&seen[&path("linked/inner.txt")], Seen::Unsafe(reason) if reason.contains("symlink"))
+        );
+        // The owned path the manifest drops is looked at too: its way is unsafe.
+        assert!(matches!(&seen[&path("linked/owned")], Seen::Unsafe(_)));
+        assert_eq!(seen.len(), 6);
+    }
 }

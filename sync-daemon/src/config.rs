@@ -1,12 +1,14 @@
 //! Command line and environment: what the daemon syncs, from where, and what
 //! it supervises.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sync_protocol::{AppId, SyncToken};
+use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
+use crate::logging::LogFormat;
 use crate::sandbox::Sandbox;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
@@ -49,17 +51,21 @@ pub struct Args {
     #[arg(long, env = "SYNC_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Dev server command to supervise (run with `sh -c` in --dir).
+    /// Supervise a dev server behind the preview gateway: `auto` detects the
+    /// framework and its dev command from the app's files; anything else is
+    /// the command itself (run with `sh -c` in --dir, with `PORT` set to the
+    /// dev server's private port).
     #[arg(long, env = "SYNC_EXEC")]
     pub exec: Option<String>,
 
     /// Install command run before the dev server when package.json or a
-    /// lockfile changed since the last install.
-    #[arg(long, env = "SYNC_INSTALL", default_value = "npm install")]
-    pub install: String,
+    /// lockfile changed since the last install; detected from the lockfile
+    /// (npm, pnpm, yarn, bun) when unset.
+    #[arg(long, env = "SYNC_INSTALL")]
+    pub install: Option<String>,
 
-    /// Port the dev server listens on; passed to it as `PORT` and probed on
-    /// 127.0.0.1 to tell when it is ready.
+    /// The port the preview answers on: the gateway listens here (with
+    /// --exec) and forwards to the dev server.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
 
@@ -68,6 +74,23 @@ pub struct Args {
     /// visible, nothing else of this machine mounted. The daemon stays outside.
     #[arg(long, env = "SYNC_SANDBOX")]
     pub sandbox: bool,
+    /// The address the gateway binds: loopback for local previews,
+    /// `0.0.0.0` in a Fly machine.
+    #[arg(long, env = "SYNC_GATEWAY_BIND", default_value = "127.0.0.1")]
+    pub gateway_bind: IpAddr,
+
+    /// The dev server's private loopback port; a free one when unset.
+    #[arg(long, env = "SYNC_DEV_PORT")]
+    pub dev_port: Option<u16>,
+
+    /// How long a running dev server may take to answer HTTP before the
+    /// preview reports it `unresponsive` with its last output.
+    #[arg(long, env = "SYNC_READY_TIMEOUT", default_value = "180s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+
+    /// How log lines are written: `text`, or `json` for a log shipper.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The validated configuration the daemon runs with.
@@ -88,11 +111,17 @@ pub struct Config {
 
 #[derive(Clone, Debug)]
 pub struct SuperviseConfig {
+    /// The dev command, or `auto`.
     pub exec: String,
-    pub install: String,
+    /// An explicit install command; detected when `None`.
+    pub install: Option<String>,
+    /// The gateway's port.
     pub port: u16,
     /// Where the app's own commands run; `None`: as the daemon, in --dir.
     pub sandbox: Option<Sandbox>,
+    pub gateway_bind: IpAddr,
+    pub dev_port: Option<u16>,
+    pub ready_timeout: Duration,
 }
 
 impl Config {
@@ -133,11 +162,20 @@ impl Config {
                 home_dir: state_dir.join("home"),
             }),
         };
+        if args.dev_port.is_some_and(|dev_port| dev_port == args.port) {
+            return Err(bad(format!(
+                "--dev-port {} is the gateway's --port; give the dev server another port or leave --dev-port unset",
+                args.port
+            )));
+        }
         let supervise = args.exec.map(|exec| SuperviseConfig {
             exec,
             install: args.install,
             port: args.port,
             sandbox,
+            gateway_bind: args.gateway_bind,
+            dev_port: args.dev_port,
+            ready_timeout: args.ready_timeout,
         });
         Ok(Config {
             server,
@@ -151,25 +189,6 @@ impl Config {
             supervise,
         })
     }
-}
-
-/// `3s`, `250ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 3s or 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}; use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, CriticalError> {
@@ -197,13 +216,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("3h").is_err());
-        assert!(parse_duration("fast").is_err());
+    fn log_lines_are_text_unless_json_is_asked_for() {
+        use clap::Parser;
+        let base = [
+            "sync-daemon",
+            "--server",
+            "http://127.0.0.1:1",
+            "--app",
+            "a",
+            "--token",
+            "t",
+            "--dir",
+            "/tmp/app",
+        ];
+        let parse = |extra: &[&str]| Args::try_parse_from(base.iter().chain(extra));
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let refused = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("json"),
+            "the error names the choices: {refused}"
+        );
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub enum CriticalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the preview gateway cannot listen on {address}: {source}; free that port or set PORT to another"
+    )]
+    GatewayBind {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Abandons one cycle; the next one starts from a fresh manifest.

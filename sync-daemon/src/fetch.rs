@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Response;
 use sha2::{Digest, Sha256};
 use sync_protocol::MAX_BLOBS_PER_BATCH;
@@ -17,6 +18,10 @@ use crate::error::{Error, RuntimeError, io_error};
 /// everything up and a retry re-downloads little.
 const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How many batches are in flight at once: the server reads the next ones
+/// while the daemon writes the files of the first.
+const CONCURRENT_BATCHES: usize = 4;
+
 /// A blob to download and where to put it.
 #[derive(Clone, Debug)]
 pub struct Wanted {
@@ -26,8 +31,36 @@ pub struct Wanted {
 }
 
 /// Downloads every wanted blob (distinct hashes) into its destination,
-/// batching when there are several.
+/// batching when there are several, a few batches at a time.
 pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
+    futures::stream::iter(batches(wanted))
+        .map(|batch| download_batch(client, batch))
+        .buffer_unordered(CONCURRENT_BATCHES)
+        .try_collect()
+        .await
+}
+
+async fn download_batch(client: &Client, batch: &[Wanted]) -> Result<(), Error> {
+    if let [single] = batch {
+        return receive(client.blob(&single.sha256).await?, batch).await;
+    }
+    let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
+    match client.blobs(&sha256s).await? {
+        Some(response) => receive(response, batch).await,
+        None => {
+            tracing::debug!("server has no batch blob endpoint; fetching one by one");
+            for blob in batch {
+                receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Splits the wanted blobs, in order, into batches of at most
+/// [`MAX_BLOBS_PER_BATCH`] blobs and [`MAX_BATCH_BYTES`] bytes (a larger
+/// blob goes alone).
+fn batches(wanted: &[Wanted]) -> Vec<&[Wanted]> {
     let mut batches: Vec<&[Wanted]> = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
@@ -43,23 +76,7 @@ pub async fn download(client: &Client, wanted: &[Wanted]) -> Result<(), Error> {
     if start < wanted.len() {
         batches.push(&wanted[start..]);
     }
-    for batch in batches {
-        if let [single] = batch {
-            receive(client.blob(&single.sha256).await?, batch).await?;
-            continue;
-        }
-        let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
-        match client.blobs(&sha256s).await? {
-            Some(response) => receive(response, batch).await?,
-            None => {
-                tracing::debug!("server has no batch blob endpoint; fetching one by one");
-                for blob in batch {
-                    receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
-                }
-            }
-        }
-    }
-    Ok(())
+    batches
 }
 
 /// Splits a body holding `blobs` back to back, by their known sizes.
@@ -168,4 +185,44 @@ pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<
     }
     let (actual, _) = crate::fsio::hash_file(destination).map_err(|e| io_error(destination, e))?;
     Ok(actual == sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(sizes: &[u64]) -> Vec<Wanted> {
+        sizes
+            .iter()
+            .map(|size| Wanted {
+                sha256: String::new(),
+                size: *size,
+                destination: PathBuf::new(),
+            })
+            .collect()
+    }
+
+    fn lengths(wanted: &[Wanted]) -> Vec<usize> {
+        batches(wanted).iter().map(|batch| batch.len()).collect()
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes_and_keep_the_order() {
+        const MIB: u64 = 1024 * 1024;
+        let cases: Vec<(&str, Vec<u64>, Vec<usize>)> = vec![
+            ("nothing", vec![], vec![]),
+            ("one", vec![1], vec![1]),
+            ("small ones together", vec![1; 10], vec![10]),
+            (
+                "count cap",
+                vec![1; MAX_BLOBS_PER_BATCH + 1],
+                vec![MAX_BLOBS_PER_BATCH, 1],
+            ),
+            ("byte cap", vec![40 * MIB, 40 * MIB, 1], vec![1, 2]),
+            ("a huge blob alone", vec![1, 200 * MIB, 1], vec![1, 1, 1]),
+        ];
+        for (case, blob_sizes, expected) in cases {
+            assert_eq!(lengths(&sizes(&blob_sizes)), expected, "{case}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The daemon's memory of the tree: every file it wrote (or found already
 //! byte-identical to the manifest), with the sha256 it has and the inode
-//! [`Stamp`] it had then. Persisted as `<state-dir>/index.json`.
+//! [`Stamp`] it had then. Persisted as `<state-dir>/index.json` and the
+//! log of changes since, `index.log` ([`crate::journal`]).
 //!
 //! Two jobs. It lets a cycle learn a file's sha256 from one `lstat`
 //! instead of reading it, and it is the record of ownership: the daemon
@@ -16,6 +17,8 @@ use sync_protocol::FilePath;
 
 use crate::error::CriticalError;
 use crate::fsio::{self, Stamp};
+use crate::journal::{self, Journal};
+use crate::plan::Ownership;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Index {
@@ -28,6 +31,8 @@ pub struct Index {
     dirty: HashSet<FilePath>,
     #[serde(skip)]
     location: PathBuf,
+    #[serde(skip)]
+    journal: Journal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,8 +46,9 @@ impl Index {
     /// starting afresh (the first cycle hashes what is on disk).
     pub fn load(state_dir: &Path) -> Result<Index, CriticalError> {
         let location = state_dir.join("index.json");
+        let mut snapshot_bytes = 0;
         let mut index = match fs::read(&location) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+            Ok(bytes) => serde_json::from_slice(&bytes).inspect(|_| snapshot_bytes = bytes.len() as u64).unwrap_or_else(|error| {
                 tracing::warn!(path = %location.display(), %error, "index is unreadable; starting afresh");
                 Index::default()
             }),
@@ -50,23 +56,25 @@ impl Index {
             Err(source) => return Err(CriticalError::Io { path: location, source }),
         };
         index.location = location;
+        journal::replay(&mut index, snapshot_bytes);
         Ok(index)
     }
 
-    /// Writes the index and fsyncs it: for shutdown and failed cycles.
-    pub fn save(&self) -> io::Result<()> {
-        let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
-        fsio::write_atomically(&self.location, &bytes)
+    /// Writes a new snapshot and fsyncs it: for shutdown and failed cycles.
+    pub fn save(&mut self) -> io::Result<()> {
+        journal::persist(self, true)
     }
 
-    /// Writes the index (temporary file, then rename) without fsync: the
-    /// sync loop's save after applied cycles, where a 2 MB fsync per save
-    /// sat in the latency tail.
+    /// Appends what changed since the last save to the log ([`journal`]
+    /// says when it is folded into a new snapshot), without fsync: the sync
+    /// loop's save after applied cycles, where a 2 MB fsync per save sat in
+    /// the latency tail.
     ///
     /// The index is a cache, so this is safe. Without the fsync only a
     /// kernel crash or power loss (not a killed daemon: the page cache
-    /// survives it) can leave the previous index, or a truncated file. A
-    /// truncated or unparsable file loads as an empty index ([`Index::load`]).
+    /// survives it) can leave the previous index, a truncated snapshot or a
+    /// torn log line. An unparsable snapshot loads as an empty index
+    /// ([`Index::load`]); replay stops at a torn line.
     /// A previous one is a stale cache: the first cycle after a start is
     /// always a full resync, which `lstat`s every manifest path and trusts
     /// an entry's sha256 only if its whole [`Stamp`] (size, mtime, inode,
@@ -79,9 +87,8 @@ impl Index {
     /// if the manifest drops it), and a file deleted since is still listed
     /// (a local file made at that path meanwhile would be taken for the
     /// daemon's and deleted).
-    pub fn save_unsynced(&self) -> io::Result<()> {
-        let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
-        fsio::write_then_rename(&self.location, &bytes, false)
+    pub fn save_unsynced(&mut self) -> io::Result<()> {
+        journal::persist(self, false)
     }
 
     pub fn location(&self) -> &Path {
@@ -108,12 +115,31 @@ impl Index {
 
     pub fn record(&mut self, path: FilePath, sha256: String, stamp: Stamp) {
         self.dirty.remove(&path);
-        self.files.insert(path, Entry { sha256, stamp });
+        self.journal.touch(&path);
+        self.insert_entry(path, sha256, stamp);
     }
 
     pub fn forget(&mut self, path: &FilePath) {
         self.dirty.remove(path);
+        self.journal.touch(path);
+        self.remove_entry(path);
+    }
+
+    /// Sets an entry without journaling it (a log being replayed).
+    pub(crate) fn insert_entry(&mut self, path: FilePath, sha256: String, stamp: Stamp) {
+        self.files.insert(path, Entry { sha256, stamp });
+    }
+
+    pub(crate) fn remove_entry(&mut self, path: &FilePath) {
         self.files.remove(path);
+    }
+
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub(crate) fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
     }
 
     pub fn owns(&self, path: &FilePath) -> bool {
@@ -143,6 +169,16 @@ impl Index {
             .filter(|(path, _)| !self.dirty.contains(*path))
             .map(|(path, entry)| (entry.sha256.as_str(), path))
             .collect()
+    }
+}
+
+impl Ownership for Index {
+    fn owned_sha256(&self, path: &FilePath) -> Option<&str> {
+        self.files.get(path).map(|entry| entry.sha256.as_str())
+    }
+
+    fn owned_paths(&self) -> impl Iterator<Item = &FilePath> {
+        self.files.keys()
     }
 }
 

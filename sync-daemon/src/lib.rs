@@ -6,18 +6,23 @@
 //!
 //! - `config`: flags and environment, validated into [`Config`].
 //! - `client`: the only module that talks HTTP.
-//! - `sync_loop`: manifest → apply → report, with long-poll or conditional
-//!   polling and backoff; `apply` is one cycle (plan, stage, burst).
+//! - `sync_loop`: manifest → apply → report, wiring the `poller` (which
+//!   request next, what an answer or failure means) to I/O, the watcher and
+//!   shutdown; `apply` is one cycle: observe, `plan` (the pure ownership
+//!   rules), `stage`, burst.
 //! - `index`, `fsio`, `staging`, `fetch`: what is on disk, safe paths,
 //!   where new content waits, and verified downloads.
 //! - `watch`: inotify on the synced directories, to notice local edits.
-//! - `status`: the sync-status reporter; `supervise`: the dev server.
+//! - `status`: the sync-status reporter; `supervise`: the dev server
+//!   (detected or given, on a private loopback port); `gateway`: the
+//!   preview's front door on `PORT`, forwarding to the dev server.
+//! - `logging`: text or JSON log lines (`--log-format`, `LOG_FORMAT`).
 //!
 //! # State directory
 //!
 //! Outside the synced tree (default: the sibling `.<dirname>.sync`):
-//! `index.json` (applied revision; every file the daemon wrote, with its
-//! sha256 and inode stamp), `staging/` (content of the cycle in flight),
+//! `index.json` and `index.log` (applied revision; every file the daemon
+//! wrote, with its sha256 and inode stamp: a snapshot and the changes since), `staging/` (content of the cycle in flight),
 //! `displaced/` (copies of local files the server's version replaced),
 //! `install.sha256` (what the last successful install saw).
 //!
@@ -34,9 +39,15 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod fsio;
+pub mod gateway;
 pub mod index;
+pub mod journal;
+pub mod logging;
+pub mod plan;
+pub mod poller;
 pub mod refusals;
 pub mod sandbox;
+pub mod stage;
 pub mod staging;
 pub mod status;
 pub mod supervise;
@@ -77,20 +88,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let reporter = tokio::spawn(status::report_changes(client.clone(), board.subscribe()));
     let (applied, applied_receiver) = channel::channel(None);
     let (stop, stop_receiver) = channel::channel(false);
-    tracing::info!(app = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
+    tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
-    let supervisor = supervise.map(|supervise| {
-        let context = supervise::Context {
-            config: supervise,
-            dir: config.dir.clone(),
-            state_dir: config.state_dir.clone(),
-            board: board.clone(),
-        };
-        tokio::spawn(
-            supervise::run(context, applied_receiver, stop_receiver.clone())
-                .instrument(tracing::info_span!("supervise")),
-        )
-    });
+    let mut gateway = None;
+    let supervisor = match supervise {
+        Some(supervise) => {
+            let (context, listener, state) =
+                gateway_and_context(&config, supervise, &board).await?;
+            tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
+            gateway = Some(tokio::spawn(
+                gateway::serve(listener, state, stop_receiver.clone())
+                    .instrument(tracing::info_span!("gateway")),
+            ));
+            Some(tokio::spawn(
+                supervise::run(context, applied_receiver, stop_receiver.clone())
+                    .instrument(tracing::info_span!("supervise")),
+            ))
+        }
+        None => None,
+    };
     let stop_on_signal = {
         let stop = stop.clone();
         async move {
@@ -101,7 +117,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     let result = tokio::select! {
         result = sync_loop::run(&config, &client, &board, &applied, stop_receiver)
-            .instrument(tracing::info_span!("sync", app = %config.app_id)) => result,
+            .instrument(tracing::info_span!("sync", app_id = %config.app_id)) => result,
         () = stop_on_signal => Ok(()),
     };
     stop.send_replace(true);
@@ -111,6 +127,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             Ok(Err(error)) => tracing::error!(%error, "dev server supervisor failed"),
             Err(error) => tracing::error!(%error, "dev server supervisor panicked"),
         }
+    }
+    if let Some(gateway) = gateway {
+        let _ = gateway.await;
     }
     // Let the reporter post the final state (the revision with --once,
     // `stopped` after a shutdown): it returns once the board is gone and the
@@ -122,6 +141,58 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Err(_) => tracing::warn!("final sync-status not delivered in time"),
     }
     result
+}
+
+/// Binds the gateway's port (failing fast when it is taken) and chooses the
+/// dev server's private port.
+async fn gateway_and_context(
+    config: &Config,
+    supervise: config::SuperviseConfig,
+    board: &StatusBoard,
+) -> Result<
+    (
+        supervise::Context,
+        tokio::net::TcpListener,
+        gateway::GatewayState,
+    ),
+    CriticalError,
+> {
+    let address = std::net::SocketAddr::new(supervise.gateway_bind, supervise.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| CriticalError::GatewayBind { address, source })?;
+    let dev_port = match supervise.dev_port {
+        Some(port) => port,
+        None => free_loopback_port().map_err(|source| CriticalError::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?,
+    };
+    let (upstream, upstream_receiver) = channel::channel(None);
+    let output = gateway::OutputTail::new();
+    let state = gateway::GatewayState {
+        upstream: upstream_receiver,
+        output: output.clone(),
+        board: board.clone(),
+        forwarder: gateway::Forwarder::default(),
+    };
+    let context = supervise::Context {
+        config: supervise,
+        dir: config.dir.clone(),
+        state_dir: config.state_dir.clone(),
+        board: board.clone(),
+        dev_port,
+        output,
+        upstream,
+    };
+    Ok((context, listener, state))
+}
+
+/// A loopback port nothing listens on right now.
+fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be

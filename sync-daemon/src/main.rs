@@ -8,13 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = sync_daemon::Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sync_daemon::logging::init(args.log_format);
     let result = match sync_daemon::Config::from_args(args) {
         Ok(config) => sync_daemon::run(config, shutdown_signal()).await,
         Err(error) => Err(error),

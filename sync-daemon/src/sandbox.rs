@@ -50,15 +50,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// `sh -c command` inside the sandbox, with `PORT` set.
-    pub fn command(&self, command: &str, port: u16) -> Command {
+    /// `sh -c command` inside the sandbox, with `environment` set.
+    pub fn command(&self, command: &str, environment: &[(&str, String)]) -> Command {
         let mut wrapped = Command::new(&self.program);
-        wrapped.args(self.arguments(command, port));
+        wrapped.args(self.arguments(command, environment));
         wrapped
     }
 
     /// bwrap's arguments, for `command` run by `sh -c`.
-    pub fn arguments(&self, command: &str, port: u16) -> Vec<String> {
+    pub fn arguments(&self, command: &str, environment: &[(&str, String)]) -> Vec<String> {
         let mut arguments: Vec<String> = [
             "--die-with-parent",
             "--new-session",
@@ -92,14 +92,15 @@ impl Sandbox {
                 APP_DIR_INSIDE,
             ],
         );
-        let port = port.to_string();
         for (name, value) in [
             ("PATH", PATH_INSIDE),
             ("HOME", HOME_INSIDE),
             ("TMPDIR", "/tmp"),
             ("LANG", "C.UTF-8"),
-            ("PORT", port.as_str()),
         ] {
+            push(&mut arguments, &["--setenv", name, value]);
+        }
+        for (name, value) in environment {
             push(&mut arguments, &["--setenv", name, value]);
         }
         push(&mut arguments, &["--", "sh", "-c", command]);
@@ -148,7 +149,7 @@ mod tests {
 
     #[test]
     fn only_the_app_dir_and_its_home_are_writable_and_the_app_sees_itself_at_slash_app() {
-        let arguments = sandbox().arguments("npm run dev", 4100);
+        let arguments = sandbox().arguments("npm run dev", &[("PORT", "4100".to_owned())]);
         assert_eq!(
             after(&arguments, "--bind"),
             [
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn the_command_runs_in_private_namespaces_with_a_clean_environment() {
-        let arguments = sandbox().arguments("npm run dev", 4100);
+        let arguments = sandbox().arguments("npm run dev", &[("PORT", "4100".to_owned())]);
         for flag in [
             "--unshare-pid",
             "--die-with-parent",

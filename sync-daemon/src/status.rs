@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sync_protocol::{DevServerState, SyncStatusReport};
+use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
 
 use crate::apply::Outcome;
@@ -22,6 +22,7 @@ pub struct Status {
     pub message: Option<String>,
     /// Paths still not on disk: they hold `revision` back and are reported.
     pub refusals: Refusals,
+    pub runtime: Option<RuntimeReport>,
 }
 
 #[derive(Clone, Debug)]
@@ -36,6 +37,7 @@ impl StatusBoard {
             dev_server,
             message: None,
             refusals: Refusals::default(),
+            runtime: None,
         });
         StatusBoard { sender }
     }
@@ -59,6 +61,27 @@ impl StatusBoard {
         });
     }
 
+    /// What the supervisor runs (detected or given).
+    pub fn set_runtime(&self, runtime: Option<RuntimeReport>) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.runtime != runtime;
+            status.runtime = runtime;
+            changed
+        });
+    }
+
+    /// Where the dev server answered, once it did.
+    pub fn set_upstream_port(&self, port: u16) {
+        self.sender
+            .send_if_modified(|status| match &mut status.runtime {
+                Some(runtime) if runtime.upstream_port != Some(port) => {
+                    runtime.upstream_port = Some(port);
+                    true
+                }
+                _ => false,
+            });
+    }
+
     pub fn current(&self) -> Status {
         self.sender.borrow().clone()
     }
@@ -80,6 +103,7 @@ impl Status {
             revision: self.revision?,
             dev_server: self.dev_server,
             message: (!notes.is_empty()).then(|| notes.join("; ")),
+            runtime: self.runtime.clone(),
         })
     }
 }
@@ -119,5 +143,42 @@ pub async fn report_changes(client: Client, mut receiver: watch::Receiver<Status
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(revision: u64) -> Outcome {
+        Outcome {
+            revision,
+            full: true,
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn nothing_is_reported_before_a_revision_and_repeats_wake_no_one() {
+        let board = StatusBoard::new(DevServerState::Starting);
+        let mut receiver = board.subscribe();
+        assert_eq!(board.current().report(), None);
+
+        board.record_cycle(&applied(4));
+        assert!(receiver.has_changed().unwrap());
+        let report = receiver.borrow_and_update().report().unwrap();
+        assert_eq!(
+            (report.revision, report.dev_server),
+            (4, DevServerState::Starting)
+        );
+
+        // The same revision or dev server state again is no news.
+        board.record_cycle(&applied(4));
+        board.set_dev_server(DevServerState::Starting, None);
+        assert!(!receiver.has_changed().unwrap());
+
+        board.set_dev_server(DevServerState::Crashed, Some("exit 1".to_owned()));
+        assert!(receiver.has_changed().unwrap());
+        assert_eq!(board.current().message.as_deref(), Some("exit 1"));
     }
 }

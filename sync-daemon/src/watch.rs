@@ -29,6 +29,21 @@ pub struct LocalWatcher {
 }
 
 impl LocalWatcher {
+    /// A watcher that watches nothing: `--once` exits before an edit could
+    /// matter, and 1,000 watches set and dropped cost more than its cycle.
+    pub fn off() -> LocalWatcher {
+        LocalWatcher {
+            watcher: None,
+            watched: HashMap::new(),
+            touched: Arc::default(),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.watcher.is_some()
+    }
+
     pub fn new() -> LocalWatcher {
         let touched: Arc<Mutex<HashSet<PathBuf>>> = Arc::default();
         let changed = Arc::new(Notify::new());

@@ -1,16 +1,20 @@
-//! The contract between the provisioner and the sync daemon.
+//! The contract between the provisioner, the sync daemon and their clients.
 //!
 //! Both binaries depend on this crate so that the manifest shape, the rules a
 //! file path or an app id must follow, and the sync-token format are written
 //! down exactly once. Nothing here performs I/O.
 
 mod app_id;
+mod duration;
 mod file_path;
+mod preview;
 mod token;
 mod wire;
 
 pub use app_id::{AppId, AppIdError};
+pub use duration::parse_duration;
 pub use file_path::{FilePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, PathError};
+pub use preview::{PreviewResponse, PreviewState, PreviewStep, StepStatus};
 pub use token::{SyncToken, TokenError};
 pub use wire::*;
 

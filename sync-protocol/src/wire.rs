@@ -99,6 +99,28 @@ pub struct SyncStatusReport {
     /// A short human-readable note (last error, say); never a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the daemon detected and chose to run the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeReport>,
+}
+
+/// How a preview runs its app: what was detected from the app's files (or
+/// given explicitly) and the ports in play. Shown in the preview resource
+/// under `runtime`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeReport {
+    /// `vite-react`, `next`, `nuxt`, `node`, ...; `None` when not recognised.
+    pub framework: Option<String>,
+    /// `npm`, `pnpm`, `yarn` or `bun`; `None` without a `package.json`.
+    pub package_manager: Option<String>,
+    pub install_command: Option<String>,
+    pub dev_command: String,
+    /// The private loopback port the dev server was told to use.
+    pub dev_port: u16,
+    /// The port it answered on (the gateway forwards there); `None` until it answered.
+    pub upstream_port: Option<u16>,
+    /// The port the preview's gateway listens on.
+    pub gateway_port: u16,
 }
 
 /// The dev server as the daemon supervising it sees it.
@@ -109,9 +131,12 @@ pub enum DevServerState {
     None,
     Installing,
     Starting,
-    /// Its port answers.
+    /// It answered an HTTP request; the gateway forwards to it.
     Ready,
     Crashed,
+    /// Its process runs but has not answered HTTP within the daemon's
+    /// bound; the message carries its last output.
+    Unresponsive,
     Stopped,
 }
 

@@ -19,13 +19,14 @@ use preview_tests::provisioner::TestProvisioner;
 use provisioner::config::Autostop;
 use provisioner::fly::machine_config::PreviewMachineSettings;
 use provisioner::fly::{FlyClient, FlyClientConfig};
+use provisioner::fly::{FlyDriver, FlyDriverConfig};
 use provisioner::lifecycle::app_files::StoreAppFiles;
 use provisioner::lifecycle::clock::{Clock, ManualClock};
 use provisioner::lifecycle::driver::MachineState;
-use provisioner::lifecycle::fly_driver::{FlyDriver, FlyDriverConfig};
-use provisioner::lifecycle::memory_driver::{MemoryDriver, STEPS};
+use provisioner::lifecycle::driver::PreviewDriver;
+use provisioner::lifecycle::memory_driver::MemoryDriver;
 use provisioner::lifecycle::model::{PreviewRecord, StepStatus};
-use provisioner::lifecycle::reconciler::Reconciler;
+use provisioner::lifecycle::tasks::reconciler::Reconciler;
 use provisioner::lifecycle::{LifecycleConfig, LifecycleService, PreviewState, idle_reaper};
 use provisioner::store::SqliteStore;
 use provisioner::store::previews::PreviewStore;
@@ -169,7 +170,7 @@ async fn loops_over_a_thousand_previews() -> anyhow::Result<()> {
     );
     for index in 0..STORE_PREVIEWS {
         let app_id = AppId::parse(&format!("app-{index:04}"))?;
-        let mut record = PreviewRecord::new(app_id.clone(), STEPS, clock.now());
+        let mut record = PreviewRecord::new(app_id.clone(), &driver.steps(), clock.now());
         for step in &mut record.steps {
             step.status = StepStatus::Done;
         }

@@ -11,7 +11,8 @@ use anyhow::Context;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::local_support::LocalProvisioner;
+use preview_tests::local_preview::LocalProvisioner;
+use sync_protocol::PreviewState;
 
 /// Edits timed in the test; the benchmark (`bench/local-preview.sh`) runs more.
 const EDITS: &str = "10";
@@ -147,7 +148,7 @@ async fn hot_update_in_chromium_then_wake_on_visit() {
         result["wake_rendered_ms"]
     );
     assert_eq!(
-        provisioner.preview("web").await.expect("preview")["state"],
-        "running"
+        provisioner.preview("web").await.expect("preview").state,
+        PreviewState::Running
     );
 }

@@ -366,7 +366,7 @@ async fn daemon_faults_dev_server_states_are_reported() {
         .to_string();
     let pids = temp.path().join("pids");
     let exec = format!(
-        "echo $$ >> {}; exec python3 -m http.server {port} --bind 127.0.0.1",
+        "echo $$ >> {}; exec python3 -m http.server $PORT --bind 127.0.0.1",
         pids.display()
     );
     let args = [

@@ -6,18 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use preview_tests::binaries::free_port;
 use preview_tests::daemon::{TestDaemon, wait_until};
 
 use crate::daemon::{CONVERGE, Setup, setup};
-
-/// A free loopback port for the dev server.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -27,8 +19,23 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Whether the dev server answers `200` through the daemon's gateway on
+/// `port` (the gateway alone answers `503` until the dev server is up).
 fn port_answers(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
 }
 
 /// Whether a process exists and is not a zombie.
@@ -44,14 +51,15 @@ fn running(pid: &str) -> bool {
     }
 }
 
-/// Starts a daemon supervising a Python HTTP server that records its pid
-/// (and the pid of a background `sleep` in its process group) in `pids`,
-/// and counts installs in `installs`, both outside the synced tree.
+/// Starts a daemon supervising a Python HTTP server (on the private port
+/// the daemon gives it in `PORT`, behind the gateway on `port`) that records
+/// its pid (and the pid of a background `sleep` in its process group) in
+/// `pids`, and counts installs in `installs`, both outside the synced tree.
 fn spawn_supervised(setup: &Setup, port: u16) -> TestDaemon {
     let pids = setup.temp.path().join("pids");
     let installs = setup.temp.path().join("installs");
     let exec = format!(
-        "sleep 1000 & echo $! >> {pids}; echo $$ >> {pids}; exec python3 -m http.server {port} --bind 127.0.0.1",
+        "sleep 1000 & echo $! >> {pids}; echo $$ >> {pids}; exec python3 -m http.server $PORT --bind 127.0.0.1",
         pids = pids.display()
     );
     // The install line also records whether the daemon's token leaked into

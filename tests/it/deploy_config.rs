@@ -163,7 +163,7 @@ fn fly_toml_values_agree_with_each_other_and_the_image() {
     let kill_timeout = match fly.value(&["kill_timeout"]) {
         toml::Value::Integer(seconds) => Duration::from_secs(u64::try_from(*seconds).unwrap_or(0)),
         toml::Value::String(text) => {
-            provisioner::config::parse_duration(text).expect("kill_timeout like 30s")
+            sync_protocol::parse_duration(text).expect("kill_timeout like 30s")
         }
         other => panic!("kill_timeout should be seconds or a duration string, found {other}"),
     };
@@ -260,7 +260,8 @@ fn runtime_image_reads_what_the_fly_driver_sets() {
         panic!("`provisioner serve` parses as serve")
     };
     let app_id = sync_protocol::AppId::parse("demo").unwrap();
-    let request = preview_machine_request(&PreviewMachineSettings::from_args(&args), &app_id, None);
+    let settings = PreviewMachineSettings::from_args(&args.fly, args.lifecycle.autostop);
+    let request = preview_machine_request(&settings, &app_id, None);
     let request = serde_json::to_value(request).unwrap();
     let config = &request["config"];
     let machine_env = config["env"].as_object().expect("the machine has env");

@@ -4,7 +4,6 @@
 //! `install-hash.mjs`, against a real provisioner on loopback. No Docker
 //! engine is needed, so what the image runs is what this test ran.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::{Pid, getpgid};
-use preview_tests::provisioner::{TestProvisioner, provisioner_binary};
+use preview_tests::binaries::{free_port, provisioner_binary};
+use preview_tests::provisioner::TestProvisioner;
 use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
@@ -521,12 +521,4 @@ fn is_alive(pid: Pid) -> bool {
             .is_some_and(|(_, rest)| rest.starts_with('Z')),
         Err(_) => false,
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

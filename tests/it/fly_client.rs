@@ -5,16 +5,18 @@
 
 use std::time::Duration;
 
+use preview_tests::fly_calls;
 use preview_tests::fly_emulator::{Faults, FlyEmulator};
+use provisioner::fly::driver::{FlyData, FlyStep};
 use provisioner::fly::machine_config::{
     METADATA_APP_ID, PreviewMachineSettings, SECRET_SERVER_URL, SECRET_SYNC_TOKEN,
 };
 use provisioner::fly::types::CreateAppRequest;
 use provisioner::fly::{FlyClient, FlyClientConfig, FlyError, RetryPolicy};
+use provisioner::fly::{FlyDriver, FlyDriverConfig};
 use provisioner::lifecycle::driver::{
-    DriverData, MachineState, PreviewDriver, PreviewSpec, StopMode,
+    DriverData, MachineState, PreviewDriver, PreviewSpec, Steps, StopMode,
 };
-use provisioner::lifecycle::fly_driver::{DATA_MACHINE_ID, FlyDriver, FlyDriverConfig, STEPS};
 use sync_protocol::{AppId, SyncToken};
 use tokio::time::Instant;
 
@@ -68,6 +70,12 @@ async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverData {
     data
 }
 
+/// The machine id the driver keeps for a preview.
+fn machine_id(data: &DriverData) -> String {
+    let data: FlyData = data.decode().expect("fly driver data");
+    data.machine_id.expect("a machine id")
+}
+
 /// The app ids of the previews the driver finds on the platform, sorted.
 async fn listed_app_ids(driver: &FlyDriver) -> Vec<String> {
     let mut ids: Vec<String> = driver
@@ -84,6 +92,16 @@ async fn listed_app_ids(driver: &FlyDriver) -> Vec<String> {
 pub(crate) fn assert_spec_clean(fly: &FlyEmulator) {
     let rejected = fly.rejected_calls();
     assert!(rejected.is_empty(), "the spec check refused: {rejected:#?}");
+}
+
+#[tokio::test]
+async fn the_fly_driver_keeps_the_driver_contract() {
+    let fly = FlyEmulator::start().await;
+    let driver = driver(&fly);
+
+    provisioner::lifecycle::conformance::check_driver(&driver, &preview_spec("contract")).await;
+
+    assert_spec_clean(&fly);
 }
 
 #[tokio::test]
@@ -201,20 +219,7 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
 
     let data = provision(&driver, &spec).await;
 
-    assert_eq!(
-        fly.operation_ids(),
-        [
-            "Apps_create",
-            "App_IPAssignments_list",
-            "App_IPAssignments_create",
-            "App_IPAssignments_create",
-            "Secrets_update",
-            "Machines_list",
-            "Machines_create",
-            "Machines_show",
-            "Machines_wait",
-        ]
-    );
+    assert_eq!(fly.operation_ids(), fly_calls::FIRST_PROVISION);
     let app = fly.app("preview-demo").expect("the app exists");
     assert_eq!(app.org_slug, ORG);
     assert_eq!(app.network.as_deref(), Some("preview-demo"));
@@ -226,7 +231,7 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
     let machines = fly.live_machines("preview-demo");
     assert_eq!(machines.len(), 1);
     let machine = &machines[0];
-    assert_eq!(data[DATA_MACHINE_ID], machine.id);
+    assert_eq!(machine_id(&data), machine.id);
     assert_eq!(machine.state, "started");
     assert_eq!(machine.metadata(METADATA_APP_ID), Some("demo"));
     assert_eq!(machine.min_secrets_version, Some(app.secrets_version));
@@ -237,7 +242,10 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
             .contains(&spec.sync_token.expose())
     );
     assert_eq!(driver.url(&spec.app_id), "https://preview-demo.fly.dev");
-    assert_eq!(driver.steps(), STEPS);
+    let steps: Vec<&str> = driver.steps().iter().map(|step| step.name()).collect();
+    assert_eq!(steps, fly_calls::PROVISION_STEPS);
+    let typed: Vec<&str> = FlyStep::ALL.iter().map(|step| step.name()).collect();
+    assert_eq!(typed, steps);
     assert_spec_clean(&fly);
 }
 
@@ -355,16 +363,18 @@ async fn fly_discarded_machine_is_replaced_by_the_create_step() {
     let driver = driver(&fly);
     let spec = preview_spec("wedged");
     let mut data = provision(&driver, &spec).await;
-    let old = data[DATA_MACHINE_ID].clone();
+    let old = machine_id(&data);
     assert!(fly.set_machine_state("preview-wedged", &old, "starting"));
 
     let resume_at = driver
         .discard_machine(&spec.app_id, &mut data)
         .await
         .unwrap();
-    let from = STEPS.iter().position(|step| *step == resume_at).unwrap();
-    for step in &STEPS[from..] {
-        driver.run_step(step, &spec, &mut data).await.unwrap();
+    assert_eq!(resume_at, FlyStep::CreateMachine.step());
+    let steps = driver.steps();
+    let from = steps.iter().position(|step| *step == resume_at).unwrap();
+    for step in &steps[from..] {
+        driver.run_step(*step, &spec, &mut data).await.unwrap();
     }
 
     let live = fly.live_machines("preview-wedged");
@@ -381,7 +391,7 @@ async fn fly_leases_round_trip() {
     let spec = preview_spec("leased");
     let data = provision(&driver, &spec).await;
     let client = driver.client();
-    let machine_id = &data[DATA_MACHINE_ID];
+    let machine_id = &machine_id(&data);
 
     let lease = client
         .acquire_lease("preview-leased", machine_id, 30, "test")

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use preview_tests::fly_emulator::{EmulatorConfig, Faults, FlyEmulator};
+use provisioner::fly::FlyDriver;
 use provisioner::lifecycle::driver::{DriverData, DriverError, PreviewDriver, PreviewSpec};
-use provisioner::lifecycle::fly_driver::FlyDriver;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::fly_client::{assert_spec_clean, driver, preview_spec};
@@ -22,7 +22,7 @@ async fn provision_with_retries(driver: &FlyDriver, spec: &PreviewSpec) -> Drive
                 Ok(_) => break,
                 Err(DriverError::Transient(reason)) if attempts < 8 => {
                     attempts += 1;
-                    tracing::debug!(step, reason, "retrying step");
+                    tracing::debug!(%step, %reason, "retrying step");
                 }
                 Err(error) => panic!("{}: {step}: {error}", spec.app_id),
             }

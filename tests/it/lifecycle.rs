@@ -9,11 +9,13 @@ mod view;
 
 use std::time::Duration;
 
+use preview_tests::fly_calls;
 use preview_tests::fly_emulator::FlyEmulator;
-use preview_tests::lifecycle_client::running_preview;
+use preview_tests::lifecycle_client::{read_preview, running_preview};
 use preview_tests::provisioner::TestProvisioner;
 use reqwest::StatusCode;
 use serde_json::Value;
+use sync_protocol::{PreviewState, StepStatus};
 
 /// Fast loops and a short idle timeout, stopping (not suspending) when idle.
 const FAST_IDLE_STOP: &[&str] = &[
@@ -49,48 +51,19 @@ async fn lifecycle_provision_makes_exactly_the_expected_fly_calls() {
     // Act
     let response = provisioner.provision_preview("shop", true).await;
     let status = response.status();
-    let body = json(response).await;
+    let body = read_preview(response).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["state"], "running");
-    assert_eq!(body["url"], "https://preview-shop.fly.dev");
-    let steps: Vec<&str> = body["steps"]
-        .as_array()
-        .unwrap()
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(body.state, PreviewState::Running);
+    assert_eq!(body.url.as_deref(), Some("https://preview-shop.fly.dev"));
+    assert_eq!(body.step_names(), fly_calls::PROVISION_STEPS);
+    let all_done = body
+        .steps
         .iter()
-        .map(|step| step["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        steps,
-        [
-            "create_app",
-            "assign_ips",
-            "set_secrets",
-            "create_machine",
-            "wait_started"
-        ]
-    );
-    let all_done = body["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|step| step["status"] == "done" && step["log"].is_string());
-    assert!(all_done, "{body}");
-    assert_eq!(
-        fly.operation_ids(),
-        [
-            "Apps_create",
-            "App_IPAssignments_list",
-            "App_IPAssignments_create",
-            "App_IPAssignments_create",
-            "Secrets_update",
-            "Machines_list",
-            "Machines_create",
-            "Machines_show",
-            "Machines_wait",
-        ]
-    );
+        .all(|step| step.status == StepStatus::Done && step.log.is_some());
+    assert!(all_done, "{body:?}");
+    assert_eq!(fly.operation_ids(), fly_calls::FIRST_PROVISION);
     assert!(
         fly.rejected_calls().is_empty(),
         "{:?}",
@@ -159,12 +132,12 @@ async fn lifecycle_idle_timeout_stops_and_wake_starts_from_stopped_and_suspended
         let machine_asleep = fly.live_machines("preview-shop")[0].state;
         let woken = provisioner.wake_preview("shop", true).await;
         let woken_status = woken.status();
-        let woken_body = json(woken).await;
+        let woken_body = read_preview(woken).await;
 
         // Assert
         assert_eq!(machine_asleep, asleep);
-        assert_eq!(woken_status, StatusCode::OK, "{woken_body}");
-        assert_eq!(woken_body["state"], "running");
+        assert_eq!(woken_status, StatusCode::OK, "{woken_body:?}");
+        assert_eq!(woken_body.state, PreviewState::Running);
         assert_eq!(fly.live_machines("preview-shop")[0].state, "started");
         assert!(
             fly.rejected_calls().is_empty(),
@@ -203,7 +176,7 @@ async fn lifecycle_heartbeats_keep_a_preview_awake() {
         .unwrap();
 
     // Assert
-    assert_eq!(while_active.as_deref(), Some("running"));
+    assert_eq!(while_active, Some(PreviewState::Running));
     assert_eq!(count(&fly, "Machines_stop"), 1);
 }
 
@@ -248,7 +221,7 @@ async fn lifecycle_delete_leaves_nothing_in_the_emulator() {
 
     // Assert
     assert_eq!(first.status(), StatusCode::OK);
-    assert_eq!(json(second).await["state"], "deleted");
+    assert_eq!(read_preview(second).await.state, PreviewState::Deleted);
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(fly.app_names().is_empty(), "{:?}", fly.app_names());
     let manifest = provisioner

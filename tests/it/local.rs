@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::local_support::{LocalProvisioner, process_exists, wait_gone};
+use preview_tests::local_preview::{DEV_SERVER, LocalProvisioner, process_exists, wait_gone};
+use sync_protocol::PreviewState;
 
 const BOOT: Duration = Duration::from_secs(30);
 
@@ -121,18 +122,19 @@ async fn idle_preview_stops_and_wakes_on_visit() {
     let first_pid = dev_server_pid(&provisioner, "sleepy").await;
 
     // Act: no traffic for longer than the idle timeout.
-    let mut state = String::new();
+    let asleep = [PreviewState::Stopped, PreviewState::Suspended];
+    let mut state = None;
     for _ in 0..100 {
-        state = provisioner.preview("sleepy").await.expect("preview")["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if state == "stopped" || state == "suspended" {
+        state = Some(provisioner.preview("sleepy").await.expect("preview").state);
+        if state.is_some_and(|state| asleep.contains(&state)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(state == "stopped" || state == "suspended", "still {state}");
+    assert!(
+        state.is_some_and(|state| asleep.contains(&state)),
+        "still {state:?}"
+    );
     assert!(
         wait_gone(first_pid, Duration::from_secs(10)).await,
         "the dev server stopped with the preview"
@@ -155,8 +157,8 @@ async fn idle_preview_stops_and_wakes_on_visit() {
         "a non-HTML request is held until the app answers"
     );
     assert_eq!(
-        provisioner.preview("sleepy").await.expect("preview")["state"],
-        "running"
+        provisioner.preview("sleepy").await.expect("preview").state,
+        PreviewState::Running
     );
 }
 
@@ -165,13 +167,7 @@ async fn deleting_mid_boot_leaves_no_process() {
     // Arrange
     let provisioner = LocalProvisioner::start(&[]).await.expect("start");
     provisioner
-        .push(
-            "hasty",
-            &[
-                ("server.js", crate::local_support::DEV_SERVER),
-                ("message.txt", "x"),
-            ],
-        )
+        .push("hasty", &[("server.js", DEV_SERVER), ("message.txt", "x")])
         .await
         .expect("push");
     let (status, body) = provisioner

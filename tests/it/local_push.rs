@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::local_support::{DEV_SERVER, LocalProvisioner};
+use preview_tests::binaries::provisioner_binary;
+use preview_tests::local_preview::{DEV_SERVER, LocalProvisioner};
 
 const BOOT: Duration = Duration::from_secs(30);
 
@@ -18,20 +19,18 @@ async fn push_uploads_a_directory_and_prints_the_preview_url() {
     std::fs::create_dir_all(project.path().join("node_modules/x")).expect("mkdir");
     std::fs::write(project.path().join("node_modules/x/index.js"), "skipped").expect("write");
     let push = || {
-        tokio::process::Command::new(
-            preview_tests::provisioner::provisioner_binary().expect("binary"),
-        )
-        .args([
-            "push",
-            "--app",
-            "pushed",
-            "--server",
-            &provisioner.base_url(),
-            "--api-key",
-            provisioner.api_key(),
-        ])
-        .arg(project.path())
-        .output()
+        tokio::process::Command::new(provisioner_binary().expect("binary"))
+            .args([
+                "push",
+                "--app",
+                "pushed",
+                "--server",
+                &provisioner.base_url(),
+                "--api-key",
+                provisioner.api_key(),
+            ])
+            .arg(project.path())
+            .output()
     };
 
     // Act

@@ -3,7 +3,7 @@
 //! loopback port so a daemon keeps one server URL across a provisioner
 //! restart; and helpers to read a synced tree back.
 //!
-//! The binary must be built first (`cargo build -p sync-daemon`).
+//! The binary must be built first (`cargo build --workspace --bins`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +16,8 @@ use anyhow::{Context, bail};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+
+use crate::binaries::sync_daemon_binary;
 
 pub struct TestDaemon {
     child: Option<Child>,
@@ -113,7 +115,7 @@ impl Drop for TestDaemon {
 }
 
 fn daemon_command(target: &Target, dir: &Path, args: &[&str]) -> anyhow::Result<Command> {
-    let mut command = Command::new(daemon_binary()?);
+    let mut command = Command::new(sync_daemon_binary()?);
     command
         .args(["--server", &target.server, "--app", &target.app, "--dir"])
         .arg(dir)
@@ -129,26 +131,6 @@ fn daemon_command(target: &Target, dir: &Path, args: &[&str]) -> anyhow::Result<
         }
     }
     Ok(command)
-}
-
-/// The `sync-daemon` binary next to this test binary, or `SYNC_DAEMON_BIN`.
-pub fn daemon_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("SYNC_DAEMON_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let test_binary = std::env::current_exe().context("failed to locate the test binary")?;
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .context("the test binary is not inside target/<profile>/deps")?;
-    let binary = profile_dir.join("sync-daemon");
-    if !binary.exists() {
-        bail!(
-            "`{}` is missing; run `cargo build -p sync-daemon` first",
-            binary.display()
-        );
-    }
-    Ok(binary)
 }
 
 /// Every regular file under `dir` (relative `/`-separated path → content),

@@ -1,6 +1,13 @@
-//! Support for the end-to-end tests: spawning the real binaries on port 0
-//! with temporary directories, and the Fly Machines API emulator.
+//! Support for the end-to-end tests, the examples and the benchmarks, written
+//! once: finding the workspace's binaries and a free port, starting the real
+//! binaries on loopback with temporary directories (`provisioner serve` on
+//! either driver, `sync-daemon`), the expected Fly call sequences, and the
+//! Fly Machines API emulator.
+pub mod binaries;
 pub mod daemon;
+pub mod fly_calls;
 pub mod fly_emulator;
+pub mod launch;
 pub mod lifecycle_client;
+pub mod local_preview;
 pub mod provisioner;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::{Method, Response, StatusCode};
-use serde_json::Value;
+use serde::Deserialize;
+use sync_protocol::{PreviewResponse, PreviewState};
 
 use crate::fly_emulator::FlyEmulator;
 use crate::provisioner::TestProvisioner;
@@ -66,7 +67,7 @@ impl TestProvisioner {
     }
 
     /// `GET /v1/previews[?state=]`: the previews array.
-    pub async fn list_previews(&self, state: Option<&str>) -> anyhow::Result<Vec<Value>> {
+    pub async fn list_previews(&self, state: Option<&str>) -> anyhow::Result<Vec<PreviewResponse>> {
         let query = state
             .map(|state| format!("?state={state}"))
             .unwrap_or_default();
@@ -76,18 +77,18 @@ impl TestProvisioner {
         if response.status() != StatusCode::OK {
             bail!("listing previews answered {}", response.status());
         }
-        let body: Value = response.json().await?;
-        Ok(body["previews"].as_array().cloned().unwrap_or_default())
+        let body: PreviewList = response.json().await?;
+        Ok(body.previews)
     }
 
-    /// The preview's `state`, or `None` when the request failed or it has none.
-    pub async fn preview_state(&self, app: &str) -> Option<String> {
+    /// The preview's `state`, or `None` when the request failed.
+    pub async fn preview_state(&self, app: &str) -> Option<PreviewState> {
         let response = self.get_preview(app).await;
         if response.status() != StatusCode::OK {
             return None;
         }
-        let body: Value = response.json().await.ok()?;
-        body["state"].as_str().map(str::to_owned)
+        let preview: PreviewResponse = response.json().await.ok()?;
+        Some(preview.state)
     }
 
     /// Polls until the preview is in `state`, at most `timeout`.
@@ -100,7 +101,7 @@ impl TestProvisioner {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let current = self.preview_state(app).await;
-            if current.as_deref() == Some(state) {
+            if current.is_some_and(|current| current.as_str() == state) {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -117,6 +118,21 @@ impl TestProvisioner {
             .with_context(|| format!("request to {path} failed"))
             .expect("the provisioner answers")
     }
+}
+
+/// The preview resource of an answer (provision, wake, delete or `GET`),
+/// typed; panics with the body when it is something else.
+pub async fn read_preview(response: Response) -> PreviewResponse {
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("not a preview ({status}, {error}): {text}"))
+}
+
+/// `GET /v1/previews`.
+#[derive(Deserialize)]
+struct PreviewList {
+    previews: Vec<PreviewResponse>,
 }
 
 /// A fresh emulator and a provisioner on it (with `extra_args`) whose

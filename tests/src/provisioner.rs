@@ -1,12 +1,12 @@
 //! `TestProvisioner`: the real `provisioner serve` binary on a loopback port
 //! with a temporary data dir, and one method per files endpoint.
 //!
-//! The binary must be built first (`cargo build -p provisioner`); tests in
-//! this crate do not build other packages' binaries on their own.
+//! The binary must be built first (`cargo build --workspace --bins`); tests
+//! in this crate do not build other packages' binaries on their own.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -14,15 +14,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use sync_protocol::{BlobBatchRequest, SyncStatusReport, SyncTokenResponse};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-/// The stdout line `serve` prints once it is bound.
-const LISTENING_PREFIX: &str = "listening on http://";
-/// What precedes the key on the line `serve` prints when it generates one.
-const GENERATED_KEY_MARKER: &str = "generated operator API key (kept in the data dir): ";
-/// How long a start may take before the test gives up.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::launch::{ServeCommand, Served};
 
 pub struct TestProvisioner {
     child: Option<Child>,
@@ -280,33 +274,6 @@ pub fn encode_path(path: &str) -> String {
     encoded
 }
 
-/// The `provisioner` binary next to this test binary, or `PROVISIONER_BIN`.
-pub fn provisioner_binary() -> anyhow::Result<PathBuf> {
-    workspace_binary("provisioner", "PROVISIONER_BIN")
-}
-
-/// A binary of this workspace: the path in `override_var` when set, else
-/// `name` in the profile directory holding this test binary
-/// (`target/<profile>/deps/..`). Says how to build it when it is missing.
-pub fn workspace_binary(name: &str, override_var: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(override_var) {
-        return Ok(PathBuf::from(path));
-    }
-    let test_binary = std::env::current_exe().context("failed to locate the test binary")?;
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .context("the test binary is not inside target/<profile>/deps")?;
-    let binary = profile_dir.join(name);
-    if !binary.exists() {
-        bail!(
-            "`{}` is missing; run `cargo build -p {name}` first",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
 /// Sends SIGTERM to `child` and waits for its exit, at most `timeout`.
 pub async fn terminate_child(mut child: Child, timeout: Duration) -> anyhow::Result<ExitStatus> {
     let pid = child.id().context("the process was already reaped")?;
@@ -330,65 +297,13 @@ async fn send(request: RequestBuilder) -> Response {
         .expect("the provisioner did not answer")
 }
 
-/// A started process and what it printed before listening.
-struct Started {
-    child: Child,
-    address: SocketAddr,
-    printed_key: Option<String>,
-}
-
 async fn start(
     data_dir: &Path,
     api_key: Option<&str>,
     extra_args: &[String],
-) -> anyhow::Result<Started> {
-    let mut command = Command::new(provisioner_binary()?);
-    // Settings from the developer's shell must not leak into a test.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("FLY_")
-            || name == "DATABASE_URL"
-            || (name.starts_with("PROVISIONER_") && name != "PROVISIONER_BIN")
-        {
-            command.env_remove(name);
-        }
-    }
-    if let Some(api_key) = api_key {
-        command.env("PROVISIONER_API_KEY", api_key);
-    }
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    let mut child = command.spawn().context("failed to start the provisioner")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let (address, printed_key) = tokio::time::timeout(START_TIMEOUT, async {
-        let mut printed_key = None;
-        while let Some(line) = lines.next_line().await? {
-            if let Some(address) = line.strip_prefix(LISTENING_PREFIX) {
-                let address = address
-                    .trim()
-                    .parse::<SocketAddr>()
-                    .context("unparsable listening line")?;
-                return Ok((address, printed_key));
-            }
-            if let Some((_, key)) = line.split_once(GENERATED_KEY_MARKER) {
-                printed_key = Some(key.trim().to_owned());
-            }
-        }
-        bail!("the provisioner exited before listening")
-    })
-    .await
-    .context("the provisioner did not start in time")??;
-    // Keep reading stdout so a later print never fails on a closed pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Started {
-        child,
-        address,
-        printed_key,
-    })
+) -> anyhow::Result<Served> {
+    let mut command = ServeCommand::new(data_dir);
+    command.api_key = api_key.map(str::to_owned);
+    command.args = extra_args.to_vec();
+    command.start().await
 }

@@ -2,19 +2,14 @@
 //! an rsync daemon with its config in the work dir.
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use preview_tests::binaries::free_port;
 use tokio::process::Command;
 
 use crate::procs::Proc;
-
-/// A port free right now on 127.0.0.1.
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// Waits until something listens on 127.0.0.1:`port`, by reading
 /// `/proc/net/tcp` (a probe connection would be taken by `nc -l`).
@@ -51,7 +46,7 @@ fn quoted(path: &Path) -> String {
 /// the sender to the receiving tar's exit.
 pub async fn tar_pipe(src: &Path, dst: &Path, log: &Path) -> anyhow::Result<Duration> {
     fs::create_dir_all(dst)?;
-    let port = free_port()?;
+    let port = free_port();
     let mut receiver = Proc::spawn(
         "tar receiver",
         shell(&format!(
@@ -89,7 +84,7 @@ pub struct RsyncDaemon {
 
 impl RsyncDaemon {
     pub async fn start(src: &Path, work: &Path, log: &Path) -> anyhow::Result<RsyncDaemon> {
-        let port = free_port()?;
+        let port = free_port();
         let config = work.join("rsyncd.conf");
         fs::write(
             &config,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use preview_tests::launch::ServeCommand;
 use tokio::process::{Child, Command};
 
 /// A child that leads its own process group.
@@ -41,6 +41,11 @@ impl Proc {
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        Proc::adopt(name, child)
+    }
+
+    /// Takes over a child already started as the leader of its own group.
+    fn adopt(name: &str, child: Child) -> anyhow::Result<Proc> {
         let pid = child.id().context("child has no pid")?;
         Ok(Proc {
             child,
@@ -89,33 +94,16 @@ impl Provisioner {
         api_key: &str,
         log: &Path,
     ) -> anyhow::Result<Provisioner> {
-        let mut command = Command::new(binary);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("PROVISIONER_API_KEY", api_key)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(fs::File::create(log)?));
-        let mut process = Proc::start("provisioner", command)?;
-        let stdout = process.child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let base_url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(address) = line.trim().strip_prefix("listening on ") {
-                    return Ok(address.to_owned());
-                }
-            }
-            bail!("provisioner exited before listening; see {}", log.display())
-        })
-        .await
-        .context("provisioner did not start within 30 s")??;
-        // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut command = ServeCommand::new(data_dir);
+        command.binary = Some(binary.to_path_buf());
+        command.api_key = Some(api_key.to_owned());
+        command.env = vec![("RUST_LOG".to_owned(), "warn".to_owned())];
+        command.log = Some(log.to_path_buf());
+        command.own_process_group = true;
+        let served = command.start().await?;
         Ok(Provisioner {
-            _process: process,
-            base_url,
+            _process: Proc::adopt("provisioner", served.child)?,
+            base_url: format!("http://{}", served.address),
         })
     }
 }

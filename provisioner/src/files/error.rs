@@ -43,6 +43,11 @@ pub enum FilesError {
          delete or shrink files first"
     )]
     AppSizeLimit { would_hold: u64, limit: u64 },
+    #[error(
+        "{file:?} is a file, so {beneath:?} cannot be written beneath it: \
+         delete or rename one of the two first"
+    )]
+    FileDirectoryConflict { file: String, beneath: String },
     #[error("{subject}: no such file")]
     FileNotFound { subject: Subject },
     #[error("{0}")]
@@ -71,6 +76,9 @@ impl FilesError {
                     path: path.to_string(),
                 },
             },
+            StoreError::FileDirectoryConflict { file, beneath } => {
+                FilesError::FileDirectoryConflict { file, beneath }
+            }
             StoreError::TooManyFiles { would_hold, limit } => {
                 FilesError::AppFileLimit { would_hold, limit }
             }

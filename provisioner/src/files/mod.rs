@@ -21,10 +21,8 @@ use sync_protocol::{AppId, BatchChange, FilePath, MAX_BLOBS_PER_BATCH, MAX_WAIT_
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
 
-use crate::config::ServeArgs;
-use crate::store::{
-    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome, run_to_completion,
-};
+use crate::config::LimitsArgs;
+use crate::store::{AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome};
 
 /// The size and count rules, from the command line.
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +32,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_args(args: &ServeArgs) -> Limits {
+    pub fn from_args(args: &LimitsArgs) -> Limits {
         Limits {
             max_file_bytes: args.max_file_bytes,
             app: AppLimits {
@@ -252,13 +250,9 @@ impl FilesService {
         changes: &[FileChange],
         batch: bool,
     ) -> Result<WriteOutcome, FilesError> {
-        let (store, owned_app_id, owned_changes) =
-            (self.store.clone(), app_id.clone(), changes.to_vec());
-        let limits = self.limits.app;
-        let outcome =
-            run_to_completion(
-                async move { store.apply(&owned_app_id, &owned_changes, limits).await },
-            )
+        let outcome = self
+            .store
+            .apply(app_id, changes, self.limits.app)
             .await
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {

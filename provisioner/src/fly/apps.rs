@@ -15,7 +15,7 @@ impl FlyClient {
     /// Creates the app, or returns it when it already exists in `org_slug`
     /// (an earlier attempt got through): Fly answers 422 `name_taken`, and a
     /// GET tells whether the app is ours to reuse.
-    #[tracing::instrument(skip_all, fields(app = %request.name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %request.name))]
     pub async fn create_app(&self, request: &CreateAppRequest) -> Result<App, FlyError> {
         let call = Call::new(
             Method::POST,
@@ -61,7 +61,7 @@ impl FlyClient {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name))]
     pub async fn get_app(&self, app_name: &str) -> Result<App, FlyError> {
         let call = Call::new(
             Method::GET,
@@ -74,7 +74,7 @@ impl FlyClient {
 
     /// Deletes the app and, with it, its machines, IPs and secrets. The spec
     /// declares no `force` parameter for apps, so none is sent.
-    #[tracing::instrument(skip_all, fields(app = %app_name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name))]
     pub async fn delete_app(&self, app_name: &str) -> Result<(), FlyError> {
         let call = Call::new(
             Method::DELETE,
@@ -108,7 +108,7 @@ impl FlyClient {
         Ok(apps)
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, kind = ?request.ip_type))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, kind = ?request.ip_type))]
     pub async fn assign_ip(
         &self,
         app_name: &str,
@@ -119,7 +119,7 @@ impl FlyClient {
         self.execute(call).await?.json()
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name))]
     pub async fn list_ips(&self, app_name: &str) -> Result<Vec<IpAssignment>, FlyError> {
         let path = format!("/v1/apps/{app_name}/ip_assignments");
         let call = Call::new(Method::GET, path, app_name, "list_ips");
@@ -155,7 +155,7 @@ impl FlyClient {
 
     /// Sets secrets (values never logged) and returns the secrets version to
     /// pass as `min_secrets_version` when creating the machine.
-    #[tracing::instrument(skip_all, fields(app = %app_name, keys = ?values.keys().collect::<Vec<_>>()))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, keys = ?values.keys().collect::<Vec<_>>()))]
     pub async fn set_secrets(
         &self,
         app_name: &str,

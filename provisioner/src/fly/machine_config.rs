@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 use sync_protocol::AppId;
 
+use super::FlyArgs;
 use super::types::{
     Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
     MachineService, StopConfig,
 };
-use crate::config::{self, ServeArgs};
+use crate::lifecycle;
 
 /// Metadata key naming the app a machine previews; also the list filter.
 pub const METADATA_APP_ID: &str = "preview_app_id";
@@ -46,16 +47,17 @@ pub struct PreviewMachineSettings {
 }
 
 impl PreviewMachineSettings {
-    pub fn from_args(args: &ServeArgs) -> PreviewMachineSettings {
+    /// The settings `serve` runs with; `autostop` is the lifecycle's idle policy.
+    pub fn from_args(args: &FlyArgs, autostop: lifecycle::Autostop) -> PreviewMachineSettings {
         PreviewMachineSettings {
             image: args.preview_image.clone(),
             region: args.fly_region.clone(),
             cpus: args.preview_cpus,
             memory_mb: args.preview_memory_mb,
-            autostop: match args.autostop {
-                config::Autostop::Suspend => Autostop::Suspend,
-                config::Autostop::Stop => Autostop::Stop,
-                config::Autostop::Off => Autostop::Off,
+            autostop: match autostop {
+                lifecycle::Autostop::Suspend => Autostop::Suspend,
+                lifecycle::Autostop::Stop => Autostop::Stop,
+                lifecycle::Autostop::Off => Autostop::Off,
             },
             port: args.preview_port,
         }

@@ -23,7 +23,7 @@ impl FlyClient {
     /// Creates (and launches) a machine. Not retried after an ambiguous
     /// failure, which could leave a second machine: callers list by metadata
     /// before trying again.
-    #[tracing::instrument(skip_all, fields(app = %app_name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name))]
     pub async fn create_machine(
         &self,
         app_name: &str,
@@ -35,7 +35,7 @@ impl FlyClient {
         self.execute(call).await?.json()
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn get_machine(&self, app_name: &str, machine_id: &str) -> Result<Machine, FlyError> {
         let path = format!("/v1/apps/{app_name}/machines/{machine_id}");
         let mut call = Call::new(Method::GET, path, machine_id, "get_machine");
@@ -44,7 +44,7 @@ impl FlyClient {
     }
 
     /// The app's machines whose metadata carries every `(key, value)` given.
-    #[tracing::instrument(skip_all, fields(app = %app_name))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name))]
     pub async fn list_machines(
         &self,
         app_name: &str,
@@ -58,7 +58,7 @@ impl FlyClient {
         self.execute(call).await?.json()
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn start_machine(
         &self,
         app_name: &str,
@@ -73,7 +73,7 @@ impl FlyClient {
         self.execute(call).await.map(drop)
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn stop_machine(
         &self,
         app_name: &str,
@@ -86,7 +86,7 @@ impl FlyClient {
         self.execute(with_nonce(call, lease_nonce)).await.map(drop)
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn suspend_machine(
         &self,
         app_name: &str,
@@ -103,7 +103,7 @@ impl FlyClient {
 
     /// One `wait` call: blocks on Fly's side up to `timeout` (at most 60 s)
     /// until the machine is in one of `states`. A 408 becomes `Timeout`.
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id, states = %states.join(",")))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id, states = %states.join(",")))]
     pub async fn wait_machine(
         &self,
         app_name: &str,
@@ -155,7 +155,7 @@ impl FlyClient {
     }
 
     /// Deletes one machine; `force` stops it first.
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn delete_machine(
         &self,
         app_name: &str,
@@ -172,7 +172,7 @@ impl FlyClient {
 
     /// Takes the machine's lease for `ttl_seconds`; the returned nonce goes
     /// on every mutating call while it is held.
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn acquire_lease(
         &self,
         app_name: &str,
@@ -192,7 +192,7 @@ impl FlyClient {
         Ok(body.into_lease())
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn get_lease(&self, app_name: &str, machine_id: &str) -> Result<Lease, FlyError> {
         let path = format!("/v1/apps/{app_name}/machines/{machine_id}/lease");
         let call = Call::new(Method::GET, path, machine_id, "get_lease");
@@ -200,7 +200,7 @@ impl FlyClient {
         Ok(body.into_lease())
     }
 
-    #[tracing::instrument(skip_all, fields(app = %app_name, machine = %machine_id))]
+    #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
     pub async fn release_lease(
         &self,
         app_name: &str,

@@ -147,7 +147,9 @@ mod tests {
 
     #[test]
     fn the_oldest_idle_connection_gives_way_and_a_busy_one_never_does() {
-        let cases: [(&[(u64, bool)], Option<u64>); 4] = [
+        /// Connections as (id, busy), and the one that gives way.
+        type Case<'a> = (&'a [(u64, bool)], Option<u64>);
+        let cases: [Case<'_>; 4] = [
             (&[(1, false), (2, false)], Some(1)),
             (&[(1, true), (2, false), (3, false)], Some(2)),
             (&[(1, true), (2, true)], None),

@@ -250,6 +250,9 @@ impl From<FilesError> for ApiError {
             FilesError::AppSizeLimit { .. } => {
                 ApiError::payload_too_large("app_size_limit", message)
             }
+            FilesError::FileDirectoryConflict { .. } => {
+                ApiError::conflict("file_directory_conflict", message)
+            }
             FilesError::FileNotFound { .. } => ApiError::not_found("file_not_found", message),
             FilesError::BatchInvalid(_) => ApiError::bad_request("batch_invalid", message),
             FilesError::BlobNotFound { .. } => ApiError::not_found("blob_not_found", message),

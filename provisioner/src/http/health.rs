@@ -117,6 +117,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          provisioner_long_poll_waiters {}",
         state.files.notifier().waiters()
     );
+    super::status::write_task_metrics(&mut text, &state.lifecycle.tasks().snapshot());
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

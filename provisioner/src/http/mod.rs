@@ -10,6 +10,7 @@ mod files;
 mod health;
 mod previews;
 pub mod serve;
+mod status;
 mod sync;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(previews::routes())
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
+        .merge(status::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

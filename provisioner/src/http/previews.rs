@@ -24,6 +24,7 @@ use crate::lifecycle::driver::DriverError;
 use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState};
 use crate::lifecycle::view::PreviewView;
 use crate::lifecycle::{LifecycleError, LifecycleService, unshare};
+use crate::store::StoreError;
 
 /// The longest a provision or wake request waits before answering.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -268,6 +269,15 @@ fn classify(error: &LifecycleError) -> ApiError {
             "the platform refused; the preview's `error` field says why",
         ),
         LifecycleError::Shared(inner) => classify(inner),
+        // A busy database is a 503 here as on the files path: retry shortly.
+        LifecycleError::Store(store) if store.is_busy() => store_busy(),
+        LifecycleError::Files(cause)
+            if cause
+                .downcast_ref::<StoreError>()
+                .is_some_and(StoreError::is_busy) =>
+        {
+            store_busy()
+        }
         LifecycleError::Store(_) | LifecycleError::Files(_) | LifecycleError::Internal(_) => {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -276,4 +286,8 @@ fn classify(error: &LifecycleError) -> ApiError {
             )
         }
     }
+}
+
+fn store_busy() -> ApiError {
+    ApiError::unavailable(anyhow::anyhow!("the store is busy"), 1)
 }

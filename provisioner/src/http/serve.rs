@@ -37,7 +37,7 @@ pub struct ConnectionArgs {
 
     /// Close a connection that takes longer than this to send a request's
     /// headers, or stays this long idle between requests.
-    #[arg(long, env = "PROVISIONER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = crate::config::parse_duration)]
+    #[arg(long, env = "PROVISIONER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = sync_protocol::parse_duration)]
     pub header_read_timeout: Duration,
 }
 

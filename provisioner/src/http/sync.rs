@@ -16,7 +16,6 @@ use sync_protocol::{AppId, BlobBatchRequest, SyncStatusReport, SyncToken, SyncTo
 use super::auth::{FilesReader, Operator, SyncAgent};
 use super::files::{BodyKind, body_rejection, if_none_match, not_modified};
 use super::{ApiError, AppState};
-use crate::store::run_to_completion;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -90,9 +89,10 @@ async fn post_sync_token(
 ) -> Result<Response, ApiError> {
     let app_id = AppId::parse(&app_id)?;
     let token = SyncToken::new(app_id.clone(), rand::random());
-    let (tokens, owned_app_id, digest) =
-        (state.sync_tokens.clone(), app_id.clone(), token.digest());
-    run_to_completion(async move { tokens.add_sync_token(&owned_app_id, &digest).await }).await?;
+    state
+        .sync_tokens
+        .add_sync_token(&app_id, &token.digest())
+        .await?;
     tracing::info!(%app_id, "sync token minted");
     let body = SyncTokenResponse {
         token: token.expose(),
@@ -108,8 +108,9 @@ async fn post_sync_status(
     let Json(report) = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
     })?;
-    let tokens = state.sync_tokens.clone();
-    run_to_completion(async move { tokens.record_sync_status(&agent.app_id, &report).await })
+    state
+        .sync_tokens
+        .record_sync_status(&agent.app_id, &report)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

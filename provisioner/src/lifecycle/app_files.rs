@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sync_protocol::{AppId, DevServerState, SyncToken};
+use sync_protocol::{AppId, DevServerState, RuntimeReport, SyncToken};
 
 use crate::store::{FileStore, SyncTokenStore};
 
@@ -15,9 +15,10 @@ use crate::store::{FileStore, SyncTokenStore};
 pub struct SyncStatus {
     pub applied_revision: u64,
     pub dev_server: DevServerState,
-    /// What the daemon could not do (paths it could not apply, a crashed
-    /// dev server), if anything.
+    /// The daemon's note: paths it could not apply, or for a crashed or
+    /// unresponsive dev server, why, with its last output.
     pub message: Option<String>,
+    pub runtime: Option<RuntimeReport>,
 }
 
 #[async_trait]
@@ -57,6 +58,7 @@ impl AppFiles for StoreAppFiles {
             applied_revision: status.report.revision,
             dev_server: status.report.dev_server,
             message: status.report.message,
+            runtime: status.report.runtime,
         }))
     }
 }

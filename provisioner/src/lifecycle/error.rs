@@ -3,6 +3,7 @@
 use sync_protocol::AppId;
 
 use crate::lifecycle::driver::DriverError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -21,7 +22,7 @@ pub enum LifecycleError {
     #[error("the platform refused: {0}")]
     Driver(#[from] DriverError),
     #[error("preview store: {0:#}")]
-    Store(anyhow::Error),
+    Store(StoreError),
     #[error("files store: {0:#}")]
     Files(anyhow::Error),
     /// The failure of an operation several callers shared.

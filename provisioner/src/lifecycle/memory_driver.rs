@@ -7,18 +7,47 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use sync_protocol::AppId;
 
 use crate::lifecycle::driver::{
-    DriverData, DriverError, MachineState, PlatformPreview, PreviewDriver, PreviewSpec, StopMode,
+    DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode,
 };
 
-pub const STEPS: &[&str] = &[
-    "create_app",
-    "set_secrets",
-    "create_machine",
-    "wait_started",
-];
+/// The provisioning steps, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryStep {
+    CreateApp,
+    SetSecrets,
+    CreateMachine,
+    WaitStarted,
+}
+
+impl Steps for MemoryStep {
+    const ALL: &'static [MemoryStep] = &[
+        MemoryStep::CreateApp,
+        MemoryStep::SetSecrets,
+        MemoryStep::CreateMachine,
+        MemoryStep::WaitStarted,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            MemoryStep::CreateApp => "create_app",
+            MemoryStep::SetSecrets => "set_secrets",
+            MemoryStep::CreateMachine => "create_machine",
+            MemoryStep::WaitStarted => "wait_started",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_digest: Option<String>,
+}
 
 #[derive(Default)]
 pub struct MemoryDriver {
@@ -74,7 +103,7 @@ impl MemoryDriver {
         match failures.get_mut(operation) {
             Some(remaining) if *remaining > 0 => {
                 *remaining -= 1;
-                Err(DriverError::Transient(format!(
+                Err(DriverError::transient(format!(
                     "injected failure of {operation}"
                 )))
             }
@@ -86,7 +115,7 @@ impl MemoryDriver {
         if lock(&self.platform).contains_key(app_id) {
             Ok(())
         } else {
-            Err(DriverError::Permanent(format!(
+            Err(DriverError::permanent(format!(
                 "app {} does not exist",
                 app_id.preview_name()
             )))
@@ -95,59 +124,58 @@ impl MemoryDriver {
 }
 
 #[async_trait]
-impl PreviewDriver for MemoryDriver {
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
+impl PlatformDriver for MemoryDriver {
+    type Step = MemoryStep;
+    type Data = MemoryData;
 
     async fn run_step(
         &self,
-        step: &str,
+        step: MemoryStep,
         spec: &PreviewSpec,
-        data: &mut DriverData,
+        data: &mut MemoryData,
     ) -> Result<String, DriverError> {
-        self.call(step)?;
+        self.call(step.name())?;
         let app_id = &spec.app_id;
         match step {
-            "create_app" => {
+            MemoryStep::CreateApp => {
                 lock(&self.platform)
                     .entry(app_id.clone())
                     .or_insert(MachineState::Absent);
                 Ok(format!("app {} exists", app_id.preview_name()))
             }
-            "set_secrets" => {
+            MemoryStep::SetSecrets => {
                 self.require_app(app_id)?;
-                data.insert("token_digest".to_owned(), spec.sync_token.digest());
+                data.token_digest = Some(spec.sync_token.digest());
                 Ok("secrets set".to_owned())
             }
-            "create_machine" => {
+            MemoryStep::CreateMachine => {
                 self.require_app(app_id)?;
                 let mut platform = lock(&self.platform);
                 let machine = platform
                     .entry(app_id.clone())
                     .or_insert(MachineState::Absent);
-                if *machine == MachineState::Absent || !data.contains_key("machine_id") {
+                if *machine == MachineState::Absent || data.machine_id.is_none() {
                     let mut next = lock(&self.next_machine);
                     *next += 1;
-                    data.insert("machine_id".to_owned(), format!("m{next}"));
+                    data.machine_id = Some(format!("m{next}"));
                     *machine = MachineState::Starting;
                 }
-                Ok(format!("machine {} created", data["machine_id"]))
+                let machine_id = data.machine_id.as_deref().unwrap_or_default();
+                Ok(format!("machine {machine_id} created"))
             }
-            "wait_started" => {
+            MemoryStep::WaitStarted => {
                 self.require_app(app_id)?;
                 lock(&self.platform).insert(app_id.clone(), MachineState::Started);
                 Ok("machine started".to_owned())
             }
-            other => Err(DriverError::Permanent(format!("unknown step {other}"))),
         }
     }
 
-    async fn state(&self, app_id: &AppId, _data: &DriverData) -> Result<MachineState, DriverError> {
+    async fn state(&self, app_id: &AppId, _data: &MemoryData) -> Result<MachineState, DriverError> {
         Ok(self.machine(app_id).unwrap_or(MachineState::Absent))
     }
 
-    async fn start(&self, app_id: &AppId, _data: &mut DriverData) -> Result<(), DriverError> {
+    async fn start(&self, app_id: &AppId, _data: &mut MemoryData) -> Result<(), DriverError> {
         self.call("start")?;
         if !self.start_delay.is_zero() {
             tokio::time::sleep(self.start_delay).await;
@@ -160,7 +188,7 @@ impl PreviewDriver for MemoryDriver {
     async fn stop(
         &self,
         app_id: &AppId,
-        _data: &mut DriverData,
+        _data: &mut MemoryData,
         mode: StopMode,
     ) -> Result<(), DriverError> {
         self.call("stop")?;
@@ -173,7 +201,7 @@ impl PreviewDriver for MemoryDriver {
         Ok(())
     }
 
-    async fn destroy(&self, app_id: &AppId, _data: &DriverData) -> Result<(), DriverError> {
+    async fn destroy(&self, app_id: &AppId, _data: &MemoryData) -> Result<(), DriverError> {
         self.call("destroy")?;
         lock(&self.platform).remove(app_id);
         Ok(())
@@ -183,15 +211,11 @@ impl PreviewDriver for MemoryDriver {
         format!("http://{}.memory.invalid/", app_id.preview_name())
     }
 
-    async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {
+    async fn list(&self) -> Result<Vec<(AppId, MachineState, MemoryData)>, DriverError> {
         self.call("list")?;
         Ok(lock(&self.platform)
             .iter()
-            .map(|(app_id, state)| PlatformPreview {
-                app_id: app_id.clone(),
-                state: *state,
-                data: DriverData::new(),
-            })
+            .map(|(app_id, state)| (app_id.clone(), *state, MemoryData::default()))
             .collect())
     }
 }
@@ -200,4 +224,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_protocol::SyncToken;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_driver_keeps_the_driver_contract() {
+        let app_id = AppId::parse("contract").unwrap();
+        let spec = PreviewSpec {
+            sync_token: SyncToken::new(app_id.clone(), [9; 32]),
+            app_id,
+            server_url: "http://provisioner.test".to_owned(),
+        };
+        crate::lifecycle::conformance::check_driver(&MemoryDriver::new(), &spec).await;
+    }
 }

@@ -1,36 +1,42 @@
-//! Preview lifecycle: provision, wake, activity, idle stop, delete, reconcile.
+//! The preview domain: provision, wake, activity, idle stop, delete,
+//! reconcile, written once against the driver seam and knowing nothing of
+//! Fly, local processes, HTTP or the command line.
 //!
-//! [`service::LifecycleService`] is the one place a preview's state changes;
-//! it drives a [`driver::PreviewDriver`] (Fly or local) and records every
-//! step in a [`crate::store::previews::PreviewStore`]. The background loops
-//! (`idle_reaper`, `ttl_sweeper`, `reconciler`) are input-less activations on
-//! an interval that call into the service.
+//! [`service::LifecycleService`] is the one place a preview's state changes
+//! (`provision` and `power` hold its operations); it drives a
+//! [`driver::PreviewDriver`] and records every step in a
+//! [`crate::store::previews::PreviewStore`]. The platforms (`crate::fly`,
+//! `crate::local`) implement [`driver::PlatformDriver`]. The background
+//! tasks in [`tasks`] (idle reaper, TTL sweeper, reconciler) are input-less
+//! activations on an interval whose last summaries are kept for `/metrics`
+//! and `GET /v1/status`.
 
 pub mod activity;
 pub mod app_files;
-pub mod background;
 pub mod clock;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod driver;
+mod driver_data;
+mod driver_typed;
 pub mod error;
-pub mod fly_driver;
-pub mod idle_reaper;
-pub mod local;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory_driver;
 pub mod model;
 mod power;
 mod provision;
-pub mod reconciler;
 pub mod service;
-pub mod setup;
+mod settings;
 pub mod single_flight;
+pub mod tasks;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_reconciler;
-pub mod ttl_sweeper;
 pub mod view;
 
 pub use error::LifecycleError;
 pub use model::{PreviewRecord, PreviewState};
 pub use power::unshare;
-pub use service::{LifecycleConfig, LifecycleService};
+pub use service::{Autostop, LifecycleConfig, LifecycleService};
+pub use tasks::{idle_reaper, reconciler, ttl_sweeper};

@@ -9,83 +9,31 @@ use time::OffsetDateTime;
 
 use crate::lifecycle::driver::{DriverData, MachineState};
 
-/// A preview as the provisioner sees it. Transient states (`provisioning`,
-/// `waking`, `stopping`, `deleting`) are written before the driver call they
-/// name, so a crash leaves a record the reconciler knows how to finish.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PreviewState {
-    Provisioning,
-    Running,
-    Waking,
-    Stopping,
-    Stopped,
-    Suspended,
-    Deleting,
-    Deleted,
-    /// A step failed for a reason a retry will not fix; provisioning again retries.
-    Failed,
+/// A preview's state, the type clients read too. Transient states
+/// (`provisioning`, `waking`, `stopping`, `deleting`) are written before the
+/// driver call they name, so a crash leaves a record the reconciler knows how
+/// to finish.
+pub use sync_protocol::PreviewState;
+
+/// Whether the platform should hold something for a preview in this state.
+pub fn exists_on_platform(state: PreviewState) -> bool {
+    !matches!(state, PreviewState::Deleted)
 }
 
-impl PreviewState {
-    pub const ALL: [PreviewState; 9] = [
-        PreviewState::Provisioning,
-        PreviewState::Running,
-        PreviewState::Waking,
-        PreviewState::Stopping,
-        PreviewState::Stopped,
-        PreviewState::Suspended,
-        PreviewState::Deleting,
-        PreviewState::Deleted,
-        PreviewState::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PreviewState::Provisioning => "provisioning",
-            PreviewState::Running => "running",
-            PreviewState::Waking => "waking",
-            PreviewState::Stopping => "stopping",
-            PreviewState::Stopped => "stopped",
-            PreviewState::Suspended => "suspended",
-            PreviewState::Deleting => "deleting",
-            PreviewState::Deleted => "deleted",
-            PreviewState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<PreviewState> {
-        PreviewState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-    }
-
-    /// Whether the platform should hold something for this preview.
-    pub fn exists_on_platform(self) -> bool {
-        !matches!(self, PreviewState::Deleted)
-    }
-
-    /// The record state that matches a machine state the platform reports,
-    /// for a preview that has finished provisioning.
-    pub fn from_machine(machine: MachineState) -> Option<PreviewState> {
-        match machine {
-            MachineState::Started => Some(PreviewState::Running),
-            MachineState::Stopped | MachineState::Created => Some(PreviewState::Stopped),
-            MachineState::Suspended => Some(PreviewState::Suspended),
-            MachineState::Absent
-            | MachineState::Starting
-            | MachineState::Stopping
-            | MachineState::Suspending
-            | MachineState::Destroying
-            | MachineState::Destroyed
-            | MachineState::Failed => None,
-        }
-    }
-}
-
-impl std::fmt::Display for PreviewState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// The record state that matches a machine state the platform reports,
+/// for a preview that has finished provisioning.
+pub fn state_from_machine(machine: MachineState) -> Option<PreviewState> {
+    match machine {
+        MachineState::Started => Some(PreviewState::Running),
+        MachineState::Stopped | MachineState::Created => Some(PreviewState::Stopped),
+        MachineState::Suspended => Some(PreviewState::Suspended),
+        MachineState::Absent
+        | MachineState::Starting
+        | MachineState::Stopping
+        | MachineState::Suspending
+        | MachineState::Destroying
+        | MachineState::Destroyed
+        | MachineState::Failed => None,
     }
 }
 
@@ -148,12 +96,15 @@ pub struct PreviewRecord {
 
 impl PreviewRecord {
     /// A fresh record about to be provisioned with `steps`.
-    pub fn new(app_id: AppId, steps: &[&str], now: OffsetDateTime) -> PreviewRecord {
+    pub fn new(app_id: AppId, steps: &[impl AsRef<str>], now: OffsetDateTime) -> PreviewRecord {
         PreviewRecord {
             app_id,
             state: PreviewState::Provisioning,
             driver_data: DriverData::new(),
-            steps: steps.iter().map(|name| StepRecord::pending(name)).collect(),
+            steps: steps
+                .iter()
+                .map(|step| StepRecord::pending(step.as_ref()))
+                .collect(),
             last_activity_at: now,
             error: None,
             state_changed_at: now,
@@ -173,8 +124,11 @@ impl PreviewRecord {
 
     /// Starts provisioning over: every step pending again, driver data kept
     /// so that idempotent steps find what they already made.
-    pub fn restart_provisioning(&mut self, steps: &[&str], now: OffsetDateTime) {
-        self.steps = steps.iter().map(|name| StepRecord::pending(name)).collect();
+    pub fn restart_provisioning(&mut self, steps: &[impl AsRef<str>], now: OffsetDateTime) {
+        self.steps = steps
+            .iter()
+            .map(|step| StepRecord::pending(step.as_ref()))
+            .collect();
         self.error = None;
         self.set_state(PreviewState::Provisioning, now);
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use sync_protocol::AppId;
 
-use crate::lifecycle::driver::{DriverError, PreviewSpec};
+use crate::lifecycle::driver::{DriverError, PreviewSpec, Step};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState, StepStatus};
 use crate::lifecycle::service::LifecycleService;
@@ -25,7 +25,7 @@ impl LifecycleService {
             Some(record) => record,
             None => {
                 let fresh =
-                    PreviewRecord::new(app_id.clone(), self.driver.steps(), self.clock.now());
+                    PreviewRecord::new(app_id.clone(), &self.driver.steps(), self.clock.now());
                 if self
                     .store
                     .insert_preview(&fresh)
@@ -72,15 +72,15 @@ impl LifecycleService {
                     && record
                         .steps
                         .iter()
-                        .zip(steps)
-                        .all(|(step, name)| step.name == *name);
+                        .zip(&steps)
+                        .all(|(recorded, step)| recorded.name == step.name());
                 if !names_match {
                     // Recorded by another driver (the provisioner was reconfigured).
-                    record.restart_provisioning(steps, self.clock.now());
+                    record.restart_provisioning(&steps, self.clock.now());
                 }
             }
             PreviewState::Failed | PreviewState::Deleted => {
-                record.restart_provisioning(steps, self.clock.now());
+                record.restart_provisioning(&steps, self.clock.now());
             }
             _ => return Ok(record),
         }
@@ -97,11 +97,11 @@ impl LifecycleService {
             sync_token,
             server_url: self.config.server_url.clone(),
         };
-        for index in 0..record.steps.len() {
+        for (index, step) in steps.into_iter().enumerate() {
             if record.steps[index].status == StepStatus::Done {
                 continue;
             }
-            self.run_one_step(&mut record, index, &spec).await?;
+            self.run_one_step(&mut record, index, step, &spec).await?;
         }
         record.last_activity_at = self.clock.now();
         self.transition(&mut record, PreviewState::Running, EventKind::State)
@@ -114,9 +114,9 @@ impl LifecycleService {
         &self,
         record: &mut PreviewRecord,
         index: usize,
+        name: Step,
         spec: &PreviewSpec,
     ) -> Result<(), LifecycleError> {
-        let name = record.steps[index].name.clone();
         let started_at = self.clock.now();
         {
             let step = &mut record.steps[index];
@@ -129,7 +129,7 @@ impl LifecycleService {
         self.save(record, EventKind::Step).await?;
 
         let timer = Instant::now();
-        let result = self.run_step_with_retries(&name, spec, record).await;
+        let result = self.run_step_with_retries(name, spec, record).await;
         let step = &mut record.steps[index];
         step.finished_at = Some(self.clock.now());
         step.duration_ms = Some(u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -146,7 +146,7 @@ impl LifecycleService {
                 step.log = Some(error.to_string());
                 record.error = Some(format!("step {name} failed: {error}"));
                 // A transient failure stays `provisioning`: the reconciler resumes it.
-                if !matches!(error, DriverError::Transient(_)) {
+                if !error.is_transient() {
                     record.set_state(PreviewState::Failed, self.clock.now());
                 }
                 self.save(record, EventKind::Step).await?;
@@ -157,7 +157,7 @@ impl LifecycleService {
 
     async fn run_step_with_retries(
         &self,
-        name: &str,
+        name: Step,
         spec: &PreviewSpec,
         record: &mut PreviewRecord,
     ) -> Result<String, DriverError> {

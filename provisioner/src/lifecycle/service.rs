@@ -10,54 +10,21 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sync_protocol::AppId;
 use tokio::sync::{OwnedMutexGuard, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Autostop;
 use crate::lifecycle::activity::ActivityCache;
 use crate::lifecycle::app_files::AppFiles;
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::driver::{DriverData, PreviewDriver};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{EventKind, PreviewEvent, PreviewRecord, PreviewState};
+pub use crate::lifecycle::settings::{Autostop, LifecycleConfig};
 use crate::lifecycle::single_flight::SingleFlight;
+use crate::lifecycle::tasks::TaskRegistry;
 use crate::store::previews::PreviewStore;
-
-/// How previews behave; from the command line in `serve`.
-#[derive(Clone, Debug)]
-pub struct LifecycleConfig {
-    /// A running preview without activity for this long is stopped or suspended.
-    pub idle_timeout: Duration,
-    /// A preview without activity for this long is destroyed (its files are kept).
-    pub delete_after: Duration,
-    /// What the idle reaper does to an idle preview.
-    pub autostop: Autostop,
-    /// URL at which preview daemons reach this provisioner.
-    pub server_url: String,
-    /// A machine in a transient state for longer than this is replaced.
-    pub stuck_after: Duration,
-    /// A platform preview unknown to the store is destroyed after this long.
-    pub orphan_grace: Duration,
-    /// Attempts at a step that fails transiently before it is left to the reconciler.
-    pub step_attempts: u32,
-}
-
-impl LifecycleConfig {
-    pub fn new(server_url: String) -> LifecycleConfig {
-        LifecycleConfig {
-            idle_timeout: Duration::from_secs(600),
-            delete_after: Duration::from_secs(30 * 86_400),
-            autostop: Autostop::Suspend,
-            server_url,
-            stuck_after: Duration::from_secs(300),
-            orphan_grace: Duration::from_secs(300),
-            step_attempts: 3,
-        }
-    }
-}
 
 pub struct LifecycleService {
     pub(crate) driver: Arc<dyn PreviewDriver>,
@@ -72,6 +39,8 @@ pub struct LifecycleService {
     app_locks: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) provisions: SingleFlight,
     pub(crate) wakes: SingleFlight,
+    /// The background tasks' last summaries.
+    tasks: TaskRegistry,
     /// Cancelled at shutdown: ends the loops and the event streams, which
     /// would otherwise hold the server's graceful shutdown open.
     shutdown: CancellationToken,
@@ -97,6 +66,7 @@ impl LifecycleService {
             app_locks: Mutex::new(HashMap::new()),
             provisions: SingleFlight::default(),
             wakes: SingleFlight::default(),
+            tasks: TaskRegistry::default(),
             shutdown: CancellationToken::new(),
         })
     }
@@ -107,6 +77,11 @@ impl LifecycleService {
 
     pub fn driver(&self) -> &Arc<dyn PreviewDriver> {
         &self.driver
+    }
+
+    /// The background tasks registered on this service and how each last ran.
+    pub fn tasks(&self) -> &TaskRegistry {
+        &self.tasks
     }
 
     pub fn files(&self) -> &Arc<dyn AppFiles> {

@@ -8,17 +8,17 @@ use async_trait::async_trait;
 use sync_protocol::{AppId, DevServerState, SyncToken};
 use time::OffsetDateTime;
 
-use crate::config::Autostop;
 use crate::lifecycle::app_files::{AppFiles, SyncStatus};
 use crate::lifecycle::clock::ManualClock;
 use crate::lifecycle::driver::MachineState;
-use crate::lifecycle::memory_driver::MemoryDriver;
+use crate::lifecycle::driver::Steps;
+use crate::lifecycle::memory_driver::{MemoryDriver, MemoryStep};
 use crate::lifecycle::model::{PreviewState, StepStatus};
-use crate::lifecycle::reconciler::Reconciler;
-use crate::lifecycle::service::{LifecycleConfig, LifecycleService};
+use crate::lifecycle::service::{Autostop, LifecycleConfig, LifecycleService};
 use crate::lifecycle::single_flight::InFlight;
+use crate::lifecycle::tasks::reconciler::Reconciler;
 use crate::lifecycle::{LifecycleError, idle_reaper, ttl_sweeper};
-use crate::store::previews_memory::MemoryPreviewStore;
+use crate::store::memory::MemoryStore;
 
 #[derive(Default)]
 pub(crate) struct FakeFiles {
@@ -47,6 +47,7 @@ impl AppFiles for FakeFiles {
                 applied_revision,
                 dev_server: DevServerState::Ready,
                 message: None,
+                runtime: None,
             }))
     }
 }
@@ -71,7 +72,7 @@ pub(crate) fn harness(driver: MemoryDriver, autostop: Autostop) -> Harness {
     config.orphan_grace = Duration::from_secs(60);
     let service = LifecycleService::new(
         driver.clone(),
-        Arc::new(MemoryPreviewStore::default()),
+        Arc::new(MemoryStore::default()),
         files.clone(),
         clock.clone(),
         config,
@@ -108,8 +109,8 @@ async fn provision_runs_every_step_once_and_again_is_a_no_op() {
             .all(|step| step.status == StepStatus::Done && step.log.is_some())
     );
     assert_eq!(again.state, PreviewState::Running);
-    for step in crate::lifecycle::memory_driver::STEPS {
-        assert_eq!(h.driver.calls(step), 1, "{step}");
+    for step in MemoryStep::ALL {
+        assert_eq!(h.driver.calls(step.name()), 1, "{step:?}");
     }
     assert_eq!(h.driver.machine(&app_id), Some(MachineState::Started));
     assert_eq!(*h.files.minted.lock().unwrap(), 1);

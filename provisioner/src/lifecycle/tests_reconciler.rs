@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::config::Autostop;
 use crate::lifecycle::driver::MachineState;
 use crate::lifecycle::memory_driver::MemoryDriver;
 use crate::lifecycle::model::PreviewState;
-use crate::lifecycle::reconciler::Reconciler;
+use crate::lifecycle::service::Autostop;
+use crate::lifecycle::tasks::reconciler::Reconciler;
 use crate::lifecycle::tests::{app, harness, settle};
 
 async fn wait_running(h: &crate::lifecycle::tests::Harness, app_id: &sync_protocol::AppId) {

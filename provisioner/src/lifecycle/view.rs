@@ -2,9 +2,10 @@
 //! revision and what the daemon last applied.
 
 use serde::Serialize;
-use sync_protocol::{AppId, DevServerState};
+use sync_protocol::{AppId, DevServerState, RuntimeReport};
 use time::OffsetDateTime;
 
+use crate::lifecycle::app_files::SyncStatus;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{PreviewRecord, PreviewState, StepRecord};
 use crate::lifecycle::service::LifecycleService;
@@ -24,8 +25,12 @@ pub struct PreviewView {
     /// The revision the preview's daemon last reported applying.
     pub applied_revision: Option<u64>,
     pub dev_server: Option<DevServerState>,
-    /// The lifecycle's last error, else what the daemon reported it could
-    /// not do: a preview missing a file never shows `error: null`.
+    /// What runs the app in the preview: framework, package manager,
+    /// commands and ports, as its daemon last reported them.
+    pub runtime: Option<RuntimeReport>,
+    /// Why the preview is not fine: a failed step, paths its daemon could
+    /// not apply, or a dev server that crashed or never answered (with its
+    /// last output). A preview missing a file never shows `error: null`.
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -48,10 +53,13 @@ impl LifecycleService {
             .map_err(LifecycleError::Files)?;
         let mut view = self.summary_view(record);
         view.files_revision = Some(files_revision);
+        view.applied_revision = status.as_ref().map(|status| status.applied_revision);
         if let Some(status) = status {
-            view.applied_revision = Some(status.applied_revision);
             view.dev_server = Some(status.dev_server);
-            view.error = view.error.or(status.message);
+            if view.error.is_none() && reports_a_problem(view.state, &status) {
+                view.error = status.message;
+            }
+            view.runtime = status.runtime;
         }
         Ok(view)
     }
@@ -77,10 +85,23 @@ impl LifecycleService {
             files_revision: None,
             applied_revision: None,
             dev_server: None,
+            runtime: None,
             error: record.error,
             created_at: record.created_at,
             updated_at: record.updated_at,
             app_id: record.app_id,
         }
     }
+}
+
+/// A running preview whose daemon could not apply some paths, or whose dev
+/// server crashed or never answered, is not fine, and the view says so. The
+/// daemon sends a message only for those cases.
+fn reports_a_problem(state: PreviewState, status: &SyncStatus) -> bool {
+    state == PreviewState::Running
+        && (status.message.is_some()
+            || matches!(
+                status.dev_server,
+                DevServerState::Crashed | DevServerState::Unresponsive
+            ))
 }

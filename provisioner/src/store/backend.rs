@@ -1,11 +1,12 @@
 //! The store `serve` opens: SQLite under the data dir by default, or the
 //! PostgreSQL database named by `--database-url`, which several instances
-//! can share. Everything past this point holds the store traits only.
+//! can share. Everything past this point holds the store traits only, each
+//! store wrapped so its writes run to completion.
 
 use std::sync::Arc;
 
 use super::previews::PreviewStore;
-use super::{FileStore, PostgresStore, SqliteStore, SyncTokenStore};
+use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, SyncTokenStore};
 use crate::config::ServeArgs;
 use crate::files::RevisionNotifier;
 
@@ -18,30 +19,32 @@ pub enum Backend {
 impl Backend {
     /// PostgreSQL when a database URL is configured, else SQLite in the data dir.
     pub async fn open(args: &ServeArgs) -> anyhow::Result<Backend> {
-        match args.database_url.as_deref().map(str::trim) {
+        match args.store.database_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => Ok(Backend::Postgres(PostgresStore::open(url).await?)),
-            _ => Ok(Backend::Sqlite(SqliteStore::open(&args.data_dir).await?)),
+            _ => Ok(Backend::Sqlite(
+                SqliteStore::open(&args.store.data_dir).await?,
+            )),
         }
     }
 
     pub fn files(&self) -> Arc<dyn FileStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 
     pub fn sync_tokens(&self) -> Arc<dyn SyncTokenStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 
     pub fn previews(&self) -> Arc<dyn PreviewStore> {
         match self {
-            Backend::Sqlite(store) => Arc::new(store.clone()),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
         }
     }
 

@@ -1,45 +1,48 @@
 //! Dev server supervision (`--exec`): after the first full sync, install
 //! dependencies when `package.json` or a lockfile changed since the last
-//! install, start the dev server, restart it with backoff when it exits,
-//! reinstall and restart when the dependency files change, and stop its
-//! whole process group on shutdown.
+//! install, start the dev server on a private loopback port behind the
+//! gateway, tell the gateway where it answers once it does, restart it with
+//! backoff when it exits, reinstall and restart when the dependency files
+//! change, and stop its whole process group on shutdown.
+//!
+//! What runs is decided before every start (`launch`): `--exec`/`--install`
+//! when given, else what `detect` finds in the app's files. A dev server
+//! that runs but never answers is reported `unresponsive` with its last
+//! output instead of `starting` forever.
 //!
 //! The dev server runs as `sh -c CMD` in its own process group, so one
 //! `killpg` reaches npm, node and whatever they spawned; a plain `kill` of
 //! the shell would orphan them and leave the port taken.
 
+mod detect;
+mod install;
+pub mod launch;
+pub mod ports;
 mod process;
+pub mod readiness;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use sync_protocol::DevServerState;
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::config::SuperviseConfig;
 use crate::error::CriticalError;
-use crate::fsio;
+use crate::gateway::OutputTail;
 use crate::status::StatusBoard;
 
+pub use install::install_inputs;
+use launch::Launch;
 use process::Group;
 
-/// Files whose change means dependencies must be installed again.
-const INSTALL_INPUTS: &[&str] = &[
-    "package.json",
-    "package-lock.json",
-    "npm-shrinkwrap.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "bun.lock",
-    "bun.lockb",
-];
 /// A dev server that ran this long before exiting counts as having worked:
 /// its restart backoff starts over.
 const STABLE_RUN: Duration = Duration::from_secs(60);
-const PROBE_EVERY: Duration = Duration::from_millis(200);
+/// How many output lines an error message carries.
+const ERROR_LINES: usize = 8;
 
 #[derive(Debug)]
 pub struct Context {
@@ -47,6 +50,11 @@ pub struct Context {
     pub dir: PathBuf,
     pub state_dir: PathBuf,
     pub board: StatusBoard,
+    /// The private loopback port the dev server is told to use.
+    pub dev_port: u16,
+    pub output: OutputTail,
+    /// Where the gateway forwards; `None` while the dev server does not answer.
+    pub upstream: watch::Sender<Option<SocketAddr>>,
 }
 
 enum Ended {
@@ -66,20 +74,33 @@ pub async fn run(
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
-        if !install_if_needed(&context, &mut applied, &mut stop, &mut backoff).await? {
+        let launch = Launch::plan(
+            &context.dir,
+            &context.config.exec,
+            context.config.install.as_deref(),
+            context.dev_port,
+        );
+        context
+            .board
+            .set_runtime(Some(launch.report(context.dev_port, context.config.port)));
+        if !install::install_if_needed(&context, &launch, &mut applied, &mut stop, &mut backoff)
+            .await?
+        {
             break;
         }
         context.board.set_dev_server(DevServerState::Starting, None);
         let started = Instant::now();
         let ended = match Group::spawn(
             "dev-server",
-            &context.config.exec,
+            &launch.dev,
             &context.dir,
-            context.config.port,
+            &launch::environment(context.dev_port),
+            &context.output,
             context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;
+                context.upstream.send_replace(None);
                 group.stop().await;
                 ended
             }
@@ -98,8 +119,9 @@ pub async fn run(
                 }
                 let delay = backoff.next_delay();
                 let message = format!(
-                    "dev server exited ({status}); restarting in {} ms",
-                    delay.as_millis()
+                    "dev server exited ({status}); restarting in {} ms{}",
+                    delay.as_millis(),
+                    last_output(&context.output)
                 );
                 tracing::warn!("{message}");
                 context
@@ -115,76 +137,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs the install command until it succeeds, when the dependency files
-/// differ from the last successful install. Returns false on shutdown.
-async fn install_if_needed(
-    context: &Context,
-    applied: &mut watch::Receiver<Option<u64>>,
-    stop: &mut watch::Receiver<bool>,
-    backoff: &mut Backoff,
-) -> Result<bool, CriticalError> {
-    loop {
-        let Some(inputs) = install_inputs(&context.dir) else {
-            return Ok(true);
-        };
-        if recorded_install(&context.state_dir).as_deref() == Some(inputs.as_str()) {
-            return Ok(true);
-        }
-        context
-            .board
-            .set_dev_server(DevServerState::Installing, None);
-        tracing::info!(command = context.config.install, "installing dependencies");
-        let status = match Group::spawn(
-            "install",
-            &context.config.install,
-            &context.dir,
-            context.config.port,
-            context.config.sandbox.as_ref(),
-        ) {
-            Ok(mut group) => {
-                let status = tokio::select! {
-                    status = group.wait() => describe_exit(status),
-                    () = stopping(stop) => {
-                        group.stop().await;
-                        return Ok(false);
-                    }
-                };
-                group.stop().await;
-                status
-            }
-            Err(message) => Err(message),
-        };
-        if status.is_ok() {
-            // Hashed after the install, which may have rewritten the lockfile.
-            let record = record_path(&context.state_dir);
-            let after = install_inputs(&context.dir).unwrap_or_default();
-            fsio::write_atomically(&record, after.as_bytes()).map_err(|source| {
-                CriticalError::Io {
-                    path: record,
-                    source,
-                }
-            })?;
-            backoff.reset();
-            return Ok(true);
-        }
-        let delay = backoff.next_delay();
-        let message = format!(
-            "install failed ({}); retrying in {} ms",
-            status.unwrap_err(),
-            delay.as_millis()
-        );
-        tracing::warn!("{message}");
-        context
-            .board
-            .set_dev_server(DevServerState::Crashed, Some(message));
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = applied.changed() => {}
-            () = stopping(stop) => return Ok(false),
-        }
-    }
-}
-
 async fn watch_dev_server(
     context: &Context,
     group: &mut Group,
@@ -192,19 +144,37 @@ async fn watch_dev_server(
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let mut ready = false;
-    let mut probe = tokio::time::interval(PROBE_EVERY);
-    let installed = recorded_install(&context.state_dir);
+    let mut unresponsive = false;
+    let finding = readiness::find_upstream(context.dev_port, group.id(), context.output.clone());
+    let mut finding = std::pin::pin!(finding);
+    let give_up = tokio::time::sleep(context.config.ready_timeout);
+    let mut give_up = std::pin::pin!(give_up);
+    let installed = install::recorded_install(&context.state_dir);
     loop {
         tokio::select! {
             status = group.wait() => {
-                return Ended::Exited(describe_exit(status).err().unwrap_or_else(|| "exit status 0".to_owned()));
+                return Ended::Exited(process::describe_exit(status).err().unwrap_or_else(|| "exit status 0".to_owned()));
             }
-            _ = probe.tick(), if !ready => {
-                if port_answers(context.config.port).await {
-                    ready = true;
-                    tracing::info!(port = context.config.port, "dev server is ready");
-                    context.board.set_dev_server(DevServerState::Ready, None);
+            upstream = &mut finding, if !ready => {
+                ready = true;
+                tracing::info!(%upstream, "dev server is ready");
+                if upstream.port() != context.dev_port {
+                    tracing::info!(port = context.dev_port, %upstream, "the dev server listens elsewhere than told; forwarding there");
                 }
+                context.board.set_upstream_port(upstream.port());
+                context.upstream.send_replace(Some(upstream));
+                context.board.set_dev_server(DevServerState::Ready, None);
+            }
+            () = &mut give_up, if !ready && !unresponsive => {
+                unresponsive = true;
+                let message = format!(
+                    "the dev server runs but has not answered HTTP within {} s (told port {}){}",
+                    context.config.ready_timeout.as_secs(),
+                    context.dev_port,
+                    last_output(&context.output)
+                );
+                tracing::warn!("{message}");
+                context.board.set_dev_server(DevServerState::Unresponsive, Some(message));
             }
             changed = applied.changed() => {
                 if changed.is_err() {
@@ -220,56 +190,13 @@ async fn watch_dev_server(
     }
 }
 
-/// The sha256 over the dependency files present, or `None` when there is
-/// no `package.json` (nothing to install).
-pub fn install_inputs(dir: &Path) -> Option<String> {
-    if !dir.join("package.json").is_file() {
-        return None;
+/// `; last output: ...` with the last lines printed, or nothing.
+fn last_output(output: &OutputTail) -> String {
+    let lines = output.last(ERROR_LINES);
+    if lines.is_empty() {
+        return String::new();
     }
-    let mut hasher = Sha256::new();
-    for name in INSTALL_INPUTS {
-        if let Ok(content) = std::fs::read(dir.join(name)) {
-            hasher.update(name.as_bytes());
-            hasher.update((content.len() as u64).to_le_bytes());
-            hasher.update(&content);
-        }
-    }
-    Some(hex::encode(hasher.finalize()))
-}
-
-fn record_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("install.sha256")
-}
-
-fn recorded_install(state_dir: &Path) -> Option<String> {
-    std::fs::read_to_string(record_path(state_dir)).ok()
-}
-
-/// Whether the dev server accepts connections on 127.0.0.1 or, for servers
-/// that bind `localhost` and get the IPv6 loopback, on ::1.
-async fn port_answers(port: u16) -> bool {
-    for host in [
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ] {
-        let connect = tokio::net::TcpStream::connect((host, port));
-        if matches!(
-            tokio::time::timeout(Duration::from_secs(1), connect).await,
-            Ok(Ok(_))
-        ) {
-            return true;
-        }
-    }
-    false
-}
-
-/// `Ok` for a successful exit, else what went wrong, in words.
-fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> Result<(), String> {
-    match status {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(status.to_string()),
-        Err(error) => Err(format!("cannot wait for it: {error}")),
-    }
+    format!("; last output:\n{}", lines.join("\n"))
 }
 
 /// Resolves once shutdown is asked for (or its sender is gone). Drops the
@@ -283,26 +210,5 @@ async fn wait_or_stop(delay: Duration, stop: &mut watch::Receiver<bool>) -> bool
     tokio::select! {
         () = tokio::time::sleep(delay) => false,
         () = stopping(stop) => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn install_inputs_follow_package_json_and_lockfiles() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            install_inputs(dir.path()),
-            None,
-            "no package.json, nothing to install"
-        );
-        std::fs::write(dir.path().join("package.json"), "{}").unwrap();
-        let first = install_inputs(dir.path()).unwrap();
-        std::fs::write(dir.path().join("src.js"), "unrelated").unwrap();
-        assert_eq!(install_inputs(dir.path()).unwrap(), first);
-        std::fs::write(dir.path().join("yarn.lock"), "# lock").unwrap();
-        assert_ne!(install_inputs(dir.path()).unwrap(), first);
     }
 }

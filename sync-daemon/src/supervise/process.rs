@@ -1,6 +1,6 @@
 //! A command in its own process group, with its output forwarded to the
-//! daemon's log line by line, and a graceful stop: SIGTERM to the group,
-//! SIGKILL after a grace period.
+//! daemon's log and the gateway's output tail line by line, and a graceful
+//! stop: SIGTERM to the group, SIGKILL after a grace period.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::gateway::OutputTail;
 use crate::sandbox::Sandbox;
 
 /// How long a dev server gets to exit after SIGTERM.
@@ -30,19 +31,25 @@ impl Group {
         label: &'static str,
         command: &str,
         dir: &Path,
-        port: u16,
+        environment: &[(&str, String)],
+        output: &OutputTail,
         sandbox: Option<&Sandbox>,
     ) -> Result<Group, String> {
+        // Inside the sandbox nothing of the daemon's environment is passed on;
+        // `environment` is set there explicitly.
         let mut shell = match sandbox {
-            Some(sandbox) => sandbox.command(command, port),
-            None => Command::new("sh"),
+            Some(sandbox) => sandbox.command(command, environment),
+            None => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(command)
+                    .envs(environment.iter().map(|(name, value)| (*name, value)));
+                shell
+            }
         };
-        if sandbox.is_none() {
-            shell.arg("-c").arg(command);
-        }
         let mut child = shell
             .current_dir(dir)
-            .env("PORT", port.to_string())
             // The token opens this app's files on the provisioner; the app's
             // own code (and its npm scripts) has no use for it.
             .env_remove("SYNC_TOKEN")
@@ -57,10 +64,10 @@ impl Group {
             .ok_or_else(|| format!("{label} exited at once"))?;
         tracing::info!(label, pid, command, "started");
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(forward(label, stdout));
+            tokio::spawn(forward(label, stdout, output.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(forward(label, stderr));
+            tokio::spawn(forward(label, stderr, output.clone()));
         }
         let group = Pid::from_raw(i32::try_from(pid).expect("pids fit in i32"));
         Ok(Group {
@@ -68,6 +75,11 @@ impl Group {
             group,
             exited: None,
         })
+    }
+
+    /// The process group id (the leader's pid).
+    pub fn id(&self) -> i32 {
+        self.group.as_raw()
     }
 
     /// Waits for the group leader to exit.
@@ -113,7 +125,7 @@ impl Group {
 /// Forwards output line by line. Bytes that are not UTF-8 are shown
 /// lossily rather than ending the forwarding: a reader that stops would
 /// leave the pipe full and the dev server blocked on its next write.
-async fn forward(label: &'static str, stream: impl AsyncRead + Unpin) {
+async fn forward(label: &'static str, stream: impl AsyncRead + Unpin, output: OutputTail) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
@@ -123,7 +135,17 @@ async fn forward(label: &'static str, stream: impl AsyncRead + Unpin) {
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
                 tracing::info!(target: "dev_server", "{label} | {}", text.trim_end());
+                output.push(label, &text);
             }
         }
+    }
+}
+
+/// `Ok` for a successful exit, else what went wrong, in words.
+pub fn describe_exit(status: std::io::Result<ExitStatus>) -> Result<(), String> {
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(status.to_string()),
+        Err(error) => Err(format!("cannot wait for it: {error}")),
     }
 }

@@ -28,7 +28,7 @@ async fn wait_all_running(provisioner: &TestProvisioner, apps: &[String], timeou
             .await
             .unwrap_or_default()
             .iter()
-            .filter_map(|preview| preview["app_id"].as_str().map(str::to_owned))
+            .map(|preview| preview.app_id.as_str().to_owned())
             .collect();
         let missing: Vec<&String> = apps.iter().filter(|app| !running.contains(*app)).collect();
         if missing.is_empty() {

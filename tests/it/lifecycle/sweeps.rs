@@ -114,3 +114,69 @@ async fn lifecycle_reconciler_destroys_orphans_but_not_foreign_apps() {
     assert_eq!(names, vec!["someone-elses-app".to_owned()]);
     assert!(second.list_previews(None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn lifecycle_status_shows_each_background_task_after_it_ran_and_needs_the_operator_key() {
+    // Arrange
+    let fly = FlyEmulator::start().await;
+    let provisioner = TestProvisioner::spawn_on_fly(&fly, &["--loop-interval", "200ms"])
+        .await
+        .unwrap();
+
+    // Act: wait until every task has run at least twice.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let response = provisioner
+            .request(reqwest::Method::GET, "/v1/status")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let status = json(response).await;
+        let ran = status["tasks"].as_array().is_some_and(|tasks| {
+            tasks.len() == 3 && tasks.iter().all(|t| t["runs"].as_u64() >= Some(2))
+        });
+        if ran || tokio::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let anonymous = provisioner
+        .client()
+        .get(format!("{}/v1/status", provisioner.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let metrics = provisioner.metrics().await.text().await.unwrap();
+
+    // Assert
+    assert_eq!(status["driver"], "fly", "{status}");
+    let names: Vec<&str> = status["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["idle_reaper", "reconciler", "ttl_sweeper"],
+        "{status}"
+    );
+    for task in status["tasks"].as_array().unwrap() {
+        assert!(task["runs"].as_u64() >= Some(2), "{task}");
+        assert!(task["last_started_at"].is_string(), "{task}");
+        assert_eq!(task["last_error"], serde_json::Value::Null, "{task}");
+        assert_eq!(task["period_ms"], 200, "{task}");
+    }
+    let reconciler = &status["tasks"][1]["last_summary"];
+    assert!(reconciler["previews"].is_u64(), "{reconciler}");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        metrics.contains("provisioner_task_runs_total{task=\"reconciler\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("provisioner_task_last_summary{task=\"reconciler\",field=\"previews\"} 0"),
+        "{metrics}"
+    );
+}

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use preview_tests::lifecycle_client::running_preview;
+use preview_tests::lifecycle_client::{read_preview, running_preview};
 use reqwest::StatusCode;
+use sync_protocol::DevServerState;
 
 use super::json;
 
@@ -17,15 +18,16 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
     let token = provisioner.mint_sync_token("shop").await.unwrap();
     let report = sync_protocol::SyncStatusReport {
         revision: 1,
-        dev_server: sync_protocol::DevServerState::Ready,
+        dev_server: DevServerState::Ready,
         message: None,
+        runtime: None,
     };
     provisioner
         .report_sync_status("shop", &token, &report)
         .await;
 
     // Act
-    let preview = json(provisioner.get_preview("shop").await).await;
+    let preview = read_preview(provisioner.get_preview("shop").await).await;
     let mut events = provisioner
         .request(reqwest::Method::GET, "/v1/apps/shop/preview/events")
         .send()
@@ -42,9 +44,9 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
         .unwrap();
 
     // Assert
-    assert_eq!(preview["files_revision"], 1);
-    assert_eq!(preview["applied_revision"], 1);
-    assert_eq!(preview["dev_server"], "ready");
+    assert_eq!(preview.files_revision, Some(1));
+    assert_eq!(preview.applied_revision, Some(1));
+    assert_eq!(preview.dev_server, Some(DevServerState::Ready));
     let first_chunk =
         String::from_utf8_lossy(first_chunk.as_deref().unwrap_or_default()).into_owned();
     assert!(first_chunk.contains("event: snapshot"), "{first_chunk}");

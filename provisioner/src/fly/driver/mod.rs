@@ -1,0 +1,263 @@
+//! The Fly driver: each preview is a Fly app `preview-<appId>` holding one
+//! machine, made through the Machines API (`crate::fly`, the only module
+//! that talks to Fly).
+//!
+//! Provisioning is five idempotent steps: create the app (reusing it when an
+//! earlier attempt got through), assign a shared IPv4 and an IPv6 so
+//! `https://preview-<appId>.fly.dev` answers, set the sync token and server
+//! URL as app secrets, create the machine (after looking for one carrying our
+//! metadata, so a crash between Fly's answer and our store never makes two),
+//! and wait until it is started. What later calls need (the machine id, the
+//! secrets version) is kept in `DriverData`.
+
+mod inventory;
+mod power;
+mod states;
+mod steps;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sync_protocol::AppId;
+
+use crate::fly::machine_config::{
+    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY, PreviewMachineSettings,
+};
+use crate::fly::types::Machine;
+use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError};
+use crate::lifecycle::Autostop;
+use crate::lifecycle::driver::{
+    DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
+};
+pub use states::parse_state;
+
+/// The provisioning steps, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlyStep {
+    CreateApp,
+    AssignIps,
+    SetSecrets,
+    CreateMachine,
+    WaitStarted,
+}
+
+impl Steps for FlyStep {
+    const ALL: &'static [FlyStep] = &[
+        FlyStep::CreateApp,
+        FlyStep::AssignIps,
+        FlyStep::SetSecrets,
+        FlyStep::CreateMachine,
+        FlyStep::WaitStarted,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            FlyStep::CreateApp => "create_app",
+            FlyStep::AssignIps => "assign_ips",
+            FlyStep::SetSecrets => "set_secrets",
+            FlyStep::CreateMachine => "create_machine",
+            FlyStep::WaitStarted => "wait_started",
+        }
+    }
+}
+
+/// What the driver remembers about a preview (stored as strings, with the
+/// keys earlier versions wrote).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlyData {
+    /// The preview's machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+    /// The secrets version the machine must boot with.
+    #[serde(default, with = "as_text", skip_serializing_if = "Option::is_none")]
+    pub secrets_version: Option<i64>,
+    /// The idempotency key of the app create, reused on retries.
+    #[serde(
+        default,
+        rename = "create_app_key",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_key: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlyDriverConfig {
+    /// Organization that owns the preview apps.
+    pub org_slug: String,
+    pub machine: PreviewMachineSettings,
+    /// How long one start, stop or provisioning wait may take in all.
+    pub wait_budget: Duration,
+}
+
+pub struct FlyDriver {
+    client: FlyClient,
+    config: FlyDriverConfig,
+}
+
+impl FlyDriver {
+    pub fn new(client: FlyClient, config: FlyDriverConfig) -> FlyDriver {
+        FlyDriver { client, config }
+    }
+
+    /// The driver `serve` uses when a Fly token is configured.
+    pub fn from_args(args: &FlyArgs, autostop: Autostop) -> anyhow::Result<FlyDriver> {
+        let token = args
+            .fly_api_token
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the fly driver needs FLY_API_TOKEN"))?;
+        let client = FlyClient::new(FlyClientConfig::new(args.fly_api_url.clone(), token))?;
+        let config = FlyDriverConfig {
+            org_slug: args.fly_org_slug.clone(),
+            machine: PreviewMachineSettings::from_args(args, autostop),
+            wait_budget: Duration::from_secs(180),
+        };
+        Ok(FlyDriver::new(client, config))
+    }
+
+    pub fn client(&self) -> &FlyClient {
+        &self.client
+    }
+
+    /// The live machine of `app_id` that carries our metadata, if any.
+    async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
+        let filter = [
+            (METADATA_APP_ID, app_id.as_str()),
+            (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
+        ];
+        let machines = self
+            .client
+            .list_machines(&app_id.preview_name(), &filter)
+            .await?;
+        Ok(machines
+            .into_iter()
+            .find(|m| !matches!(m.state.as_str(), "destroyed" | "destroying")))
+    }
+
+    /// The machine id from `data`, else found by metadata.
+    async fn machine_id(&self, app_id: &AppId, data: &FlyData) -> Result<Option<String>, FlyError> {
+        if let Some(id) = &data.machine_id {
+            return Ok(Some(id.clone()));
+        }
+        Ok(self.find_machine(app_id).await?.map(|machine| machine.id))
+    }
+
+    async fn require_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => {
+                data.machine_id = Some(id.clone());
+                Ok(id)
+            }
+            Ok(None) | Err(FlyError::NotFound { .. }) => Err(DriverError::permanent(format!(
+                "preview {app_id} has no machine"
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn wait(
+        &self,
+        app_id: &AppId,
+        machine_id: &str,
+        states: &[&str],
+        version: Option<&str>,
+    ) -> Result<(), FlyError> {
+        let name = app_id.preview_name();
+        let budget = self.config.wait_budget;
+        self.client
+            .wait_for_state(&name, machine_id, states, budget, version)
+            .await
+    }
+}
+
+#[async_trait]
+impl PlatformDriver for FlyDriver {
+    type Step = FlyStep;
+    type Data = FlyData;
+
+    async fn run_step(
+        &self,
+        step: FlyStep,
+        spec: &PreviewSpec,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        match step {
+            FlyStep::CreateApp => self.create_app(&spec.app_id, data).await,
+            FlyStep::AssignIps => self.assign_ips(&spec.app_id).await,
+            FlyStep::SetSecrets => self.set_secrets(spec, data).await,
+            FlyStep::CreateMachine => self.create_machine(&spec.app_id, data).await,
+            FlyStep::WaitStarted => self.wait_started(&spec.app_id, data).await,
+        }
+    }
+
+    async fn state(&self, app_id: &AppId, data: &FlyData) -> Result<MachineState, DriverError> {
+        let machine_id = match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(MachineState::Absent),
+            Err(error) => return Err(error.into()),
+        };
+        match self
+            .client
+            .get_machine(&app_id.preview_name(), &machine_id)
+            .await
+        {
+            Ok(machine) => Ok(parse_state(&machine.state)),
+            Err(FlyError::NotFound { .. }) => Ok(MachineState::Absent),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn start(&self, app_id: &AppId, data: &mut FlyData) -> Result<(), DriverError> {
+        self.start_machine(app_id, data).await
+    }
+
+    async fn stop(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+        mode: StopMode,
+    ) -> Result<(), DriverError> {
+        self.stop_machine(app_id, data, mode).await
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    async fn destroy(&self, app_id: &AppId, _data: &FlyData) -> Result<(), DriverError> {
+        match self.client.delete_app(&app_id.preview_name()).await {
+            Ok(()) | Err(FlyError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Deletes just the machine (the app, IPs and secrets stay) and resumes at `create_machine`.
+    async fn discard_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<FlyStep, DriverError> {
+        if let Some(machine_id) = self.machine_id(app_id, data).await.ok().flatten() {
+            match self
+                .client
+                .delete_machine(&app_id.preview_name(), &machine_id, true)
+                .await
+            {
+                Ok(()) | Err(FlyError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        data.machine_id = None;
+        Ok(FlyStep::CreateMachine)
+    }
+
+    fn url(&self, app_id: &AppId) -> String {
+        format!("https://{}.fly.dev", app_id.preview_name())
+    }
+
+    /// Apps named `preview-<appId>` whose machines carry our metadata (see `inventory.rs`).
+    async fn list(&self) -> Result<Vec<(AppId, MachineState, FlyData)>, DriverError> {
+        self.list_previews().await
+    }
+}

@@ -1,0 +1,103 @@
+//! Starting and putting a machine to sleep: each waits for Fly to report
+//! the state it asked for, within the driver's wait budget.
+
+use sync_protocol::AppId;
+
+use super::{FlyData, FlyDriver, parse_state};
+use crate::fly::FlyError;
+use crate::fly::types::StopRequest;
+use crate::lifecycle::driver::{DriverError, MachineState, StopMode};
+
+impl FlyDriver {
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    pub(super) async fn start_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<(), DriverError> {
+        let machine_id = self.require_machine(app_id, data).await?;
+        let name = app_id.preview_name();
+        let machine = self.client.get_machine(&name, &machine_id).await?;
+        match parse_state(&machine.state) {
+            MachineState::Started => return Ok(()),
+            MachineState::Destroying | MachineState::Destroyed => {
+                return Err(DriverError::permanent(format!(
+                    "machine {machine_id} is destroyed"
+                )));
+            }
+            // Fly refuses to start a machine that is on its way down; let it land first.
+            MachineState::Stopping | MachineState::Suspending => {
+                self.wait(
+                    app_id,
+                    &machine_id,
+                    &["stopped", "suspended"],
+                    machine.version(),
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        self.client.start_machine(&name, &machine_id, None).await?;
+        self.wait(app_id, &machine_id, &["started"], machine.version())
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app_id, mode = ?mode))]
+    pub(super) async fn stop_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+        mode: StopMode,
+    ) -> Result<(), DriverError> {
+        let machine_id = match self.machine_id(app_id, data).await {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let name = app_id.preview_name();
+        let machine = match self.client.get_machine(&name, &machine_id).await {
+            Ok(machine) => machine,
+            Err(FlyError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        match parse_state(&machine.state) {
+            MachineState::Stopped
+            | MachineState::Suspended
+            | MachineState::Destroyed
+            | MachineState::Absent => return Ok(()),
+            MachineState::Stopping | MachineState::Suspending => {
+                let landed = ["stopped", "suspended"];
+                return Ok(self
+                    .wait(app_id, &machine_id, &landed, machine.version())
+                    .await?);
+            }
+            // Suspend needs a started machine; a starting one is let finish.
+            MachineState::Starting | MachineState::Created => {
+                self.wait(app_id, &machine_id, &["started"], machine.version())
+                    .await?
+            }
+            _ => {}
+        }
+        if mode == StopMode::Suspend {
+            match self.client.suspend_machine(&name, &machine_id, None).await {
+                Ok(()) => {
+                    return Ok(self
+                        .wait(app_id, &machine_id, &["suspended"], machine.version())
+                        .await?);
+                }
+                // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.
+                Err(FlyError::Unexpected { status, body }) if (400..500).contains(&status) => {
+                    tracing::warn!(status, body, "suspend refused; stopping instead");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.client
+            .stop_machine(&name, &machine_id, &StopRequest::default(), None)
+            .await?;
+        self.wait(app_id, &machine_id, &["stopped"], machine.version())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! Fly's answers in the seam's terms: machine state names folded into
+//! [`MachineState`], and Fly errors into transient or permanent driver
+//! errors that keep the Fly error as their source.
+
+use crate::fly::FlyError;
+use crate::lifecycle::driver::{DriverError, MachineState};
+
+impl From<FlyError> for DriverError {
+    fn from(error: FlyError) -> DriverError {
+        if error.is_transient() {
+            DriverError::transient(error)
+        } else {
+            DriverError::permanent(error)
+        }
+    }
+}
+
+/// Fly's state names; ones we do not model (`replacing`, `launch_failed`...) count as failed or transient.
+pub fn parse_state(state: &str) -> MachineState {
+    match state {
+        "created" => MachineState::Created,
+        "starting" | "restarting" | "updating" | "replacing" => MachineState::Starting,
+        "started" => MachineState::Started,
+        "stopping" => MachineState::Stopping,
+        "stopped" => MachineState::Stopped,
+        "suspending" => MachineState::Suspending,
+        "suspended" => MachineState::Suspended,
+        "destroying" => MachineState::Destroying,
+        "destroyed" | "replaced" | "migrated" => MachineState::Destroyed,
+        _ => MachineState::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn fly_states_fold_into_machine_states() {
+        assert_eq!(parse_state("started"), MachineState::Started);
+        assert_eq!(parse_state("suspending"), MachineState::Suspending);
+        assert_eq!(parse_state("replacing"), MachineState::Starting);
+        assert_eq!(parse_state("replaced"), MachineState::Destroyed);
+        assert_eq!(parse_state("launch_failed"), MachineState::Failed);
+    }
+
+    #[test]
+    fn transient_fly_errors_stay_transient() {
+        let transient = DriverError::from(FlyError::Server {
+            status: 503,
+            body: String::new(),
+        });
+        assert!(matches!(transient, DriverError::Transient(_)));
+        let refused = DriverError::from(FlyError::NameTaken {
+            name: "preview-x".to_owned(),
+        });
+        assert!(matches!(refused, DriverError::Permanent(_)));
+    }
+
+    #[test]
+    fn a_driver_error_keeps_the_fly_error_as_its_source() {
+        let error = DriverError::from(FlyError::Server {
+            status: 503,
+            body: "busy".to_owned(),
+        });
+        let source = error.source().expect("a source");
+        assert!(source.downcast_ref::<FlyError>().is_some(), "{source:?}");
+    }
+}

@@ -1,0 +1,124 @@
+//! The five provisioning steps. Each is idempotent: run again after a crash
+//! it finds its work done (the app exists, the IPs are there, a machine with
+//! our metadata is found) and only records it.
+
+use std::collections::BTreeMap;
+
+use sync_protocol::AppId;
+
+use super::{FlyData, FlyDriver};
+use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
+use crate::fly::types::{CreateAppRequest, IpAssignmentType};
+use crate::lifecycle::driver::{DriverError, PreviewSpec};
+
+impl FlyDriver {
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    pub(super) async fn create_app(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let key = data
+            .create_key
+            .get_or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
+            .clone();
+        let request = CreateAppRequest {
+            name: name.clone(),
+            org_slug: self.config.org_slug.clone(),
+            // Its own private network: previews of different users cannot reach each other.
+            network: Some(name.clone()),
+            idempotency_key: Some(key),
+        };
+        let app = self.client.create_app(&request).await?;
+        Ok(format!("app {name} ready (id {})", app.id))
+    }
+
+    pub(super) async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
+        let allocated = self.client.ensure_ips(&name, &kinds).await?;
+        Ok(match allocated.len() {
+            0 => "shared IPv4 and IPv6 already assigned".to_owned(),
+            _ => format!("assigned {allocated:?}"),
+        })
+    }
+
+    pub(super) async fn set_secrets(
+        &self,
+        spec: &PreviewSpec,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        let values = BTreeMap::from([
+            (SECRET_SYNC_TOKEN.to_owned(), spec.sync_token.expose()),
+            (SECRET_SERVER_URL.to_owned(), spec.server_url.clone()),
+        ]);
+        let version = self
+            .client
+            .set_secrets(&spec.app_id.preview_name(), values)
+            .await?;
+        match version {
+            Some(version) => {
+                data.secrets_version = Some(version);
+                Ok(format!(
+                    "set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL} (secrets version {version})"
+                ))
+            }
+            None => Ok(format!("set {SECRET_SYNC_TOKEN} and {SECRET_SERVER_URL}")),
+        }
+    }
+
+    pub(super) async fn create_machine(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        let name = app_id.preview_name();
+        let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
+        // A create whose answer was lost may still have made the machine, so
+        // every attempt first looks for one carrying our metadata.
+        let mut last_error = None;
+        for _ in 0..3 {
+            if let Some(machine) = self.find_machine(app_id).await? {
+                data.machine_id = Some(machine.id.clone());
+                return Ok(format!("machine {} exists ({})", machine.id, machine.state));
+            }
+            match self.client.create_machine(&name, &request).await {
+                Ok(machine) => {
+                    data.machine_id = Some(machine.id.clone());
+                    return Ok(format!(
+                        "created machine {} in {}",
+                        machine.id, machine.region
+                    ));
+                }
+                Err(error) if error.is_transient() => last_error = Some(error),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(last_error.map_or_else(
+            || DriverError::transient("machine not created"),
+            DriverError::from,
+        ))
+    }
+
+    pub(super) async fn wait_started(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+    ) -> Result<String, DriverError> {
+        let machine_id = self.require_machine(app_id, data).await?;
+        let machine = self
+            .client
+            .get_machine(&app_id.preview_name(), &machine_id)
+            .await?;
+        // A machine that went to sleep before we looked (autostop) is woken.
+        if matches!(machine.state.as_str(), "stopped" | "suspended") {
+            self.client
+                .start_machine(&app_id.preview_name(), &machine_id, None)
+                .await?;
+        }
+        self.wait(app_id, &machine_id, &["started"], machine.version())
+            .await?;
+        Ok(format!("machine {machine_id} started"))
+    }
+}

@@ -1,0 +1,22 @@
+//! The local platform's flags, flattened into `serve`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// Local driver: the sync-daemon binary to run for each preview; next to this binary when unset.
+    #[arg(long, env = "PROVISIONER_SYNC_DAEMON_BIN")]
+    pub sync_daemon_bin: Option<PathBuf>,
+
+    /// Local driver: the dev server command each preview's daemon supervises
+    /// behind its gateway; `auto` detects it from each app's files.
+    #[arg(long, env = "PROVISIONER_LOCAL_EXEC", default_value = "auto")]
+    pub local_exec: String,
+
+    /// Local driver: the install command each preview's daemon runs when
+    /// package.json changes; detected from each app's lockfile when unset.
+    #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
+    pub local_install: Option<String>,
+}

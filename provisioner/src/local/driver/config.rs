@@ -1,0 +1,60 @@
+//! How the local driver runs previews, and how `serve` fills that in from
+//! its flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::default_daemon_bin;
+use crate::config::ServeArgs;
+
+/// How the local driver runs previews.
+#[derive(Clone, Debug)]
+pub struct LocalDriverConfig {
+    /// `<data-dir>/previews`: one work dir per app below it.
+    pub previews_root: PathBuf,
+    pub sync_daemon_bin: PathBuf,
+    /// The dev server command each daemon supervises (`--exec`; `auto` detects it).
+    pub exec: String,
+    /// The daemon's `--install` command; detected from the lockfile when unset.
+    pub install: Option<String>,
+    /// The provisioner's port, which serves `preview-<appId>.localhost`.
+    pub proxy_port: u16,
+    /// Where daemons reach this provisioner now. Overrides the URL a preview
+    /// was provisioned with, which a restart on another port makes stale.
+    pub server_url: Option<String>,
+    /// How long a daemon gets to stop its dev server before its tree is killed.
+    pub stop_grace: Duration,
+}
+
+impl LocalDriverConfig {
+    /// The configuration `serve` runs with; `proxy_port` is the port it bound.
+    pub fn from_args(args: &ServeArgs, proxy_port: u16) -> anyhow::Result<LocalDriverConfig> {
+        // The daemons run in their work dirs, so every path they get is absolute.
+        let previews_root = std::path::absolute(args.store.data_dir.join("previews"))
+            .context("failed to resolve the data dir")?;
+        let sync_daemon_bin = match &args.local.sync_daemon_bin {
+            Some(path) => {
+                std::path::absolute(path).context("failed to resolve --sync-daemon-bin")?
+            }
+            None => default_daemon_bin(),
+        };
+        Ok(LocalDriverConfig {
+            previews_root,
+            sync_daemon_bin,
+            exec: args.local.local_exec.clone(),
+            install: args.local.local_install.clone(),
+            proxy_port,
+            server_url: Some(args.http.public_url.clone().unwrap_or_else(|| {
+                let host = match args.http.listen.ip() {
+                    ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                    ip if ip.is_ipv6() => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                };
+                format!("http://{host}:{proxy_port}")
+            })),
+            stop_grace: Duration::from_secs(5),
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! The store contract as tests, written once: each `pub async fn` here takes
+//! two handles on one fresh store (as two instances hold them; the same
+//! store twice for a backend that has one process) and panics when the
+//! store breaks the contract. Every backend's tests call all of them through
+//! [`store_conformance_tests!`](crate::store_conformance_tests): SQLite and
+//! the in-memory store in the unit tests, PostgreSQL in `tests/it`.
+//! Backend-specific tests cover only what is truly specific (a reopened
+//! file, cross-instance wake-ups, locking).
+
+mod files;
+mod records;
+mod tree;
+
+use bytes::Bytes;
+use sync_protocol::{AppId, FilePath};
+
+pub use files::*;
+pub use records::*;
+pub use tree::*;
+
+use super::previews::PreviewStore;
+use super::{AppLimits, Blob, Changes, FileChange, FileStore, SyncTokenStore};
+
+/// Every store trait at once, as a backend implements them.
+pub trait Store: FileStore + SyncTokenStore + PreviewStore {}
+
+impl<S: FileStore + SyncTokenStore + PreviewStore> Store for S {}
+
+/// One `#[tokio::test]` per conformance function. `$handles` is an
+/// expression (it may `.await`) giving `(keep_alive, first, second)`: two
+/// handles on one fresh store, and whatever must live as long as they do.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($handles:expr) => {
+        $crate::store_conformance_tests!(@each $handles;
+            each_write_is_one_revision_and_a_no_op_keeps_it,
+            a_refused_write_applies_nothing,
+            a_file_and_a_directory_of_the_same_name_are_refused,
+            deltas_carry_changes_and_deletions_after_since,
+            writes_through_one_handle_are_revisions_and_deltas_through_the_other,
+            since_older_than_the_history_kept_gets_the_full_manifest,
+            limits_count_the_whole_write_and_blobs_stay_with_their_apps,
+            blobs_are_shared_but_read_only_by_apps_that_hold_them,
+            replaced_content_is_collected_once_unreferenced,
+            tokens_and_status_written_through_one_handle_are_read_through_the_other,
+            previews_round_trip_and_activity_only_moves_forward,
+        );
+    };
+    (@each $handles:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_keep_alive, first, second) = $handles;
+                $crate::store::conformance::$name(&first, &second).await;
+            }
+        )*
+    };
+}
+
+pub(crate) const LIMITS: AppLimits = AppLimits {
+    max_files_per_app: 100,
+    max_bytes_per_app: 1_000_000,
+    history_revisions: 1000,
+};
+
+pub(crate) fn app(name: &str) -> AppId {
+    AppId::parse(name).unwrap()
+}
+
+pub(crate) fn path(text: &str) -> FilePath {
+    FilePath::parse(text).unwrap()
+}
+
+pub(crate) fn put(text: &str, content: &str) -> FileChange {
+    let bytes = Bytes::from(content.to_owned());
+    FileChange {
+        path: path(text),
+        content: Some(Blob {
+            sha256: sync_protocol::sha256_hex(&bytes),
+            bytes,
+        }),
+    }
+}
+
+pub(crate) fn delete(text: &str) -> FileChange {
+    FileChange {
+        path: path(text),
+        content: None,
+    }
+}
+
+/// The changed and deleted paths of an answer, as text.
+pub(crate) fn paths_of(changes: &Changes) -> (Vec<String>, Vec<String>) {
+    match changes {
+        Changes::Full(manifest) => (
+            manifest
+                .files
+                .iter()
+                .map(|file| file.path.to_string())
+                .collect(),
+            Vec::new(),
+        ),
+        Changes::Delta { files, deleted, .. } => (
+            files.iter().map(|file| file.path.to_string()).collect(),
+            deleted.iter().map(ToString::to_string).collect(),
+        ),
+    }
+}

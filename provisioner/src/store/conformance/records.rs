@@ -1,0 +1,99 @@
+//! The records half of the contract: sync tokens, the daemons' reports and
+//! preview records.
+
+use std::time::Duration;
+
+use sync_protocol::{DevServerState, SyncStatusReport};
+use time::OffsetDateTime;
+
+use super::{Store, app};
+use crate::lifecycle::model::{PreviewRecord, PreviewState, StepStatus};
+
+pub async fn tokens_and_status_written_through_one_handle_are_read_through_the_other(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    let app_id = app("app");
+    let report = SyncStatusReport {
+        revision: 7,
+        dev_server: DevServerState::Ready,
+        message: Some("ok".to_owned()),
+        runtime: Some(sync_protocol::RuntimeReport {
+            framework: Some("vite-react".to_owned()),
+            package_manager: Some("npm".to_owned()),
+            install_command: Some("npm install".to_owned()),
+            dev_command: "npm run dev".to_owned(),
+            dev_port: 4100,
+            upstream_port: Some(4100),
+            gateway_port: 3000,
+        }),
+    };
+
+    first.add_sync_token(&app_id, "digest-one").await.unwrap();
+    first.add_sync_token(&app_id, "digest-two").await.unwrap();
+    // Adding a digest again keeps one copy.
+    second.add_sync_token(&app_id, "digest-one").await.unwrap();
+    first.record_sync_status(&app_id, &report).await.unwrap();
+
+    let mut digests = second.sync_token_digests(&app_id).await.unwrap();
+    digests.sort();
+    assert_eq!(digests, ["digest-one", "digest-two"]);
+    let others = second.sync_token_digests(&app("other")).await.unwrap();
+    assert!(others.is_empty());
+    let status = second.sync_status(&app_id).await.unwrap().unwrap();
+    assert_eq!(status.report, report);
+    assert!(second.sync_status(&app("other")).await.unwrap().is_none());
+}
+
+pub async fn previews_round_trip_and_activity_only_moves_forward(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let app_id = app("shop");
+    let mut record = PreviewRecord::new(app_id.clone(), &["create_app", "create_machine"], now);
+    record
+        .driver_data
+        .insert("machine_id".to_owned(), "m1".to_owned());
+    record.steps[0].status = StepStatus::Done;
+    record.steps[0].log = Some("created".to_owned());
+
+    let inserted = first.insert_preview(&record).await.unwrap();
+    let inserted_again = second.insert_preview(&record).await.unwrap();
+    record.set_state(PreviewState::Running, now + Duration::from_secs(1));
+    second.save_preview(&record).await.unwrap();
+    let later = now + Duration::from_secs(30);
+    first
+        .record_activity(&[(app_id.clone(), later)])
+        .await
+        .unwrap();
+    second
+        .record_activity(&[(app_id.clone(), now + Duration::from_secs(10))])
+        .await
+        .unwrap();
+    // Saving a record read before the activity keeps the activity.
+    second.save_preview(&record).await.unwrap();
+
+    assert!(inserted);
+    assert!(!inserted_again);
+    let stored = second.get_preview(&app_id).await.unwrap().unwrap();
+    assert_eq!(stored.last_activity_at, later);
+    assert_eq!(
+        PreviewRecord {
+            last_activity_at: record.last_activity_at,
+            ..stored
+        },
+        record
+    );
+    let running = first
+        .list_previews(Some(PreviewState::Running))
+        .await
+        .unwrap();
+    let stopped = first
+        .list_previews(Some(PreviewState::Stopped))
+        .await
+        .unwrap();
+    assert_eq!((running.len(), stopped.len()), (1, 0));
+    assert_eq!(first.list_previews(None).await.unwrap().len(), 1);
+    assert!(first.get_preview(&app("other")).await.unwrap().is_none());
+}

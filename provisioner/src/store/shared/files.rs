@@ -1,0 +1,355 @@
+//! `FileStore` in the SQL both dialects accept: a write reads, asks
+//! [`plan_write`](crate::store::write_plan::plan_write) and leaves the storing
+//! to the backend; manifests, deltas and blob reads are the same statements.
+
+/// Implements `FileStore` for `$store`, whose pool holds `$db` connections.
+macro_rules! file_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::FileStore for $store {
+            #[tracing::instrument(skip_all, fields(app_id = %app_id, changes = changes.len()))]
+            async fn apply(
+                &self,
+                app_id: &sync_protocol::AppId,
+                changes: &[$crate::store::FileChange],
+                limits: $crate::store::AppLimits,
+            ) -> Result<$crate::store::WriteOutcome, $crate::store::StoreError> {
+                use $crate::store::write_plan::{
+                    WriteDecision, beneath_limit, may_create, paths_to_read, plan_write,
+                };
+                let mut transaction = self.begin_write().await?;
+                // The row must exist to be locked; a concurrent first write
+                // waits on the insert until the other commits, then finds it.
+                sqlx::query(
+                    "INSERT INTO apps (app_id) VALUES ($1) ON CONFLICT (app_id) DO NOTHING",
+                )
+                .bind(app_id.as_str())
+                .execute(&mut *transaction)
+                .await?;
+                let app = Self::app_row(&mut transaction, app_id, Self::LOCK_APP_ROW).await?;
+                let stored =
+                    Self::stored_files(&mut transaction, app_id, &paths_to_read(changes)).await?;
+                let created = may_create(changes, &stored);
+                let limit = beneath_limit(changes);
+                let beneath =
+                    Self::stored_beneath(&mut transaction, app_id, &created, limit).await?;
+                let plan = match plan_write(app, &stored, &beneath, changes, limits)? {
+                    // Dropping the transaction rolls it back: nothing to record.
+                    WriteDecision::NoOp { revision } => {
+                        return Ok($crate::store::WriteOutcome {
+                            revision,
+                            changed: 0,
+                        });
+                    }
+                    WriteDecision::Write(plan) => plan,
+                };
+                self.store_plan(&mut transaction, app_id, &plan).await?;
+                sqlx::query("DELETE FROM file_tombstones WHERE app_id = $1 AND revision <= $2")
+                    .bind(app_id.as_str())
+                    .bind($crate::store::shared::to_i64(plan.history_floor))
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query(
+                    "UPDATE apps SET revision = $1, file_count = $2, total_bytes = $3, \
+                     history_floor = $4 WHERE app_id = $5",
+                )
+                .bind($crate::store::shared::to_i64(plan.revision))
+                .bind($crate::store::shared::to_i64(plan.usage.file_count))
+                .bind($crate::store::shared::to_i64(plan.usage.total_bytes))
+                .bind($crate::store::shared::to_i64(plan.history_floor))
+                .bind(app_id.as_str())
+                .execute(&mut *transaction)
+                .await?;
+                Self::announce_write(&mut transaction, app_id, plan.revision).await?;
+                transaction.commit().await?;
+                Ok($crate::store::WriteOutcome {
+                    revision: plan.revision,
+                    changed: plan.changed,
+                })
+            }
+
+            async fn revision(
+                &self,
+                app_id: &sync_protocol::AppId,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let revision: Option<i64> =
+                    sqlx::query_scalar("SELECT revision FROM apps WHERE app_id = $1")
+                        .bind(app_id.as_str())
+                        .fetch_optional(self.pool())
+                        .await?;
+                Ok(revision.map_or(0, $crate::store::shared::to_u64))
+            }
+
+            #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+            async fn manifest(
+                &self,
+                app_id: &sync_protocol::AppId,
+            ) -> Result<$crate::store::Manifest, $crate::store::StoreError> {
+                // One snapshot, so the revision and the rows agree.
+                let mut transaction = self.begin_snapshot().await?;
+                let app = Self::app_row(&mut transaction, app_id, "").await?;
+                let files = Self::file_entries(&mut transaction, app_id, 0).await?;
+                transaction.commit().await?;
+                Ok($crate::store::Manifest {
+                    revision: app.revision,
+                    files,
+                })
+            }
+
+            #[tracing::instrument(skip_all, fields(app_id = %app_id, since))]
+            async fn changes_since(
+                &self,
+                app_id: &sync_protocol::AppId,
+                since: u64,
+            ) -> Result<$crate::store::Changes, $crate::store::StoreError> {
+                let mut transaction = self.begin_snapshot().await?;
+                let app = Self::app_row(&mut transaction, app_id, "").await?;
+                if !app.answers_delta_since(since) {
+                    let files = Self::file_entries(&mut transaction, app_id, 0).await?;
+                    transaction.commit().await?;
+                    let manifest = $crate::store::Manifest {
+                        revision: app.revision,
+                        files,
+                    };
+                    return Ok($crate::store::Changes::Full(manifest));
+                }
+                let files = Self::file_entries(&mut transaction, app_id, since).await?;
+                let deleted: Vec<String> = sqlx::query_scalar(&format!(
+                    "SELECT path FROM file_tombstones WHERE app_id = $1 AND revision > $2 \
+                     ORDER BY path{}",
+                    Self::BYTE_ORDER
+                ))
+                .bind(app_id.as_str())
+                .bind($crate::store::shared::to_i64(since))
+                .fetch_all(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                let deleted = deleted
+                    .into_iter()
+                    .map($crate::store::shared::stored_path)
+                    .collect::<Result<_, _>>()?;
+                Ok($crate::store::Changes::Delta {
+                    revision: app.revision,
+                    files,
+                    deleted,
+                })
+            }
+
+            async fn read_file(
+                &self,
+                app_id: &sync_protocol::AppId,
+                path: &sync_protocol::FilePath,
+            ) -> Result<Option<$crate::store::Blob>, $crate::store::StoreError> {
+                let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT f.sha256, b.content FROM files f JOIN blobs b ON b.sha256 = f.sha256 \
+                     WHERE f.app_id = $1 AND f.path = $2",
+                )
+                .bind(app_id.as_str())
+                .bind(path.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+                Ok(row.map(|(sha256, content)| $crate::store::Blob {
+                    sha256,
+                    bytes: bytes::Bytes::from(content),
+                }))
+            }
+
+            async fn referenced_blobs(
+                &self,
+                app_id: &sync_protocol::AppId,
+                sha256s: &[String],
+            ) -> Result<Vec<(String, u64)>, $crate::store::StoreError> {
+                if sha256s.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT DISTINCT sha256, size FROM files WHERE app_id = ",
+                );
+                query.push_bind(app_id.as_str()).push(" AND sha256 IN (");
+                let mut separated = query.separated(", ");
+                for sha256 in sha256s {
+                    separated.push_bind(sha256.as_str());
+                }
+                query.push(")");
+                let rows: Vec<(String, i64)> =
+                    query.build_query_as().fetch_all(self.pool()).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(sha256, size)| (sha256, $crate::store::shared::to_u64(size)))
+                    .collect())
+            }
+
+            async fn read_blob(
+                &self,
+                app_id: &sync_protocol::AppId,
+                sha256: &str,
+            ) -> Result<Option<bytes::Bytes>, $crate::store::StoreError> {
+                let content: Option<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT b.content FROM blobs b WHERE b.sha256 = $1 AND EXISTS \
+                     (SELECT 1 FROM files f WHERE f.app_id = $2 AND f.sha256 = b.sha256)",
+                )
+                .bind(sha256)
+                .bind(app_id.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+                Ok(content.map(bytes::Bytes::from))
+            }
+
+            async fn stored_blob_count(&self) -> Result<u64, $crate::store::StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs")
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok($crate::store::shared::to_u64(count))
+            }
+
+            async fn remove_unreferenced_blobs(&self) -> Result<u64, $crate::store::StoreError> {
+                self.sweep_unreferenced_blobs().await
+            }
+        }
+
+        /// The reads a write and the manifest share.
+        impl $store {
+            async fn app_row(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                lock: &str,
+            ) -> Result<$crate::store::write_plan::AppRow, $crate::store::StoreError> {
+                let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT revision, file_count, total_bytes, history_floor FROM apps \
+                     WHERE app_id = $1{lock}"
+                ))
+                .bind(app_id.as_str())
+                .fetch_optional(&mut **transaction)
+                .await?;
+                Ok(
+                    row.map_or_else(Default::default, |(revision, files, bytes, floor)| {
+                        $crate::store::write_plan::AppRow {
+                            revision: $crate::store::shared::to_u64(revision),
+                            usage: $crate::store::AppUsage {
+                                file_count: $crate::store::shared::to_u64(files),
+                                total_bytes: $crate::store::shared::to_u64(bytes),
+                            },
+                            history_floor: $crate::store::shared::to_u64(floor),
+                        }
+                    }),
+                )
+            }
+
+            /// The stored content of those of `paths` the app holds.
+            async fn stored_files(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                paths: &[&str],
+            ) -> Result<
+                std::collections::HashMap<String, $crate::store::write_plan::StoredFile>,
+                $crate::store::StoreError,
+            > {
+                let mut stored = std::collections::HashMap::new();
+                for chunk in paths.chunks($crate::store::shared::PATHS_PER_QUERY) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT path, sha256, size FROM files WHERE app_id = ",
+                    );
+                    query.push_bind(app_id.as_str()).push(" AND path IN (");
+                    let mut separated = query.separated(", ");
+                    for path in chunk {
+                        separated.push_bind(*path);
+                    }
+                    query.push(")");
+                    let rows: Vec<(String, String, i64)> =
+                        query.build_query_as().fetch_all(&mut **transaction).await?;
+                    stored.extend(rows.into_iter().map(|(path, sha256, size)| {
+                        (
+                            path,
+                            $crate::store::write_plan::StoredFile {
+                                sha256,
+                                size: $crate::store::shared::to_u64(size),
+                            },
+                        )
+                    }));
+                }
+                Ok(stored)
+            }
+
+            /// For each of `paths` that has stored files beneath it, the
+            /// first `limit` of them in byte order. One query per chunk finds
+            /// the paths with anything beneath (rare); one more each reads those.
+            async fn stored_beneath(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                paths: &[&str],
+                limit: u64,
+            ) -> Result<std::collections::HashMap<String, Vec<String>>, $crate::store::StoreError>
+            {
+                use $crate::store::write_plan::beneath_bounds;
+                let order = Self::BYTE_ORDER;
+                let mut found = Vec::new();
+                for chunk in paths.chunks($crate::store::shared::PATHS_PER_QUERY / 2) {
+                    let mut query =
+                        sqlx::QueryBuilder::<$db>::new("SELECT c.column1 FROM (VALUES ");
+                    let mut separated = query.separated(", ");
+                    for path in chunk {
+                        let (low, high) = beneath_bounds(path);
+                        separated.push("(");
+                        separated.push_bind_unseparated(low);
+                        separated.push_unseparated(", ");
+                        separated.push_bind_unseparated(high);
+                        separated.push_unseparated(")");
+                    }
+                    query.push(") AS c WHERE EXISTS (SELECT 1 FROM files f WHERE f.app_id = ");
+                    query.push_bind(app_id.as_str());
+                    query.push(format!(
+                        " AND f.path{order} > c.column1 AND f.path{order} < c.column2)"
+                    ));
+                    let lows: Vec<(String,)> =
+                        query.build_query_as().fetch_all(&mut **transaction).await?;
+                    found.extend(lows.into_iter().map(|(low,)| low));
+                }
+                let mut beneath = std::collections::HashMap::new();
+                for low in found {
+                    let path = low.strip_suffix('/').unwrap_or(&low).to_owned();
+                    let (low, high) = beneath_bounds(&path);
+                    let paths: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT path FROM files WHERE app_id = $1 AND path{order} > $2 \
+                         AND path{order} < $3 ORDER BY path{order} LIMIT $4"
+                    ))
+                    .bind(app_id.as_str())
+                    .bind(low)
+                    .bind(high)
+                    .bind($crate::store::shared::to_i64(limit))
+                    .fetch_all(&mut **transaction)
+                    .await?;
+                    beneath.insert(path, paths);
+                }
+                Ok(beneath)
+            }
+
+            /// The app's files changed after revision `since` (all of them for 0), by path in byte order.
+            async fn file_entries(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                since: u64,
+            ) -> Result<Vec<sync_protocol::FileEntry>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+                    "SELECT path, sha256, size FROM files WHERE app_id = $1 AND revision > $2 \
+                     ORDER BY path{}",
+                    Self::BYTE_ORDER
+                ))
+                .bind(app_id.as_str())
+                .bind($crate::store::shared::to_i64(since))
+                .fetch_all(&mut **transaction)
+                .await?;
+                rows.into_iter()
+                    .map(|(path, sha256, size)| {
+                        Ok(sync_protocol::FileEntry {
+                            path: $crate::store::shared::stored_path(path)?,
+                            sha256,
+                            size: $crate::store::shared::to_u64(size),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use file_store;

@@ -1,0 +1,101 @@
+//! The embedded default backend: one SQLite file under `--data-dir`.
+//!
+//! Durability: WAL with `synchronous = FULL` makes every commit fsync the
+//! log before it returns, so a write acknowledged with a 2xx survives a crash
+//! or a power cut. Writes open their transaction with `BEGIN IMMEDIATE`: a
+//! deferred transaction that later upgrades to a write lock can fail with
+//! `SQLITE_BUSY` straight away, while an immediate one waits `busy_timeout`.
+
+mod write;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::shared;
+
+/// The file name of the database inside the data dir.
+const DATABASE_FILE: &str = "provisioner.sqlite3";
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("failed to open the database `{}`", path.display()))?;
+        restrict_to_owner(&path)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for the shared statements.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Starts a write transaction that holds the database's write lock from its first statement.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// A read transaction: SQLite's WAL gives it one snapshot throughout.
+    pub(crate) async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The write transaction already holds the whole file.
+    pub(crate) const LOCK_APP_ROW: &str = "";
+    /// SQLite compares text byte by byte already.
+    pub(crate) const BYTE_ORDER: &str = "";
+    pub(crate) const GREATEST: &str = "max";
+
+    /// Waits for the pool's connections to close, so the last commits are checkpointed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The database holds every app's files and the token digests: readable by
+/// the owner only. SQLite gives the `-wal` and `-shm` files the database's mode.
+fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        let path = Path::new(&name);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("failed to restrict `{}` to its owner", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+shared::files::file_store!(SqliteStore, Sqlite);
+shared::tokens::token_store!(SqliteStore);
+shared::previews::preview_store!(SqliteStore, Sqlite);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! What the SQLite backend does its own way: a planned write stored row by
+//! row (statements are in-process calls, not round trips), the blob sweep
+//! under the write lock, and activity flushed in one transaction.
+
+use sqlx::{Sqlite, Transaction};
+use sync_protocol::AppId;
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::shared::{to_i64, to_ms};
+use crate::store::write_plan::WritePlan;
+
+impl SqliteStore {
+    pub(super) async fn store_plan(
+        &self,
+        transaction: &mut Transaction<'static, Sqlite>,
+        app_id: &AppId,
+        plan: &WritePlan<'_>,
+    ) -> Result<(), StoreError> {
+        let revision = to_i64(plan.revision);
+        for (path, blob) in &plan.written {
+            // The same content is stored once, whichever app or path holds it.
+            sqlx::query("INSERT OR IGNORE INTO blobs (sha256, size, content) VALUES ($1, $2, $3)")
+                .bind(&blob.sha256)
+                .bind(to_i64(blob.size()))
+                .bind(blob.bytes.as_ref())
+                .execute(&mut **transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO files (app_id, path, sha256, size, revision) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id, path) DO UPDATE SET \
+                 sha256 = excluded.sha256, size = excluded.size, revision = excluded.revision",
+            )
+            .bind(app_id.as_str())
+            .bind(path.as_str())
+            .bind(&blob.sha256)
+            .bind(to_i64(blob.size()))
+            .bind(revision)
+            .execute(&mut **transaction)
+            .await?;
+            sqlx::query("DELETE FROM file_tombstones WHERE app_id = $1 AND path = $2")
+                .bind(app_id.as_str())
+                .bind(path.as_str())
+                .execute(&mut **transaction)
+                .await?;
+        }
+        for path in &plan.deleted {
+            sqlx::query("DELETE FROM files WHERE app_id = $1 AND path = $2")
+                .bind(app_id.as_str())
+                .bind(path.as_str())
+                .execute(&mut **transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO file_tombstones (app_id, path, revision) VALUES ($1, $2, $3) \
+                 ON CONFLICT (app_id, path) DO UPDATE SET revision = excluded.revision",
+            )
+            .bind(app_id.as_str())
+            .bind(path.as_str())
+            .bind(revision)
+            .execute(&mut **transaction)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// One process owns the file and publishes its own writes: nothing to send.
+    pub(super) async fn announce_write(
+        _transaction: &mut Transaction<'static, Sqlite>,
+        _app_id: &AppId,
+        _revision: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(super) async fn sweep_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+        // Under the write lock, so no write can be between storing a blob and
+        // the file row that references it.
+        let mut transaction = self.begin_write().await?;
+        let removed =
+            sqlx::query("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM files)")
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        transaction.commit().await?;
+        Ok(removed)
+    }
+
+    /// One transaction for the whole flush: one fsync however many apps were active.
+    pub(super) async fn record_activity_rows(
+        &self,
+        activity: &[(AppId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.begin_write().await?;
+        for (app_id, at) in activity {
+            sqlx::query(
+                "UPDATE previews SET last_activity_at_ms = max(last_activity_at_ms, $1) \
+                 WHERE app_id = $2",
+            )
+            .bind(to_ms(*at))
+            .bind(app_id.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! The recent lines the install and the dev server printed, kept for the
+//! loading page, the ports a dev server announces, and the error a preview
+//! shows when its dev server never answers. Bounded: a dev server printing
+//! without end costs a fixed amount of memory.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// How many lines are kept.
+pub const KEPT_LINES: usize = 200;
+/// Longer lines are cut to this many bytes (on a character boundary).
+pub const LINE_BYTES: usize = 400;
+
+/// A shared, bounded tail of output lines, ANSI escapes removed.
+#[derive(Clone, Debug, Default)]
+pub struct OutputTail {
+    lines: Arc<Mutex<Tail>>,
+}
+
+#[derive(Debug, Default)]
+struct Tail {
+    lines: VecDeque<String>,
+    /// How many lines were ever pushed; lets a reader ask for what is new.
+    total: u64,
+}
+
+impl OutputTail {
+    pub fn new() -> OutputTail {
+        OutputTail::default()
+    }
+
+    /// Keeps one line as printed (escapes stripped, trailing newline and
+    /// carriage returns dropped, cut to [`LINE_BYTES`]).
+    pub fn push(&self, label: &str, raw: &str) {
+        let text = strip_ansi(raw);
+        let text = text.trim_end();
+        let mut line = format!("{label} | {text}");
+        truncate_on_char(&mut line, LINE_BYTES);
+        let mut tail = self.lines.lock().expect("output tail poisoned");
+        if tail.lines.len() == KEPT_LINES {
+            tail.lines.pop_front();
+        }
+        tail.lines.push_back(line);
+        tail.total += 1;
+    }
+
+    /// The last `count` lines, oldest first.
+    pub fn last(&self, count: usize) -> Vec<String> {
+        let tail = self.lines.lock().expect("output tail poisoned");
+        let skip = tail.lines.len().saturating_sub(count);
+        tail.lines.iter().skip(skip).cloned().collect()
+    }
+
+    /// How many lines were pushed since the start.
+    pub fn total(&self) -> u64 {
+        self.lines.lock().expect("output tail poisoned").total
+    }
+}
+
+fn truncate_on_char(text: &mut String, bytes: usize) {
+    if text.len() <= bytes {
+        return;
+    }
+    let mut cut = bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL`
+/// or `ESC \`, and two-byte escapes) and other control characters but tab.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_escapes_and_control_characters_are_removed() {
+        let cases = [
+            ("plain", "plain"),
+            (
+                "  \u{1b}[32m➜\u{1b}[39m  \u{1b}[1mLocal\u{1b}[22m:   \u{1b}[36mhttp://localhost:\u{1b}[1m5173\u{1b}[22m/\u{1b}[39m",
+                "  ➜  Local:   http://localhost:5173/",
+            ),
+            ("\u{1b}]0;title\u{7}after", "after"),
+            ("\u{1b}]8;;http://x\u{1b}\\link", "link"),
+            ("bell\u{7} and\r", "bell and"),
+            ("tab\tkept", "tab\tkept"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(strip_ansi(raw), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_each_cut_to_a_bound() {
+        let tail = OutputTail::new();
+        for index in 0..KEPT_LINES + 5 {
+            tail.push("dev", &format!("line {index}\n"));
+        }
+        tail.push("dev", &"é".repeat(LINE_BYTES));
+        let last = tail.last(3);
+        assert_eq!(last[0], format!("dev | line {}", KEPT_LINES + 3));
+        assert_eq!(last[1], format!("dev | line {}", KEPT_LINES + 4));
+        assert!(last[2].len() <= LINE_BYTES && last[2].ends_with('é'));
+        assert_eq!(tail.last(usize::MAX).len(), KEPT_LINES);
+        assert_eq!(tail.total(), KEPT_LINES as u64 + 6);
+    }
+}

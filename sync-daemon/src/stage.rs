@@ -1,0 +1,97 @@
+//! A cycle's third step: every new content into staging, verified, before
+//! anything in the tree changes. Each distinct content is fetched once: a
+//! second path with the same content is copied from the first, and content
+//! the tree already holds at a clean synced path (a rename on the server
+//! arrives as a delete and an add) is copied from there instead of
+//! downloaded.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sync_protocol::{FileEntry, FilePath};
+
+use crate::apply::Tree;
+use crate::error::{Error, io_error};
+use crate::fetch::{self, Wanted};
+use crate::fsio::{self, CheckedDirs};
+use crate::index::Index;
+use crate::staging::Staged;
+
+/// New content waiting in staging for its rename to `target`.
+#[derive(Debug)]
+pub struct StagedWrite {
+    pub entry: FileEntry,
+    pub target: PathBuf,
+    pub temporary: PathBuf,
+}
+
+/// Stages every write; a write whose parents cannot be made (staging beside
+/// the targets needs them first) is passed to `refuse` and left out.
+pub async fn stage(
+    tree: &Tree<'_>,
+    index: &Index,
+    writes: Vec<FileEntry>,
+    staged: &mut Staged,
+    refuse: &mut dyn FnMut(&FilePath, &str),
+) -> Result<Vec<StagedWrite>, Error> {
+    let mut first_with_content: HashMap<String, PathBuf> = HashMap::new();
+    let mut duplicates = Vec::new();
+    let mut wanted = Vec::new();
+    let mut kept = Vec::with_capacity(writes.len());
+    let local_copies = index.clean_paths_by_sha256();
+    let mut dirs = CheckedDirs::default();
+    for entry in writes {
+        if tree.staging.beside_targets()
+            && let Err(refused) = fsio::create_parents(tree.root, &entry.path, &mut dirs)
+        {
+            refuse(&entry.path, &refused.to_string());
+            continue;
+        }
+        let target = tree.root.join(entry.path.as_str());
+        let temporary = tree.staging.temporary_for(&target);
+        staged.push(temporary.clone());
+        if let Some(first) = first_with_content.get(entry.sha256.as_str()) {
+            duplicates.push((first.clone(), temporary.clone()));
+        } else {
+            first_with_content.insert(entry.sha256.clone(), temporary.clone());
+            if !copied_locally(tree.root, &local_copies, &entry, &temporary, &mut dirs)? {
+                wanted.push(Wanted {
+                    sha256: entry.sha256.clone(),
+                    size: entry.size,
+                    destination: temporary.clone(),
+                });
+            }
+        }
+        kept.push(StagedWrite {
+            entry,
+            target,
+            temporary,
+        });
+    }
+    fetch::download(tree.client, &wanted).await?;
+    for (source, destination) in duplicates {
+        fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
+    }
+    Ok(kept)
+}
+
+/// Copies content the tree already holds instead of downloading it.
+fn copied_locally(
+    root: &Path,
+    local_copies: &HashMap<&str, &FilePath>,
+    entry: &FileEntry,
+    temporary: &Path,
+    dirs: &mut CheckedDirs,
+) -> Result<bool, Error> {
+    let Some(source) = local_copies.get(entry.sha256.as_str()) else {
+        return Ok(false);
+    };
+    let Ok(source) = fsio::checked_target(root, source, dirs) else {
+        return Ok(false);
+    };
+    if !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
+        return Ok(false);
+    }
+    fetch::copy_verified(&source, temporary, &entry.sha256)
+}

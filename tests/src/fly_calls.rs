@@ -1,0 +1,27 @@
+//! The Fly Machines API calls the Fly platform is expected to make, by the
+//! emulator's operation ids, written once for the driver tests and the
+//! end-to-end lifecycle tests.
+
+/// A first provisioning from nothing: the app, its two IPs (after listing
+/// none), the secrets, the machine (after listing none), then waiting for it
+/// to start.
+pub const FIRST_PROVISION: [&str; 9] = [
+    "Apps_create",
+    "App_IPAssignments_list",
+    "App_IPAssignments_create",
+    "App_IPAssignments_create",
+    "Secrets_update",
+    "Machines_list",
+    "Machines_create",
+    "Machines_show",
+    "Machines_wait",
+];
+
+/// The preview's recorded steps on the Fly platform, in order.
+pub const PROVISION_STEPS: [&str; 5] = [
+    "create_app",
+    "assign_ips",
+    "set_secrets",
+    "create_machine",
+    "wait_started",
+];
