@@ -70,7 +70,11 @@ async fn an_app_in_the_sandbox_cannot_read_the_token_the_state_the_database_or_o
         let url = format!("http://127.0.0.1:{port}/{route}?{}", urlencode(path));
         let client = client.clone();
         async move {
+            // Only the app's own answers count, not the gateway's "not ready yet".
             let response = client.get(url).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
             response.text().await.ok()
         }
     };
