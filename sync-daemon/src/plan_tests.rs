@@ -134,6 +134,7 @@ fn full(files: Vec<FileEntry>) -> Manifest {
         deleted: Vec::new(),
         etag: None,
         store_id: None,
+        refused: Vec::new(),
     }
 }
 
@@ -145,6 +146,7 @@ fn delta(files: Vec<FileEntry>, deleted: &[&str]) -> Manifest {
         deleted: deleted.iter().map(|text| path(text)).collect(),
         etag: None,
         store_id: None,
+        refused: Vec::new(),
     }
 }
 
