@@ -64,12 +64,13 @@ impl Application {
             files: store.files(),
             tokens: store.sync_tokens(),
         };
-        let lifecycle = LifecycleService::new(
+        let lifecycle = LifecycleService::coordinated(
             platform.driver.clone(),
             store.previews(),
             Arc::new(files),
             Arc::new(SystemClock),
             args.lifecycle.config(server_url),
+            store.coordination(),
         );
         let state = AppState {
             files: FilesService::new(store.files(), Limits::from_args(&args.limits), &store_id),

@@ -116,7 +116,7 @@ impl LifecycleService {
         app_id: &AppId,
         running_is_stale: bool,
     ) -> Result<PreviewRecord, LifecycleError> {
-        let _guard = self.lock_app(app_id).await;
+        let _guard = self.lock_app(app_id).await?;
         let mut record = self.get(app_id).await?;
         let asleep = matches!(
             record.state,
@@ -163,7 +163,7 @@ impl LifecycleService {
         app_id: &AppId,
         mode: StopMode,
     ) -> Result<bool, LifecycleError> {
-        let Some(_guard) = self.try_lock_app(app_id) else {
+        let Some(_guard) = self.try_lock_app(app_id).await else {
             return Ok(false);
         };
         let mut record = self.get(app_id).await?;

@@ -63,7 +63,7 @@ impl LifecycleService {
 
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
     async fn run_provisioning(&self, app_id: &AppId) -> Result<PreviewRecord, LifecycleError> {
-        let _guard = self.lock_app(app_id).await;
+        let _guard = self.lock_app(app_id).await?;
         let mut record = self.get(app_id).await?;
         let steps = self.driver.steps();
         match record.state {

@@ -1,18 +1,19 @@
 //! The lifecycle service: the one place that changes a preview's state.
 //!
-//! Every operation on one app runs under that app's async lock, so a wake, an
+//! Every operation on one app runs under that app's lock, so a wake, an
 //! idle stop and a delete of the same preview never interleave their driver
-//! calls; operations on different apps run in parallel. Provisioning and
+//! calls; operations on different apps run in parallel. The lock is the
+//! store's [`Coordination`]: across every instance sharing a PostgreSQL
+//! database, in-process with SQLite. Provisioning and
 //! waking also go through a [`SingleFlight`], so concurrent callers share one
 //! driver call and the work finishes even if every caller disconnects.
 //! Each state change is saved before the driver call it announces and
 //! broadcast to event subscribers after.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sync_protocol::AppId;
-use tokio::sync::{OwnedMutexGuard, broadcast};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::activity::ActivityCache;
@@ -24,6 +25,7 @@ use crate::lifecycle::model::{EventKind, PreviewEvent, PreviewRecord, PreviewSta
 pub use crate::lifecycle::settings::{Autostop, LifecycleConfig};
 use crate::lifecycle::single_flight::SingleFlight;
 use crate::lifecycle::tasks::TaskRegistry;
+use crate::store::coordination::{AppLock, Coordination, LocalCoordination};
 use crate::store::previews::PreviewStore;
 
 pub struct LifecycleService {
@@ -34,9 +36,9 @@ pub struct LifecycleService {
     pub(crate) config: LifecycleConfig,
     pub(crate) activity: ActivityCache,
     events: broadcast::Sender<PreviewEvent>,
-    /// One async lock per app that ever had an operation. A std mutex around
-    /// the map: held only to fetch or insert an entry.
-    app_locks: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<()>>>>,
+    /// One operation per app (across instances on PostgreSQL), and the
+    /// background tasks' leases.
+    pub(crate) coordination: Arc<dyn Coordination>,
     pub(crate) provisions: SingleFlight,
     pub(crate) wakes: SingleFlight,
     /// The background tasks' last summaries.
@@ -47,12 +49,26 @@ pub struct LifecycleService {
 }
 
 impl LifecycleService {
+    /// One instance: the app locks and task leases are in this process.
     pub fn new(
         driver: Arc<dyn PreviewDriver>,
         store: Arc<dyn PreviewStore>,
         files: Arc<dyn AppFiles>,
         clock: Arc<dyn Clock>,
         config: LifecycleConfig,
+    ) -> Arc<LifecycleService> {
+        let coordination = Arc::new(LocalCoordination::default());
+        LifecycleService::coordinated(driver, store, files, clock, config, coordination)
+    }
+
+    /// With the store's coordination, which other instances may share.
+    pub fn coordinated(
+        driver: Arc<dyn PreviewDriver>,
+        store: Arc<dyn PreviewStore>,
+        files: Arc<dyn AppFiles>,
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+        coordination: Arc<dyn Coordination>,
     ) -> Arc<LifecycleService> {
         let (events, _) = broadcast::channel(1024);
         Arc::new(LifecycleService {
@@ -63,7 +79,7 @@ impl LifecycleService {
             config,
             activity: ActivityCache::default(),
             events,
-            app_locks: Mutex::new(HashMap::new()),
+            coordination,
             provisions: SingleFlight::default(),
             wakes: SingleFlight::default(),
             tasks: TaskRegistry::default(),
@@ -157,7 +173,7 @@ impl LifecycleService {
     /// `deleted`) are kept. Deleting a deleted preview does nothing.
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
     pub async fn delete(&self, app_id: &AppId) -> Result<PreviewRecord, LifecycleError> {
-        let _guard = self.lock_app(app_id).await;
+        let _guard = self.lock_app(app_id).await?;
         let mut record = self.get(app_id).await?;
         self.destroy_locked(&mut record).await?;
         Ok(record)
@@ -235,21 +251,24 @@ impl LifecycleService {
         });
     }
 
-    pub(crate) async fn lock_app(&self, app_id: &AppId) -> OwnedMutexGuard<()> {
-        self.app_lock(app_id).lock_owned().await
+    /// Waits until no operation runs on the app (on any instance), then holds it.
+    pub(crate) async fn lock_app(&self, app_id: &AppId) -> Result<AppLock, LifecycleError> {
+        self.coordination
+            .lock_app(app_id)
+            .await
+            .map_err(LifecycleError::Store)
     }
 
     /// The app's lock if nobody holds it: background loops skip busy apps
-    /// instead of queueing behind a long provisioning.
-    pub(crate) fn try_lock_app(&self, app_id: &AppId) -> Option<OwnedMutexGuard<()>> {
-        self.app_lock(app_id).try_lock_owned().ok()
-    }
-
-    fn app_lock(&self, app_id: &AppId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .app_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(locks.entry(app_id.clone()).or_default())
+    /// instead of queueing behind a long provisioning. A store that cannot
+    /// say counts as busy: the next pass tries again.
+    pub(crate) async fn try_lock_app(&self, app_id: &AppId) -> Option<AppLock> {
+        match self.coordination.try_lock_app(app_id).await {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(app_id = %app_id, error = %error, "app lock unavailable; skipped");
+                None
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::coordination::{Coordination, LocalCoordination};
 use super::previews::PreviewStore;
 use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, StoreHealth, SyncTokenStore};
 use crate::config::ServeArgs;
@@ -45,6 +46,14 @@ impl Backend {
         match self {
             Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
             Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
+    /// Advisory locks on PostgreSQL; in-process locks for the one SQLite instance.
+    pub fn coordination(&self) -> Arc<dyn Coordination> {
+        match self {
+            Backend::Sqlite(_) => Arc::new(LocalCoordination::default()),
+            Backend::Postgres(store) => Arc::new(store.coordination()),
         }
     }
 

@@ -19,6 +19,7 @@ mod backend;
 mod completing;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+pub mod coordination;
 mod error;
 mod health;
 #[cfg(any(test, feature = "testing"))]
@@ -41,7 +42,7 @@ pub use health::StoreHealth;
 pub use model::{
     AppLimits, AppUsage, Blob, Changes, FileChange, Manifest, SyncStatus, WriteOutcome,
 };
-pub use postgres::{LISTENER_APPLICATION, PostgresStore};
+pub use postgres::{LISTENER_APPLICATION, PostgresCoordination, PostgresStore};
 pub use sqlite::SqliteStore;
 
 #[async_trait]

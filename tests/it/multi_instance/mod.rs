@@ -2,6 +2,7 @@
 //! a daemon (`identity`), and three instances on one PostgreSQL database
 //! behind a round-robin proxy (`proxy`).
 
+mod coordinated;
 mod identity;
 mod proxy;
 

@@ -39,8 +39,7 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let tasks = service.tasks();
-    run_periodically("idle_reaper", tasks, period, notify, shutdown, || {
+    run_periodically("idle_reaper", &service, period, notify, shutdown, || {
         activate(&service)
     })
     .await;

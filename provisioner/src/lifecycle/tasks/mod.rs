@@ -6,6 +6,12 @@
 //! Every task is registered in the service's [`TaskRegistry`], which keeps
 //! how its last activation went (when, how long, its summary, failures):
 //! `/metrics` and `GET /v1/status` show it.
+//!
+//! Instances sharing a store take turns through the store's coordination: a
+//! task runs only on the instance holding its lease, which keeps it from
+//! pass to pass. The others ask for it on every tick, so when the holder
+//! dies (its database session ends with it) another one takes over within
+//! one period.
 
 /// Implements [`TaskSummary`] for a summary struct with the fields
 /// `failed: usize` and `error: Option<String>`.
@@ -39,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 use crate::lifecycle::service::LifecycleService;
+use crate::store::coordination::{Coordination, TaskLease};
 pub use registry::{TaskRegistry, TaskStatus, TaskSummary};
 
 /// Spawns the idle reaper, the TTL sweeper and the reconciler, each every
@@ -67,10 +74,11 @@ pub fn spawn_all(service: &Arc<LifecycleService>, period: Duration) -> JoinSet<(
 /// Runs `activate` every `period` (and whenever `notify` is poked) until
 /// `shutdown` is cancelled. An activation in progress at shutdown is dropped:
 /// every step it takes is recorded, so the next start picks up from there.
-/// Each activation's summary is recorded in `registry` under `name`.
+/// Each activation's summary is recorded in the service's registry under
+/// `name`; a tick on an instance without the task's lease does nothing.
 pub async fn run_periodically<F, Fut>(
     name: &'static str,
-    registry: &TaskRegistry,
+    service: &LifecycleService,
     period: Duration,
     notify: Arc<Notify>,
     shutdown: CancellationToken,
@@ -79,7 +87,9 @@ pub async fn run_periodically<F, Fut>(
     F: FnMut() -> Fut,
     Fut: Future<Output: TaskSummary>,
 {
+    let registry = service.tasks();
     registry.register(name, period);
+    let mut lease = None;
     let mut interval = tokio::time::interval(period);
     // After a slow activation, wait a whole period instead of firing a burst.
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -94,6 +104,11 @@ pub async fn run_periodically<F, Fut>(
             _ = interval.tick() => {}
             _ = notify.notified() => {}
         }
+        let leased = holds_lease(&mut lease, service.coordination.as_ref(), name).await;
+        registry.set_leased(name, leased);
+        if !leased {
+            continue;
+        }
         let started_at = time::OffsetDateTime::now_utc();
         let timer = std::time::Instant::now();
         tokio::select! {
@@ -102,6 +117,34 @@ pub async fn run_periodically<F, Fut>(
         }
     }
     tracing::info!(task = name, "background task stopped");
+}
+
+/// Whether this instance holds `task`'s lease: the one it kept, if still
+/// alive, else a new one if no other instance holds it.
+async fn holds_lease(
+    lease: &mut Option<Box<dyn TaskLease>>,
+    coordination: &dyn Coordination,
+    task: &'static str,
+) -> bool {
+    if let Some(held) = lease.as_mut() {
+        if held.still_held().await {
+            return true;
+        }
+        tracing::warn!(task, "task lease lost");
+        *lease = None;
+    }
+    match coordination.try_lease(task).await {
+        Ok(Some(taken)) => {
+            tracing::info!(task, "task lease taken: this instance runs it");
+            *lease = Some(taken);
+            true
+        }
+        Ok(None) => false,
+        Err(error) => {
+            tracing::warn!(task, error = %error, "task lease unavailable");
+            false
+        }
+    }
 }
 
 /// The start of an idle-based pass: flush the in-memory activity (so the

@@ -34,6 +34,8 @@ pub struct TaskStatus {
     pub last_failed: usize,
     /// Why the last activation could not run, if it could not.
     pub last_error: Option<String>,
+    /// Whether this instance holds the task's lease (runs it) at its last tick.
+    pub leased: bool,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +58,7 @@ impl TaskRegistry {
                 last_summary: None,
                 last_failed: 0,
                 last_error: None,
+                leased: false,
             },
         );
     }
@@ -81,6 +84,12 @@ impl TaskRegistry {
     }
 
     /// Every registered task, by name.
+    pub fn set_leased(&self, name: &'static str, leased: bool) {
+        if let Some(status) = self.lock().get_mut(name) {
+            status.leased = leased;
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<TaskStatus> {
         self.lock().values().cloned().collect()
     }

@@ -33,8 +33,7 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let tasks = service.tasks();
-    run_periodically("ttl_sweeper", tasks, period, notify, shutdown, || {
+    run_periodically("ttl_sweeper", &service, period, notify, shutdown, || {
         activate(&service)
     })
     .await;
@@ -73,7 +72,7 @@ pub async fn activate(service: &Arc<LifecycleService>) -> SweepSummary {
 impl LifecycleService {
     /// Destroys the preview if it is still expired once its lock is held.
     async fn delete_if_expired(&self, app_id: &AppId) -> Result<bool, LifecycleError> {
-        let Some(_guard) = self.try_lock_app(app_id) else {
+        let Some(_guard) = self.try_lock_app(app_id).await else {
             return Ok(false);
         };
         let mut record = self.get(app_id).await?;

@@ -7,6 +7,7 @@
 //! Backend-specific tests cover only what is truly specific (a reopened
 //! file, cross-instance wake-ups, locking).
 
+mod coordination;
 mod files;
 mod records;
 mod tree;
@@ -14,6 +15,7 @@ mod tree;
 use bytes::Bytes;
 use sync_protocol::{AppId, FilePath};
 
+pub use coordination::*;
 pub use files::*;
 pub use records::*;
 pub use tree::*;

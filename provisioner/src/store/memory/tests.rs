@@ -1,6 +1,7 @@
 //! The in-memory store passes the same contract as the databases.
 
 use super::MemoryStore;
+use crate::store::coordination::LocalCoordination;
 
 async fn handles() -> ((), MemoryStore, MemoryStore) {
     let store = MemoryStore::default();
@@ -8,3 +9,10 @@ async fn handles() -> ((), MemoryStore, MemoryStore) {
 }
 
 crate::store_conformance_tests!(handles().await);
+
+async fn coordination() -> ((), LocalCoordination, LocalCoordination) {
+    let coordination = LocalCoordination::default();
+    ((), coordination.clone(), coordination)
+}
+
+crate::coordination_conformance_tests!(coordination().await);

@@ -9,6 +9,7 @@
 //! inside its transaction; PostgreSQL delivers it on commit only, and every
 //! instance's listener (`listen`) turns it into a long-poll wake-up.
 
+mod coordination;
 mod listen;
 mod write;
 
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::shared;
 use crate::files::RevisionNotifier;
+pub use coordination::PostgresCoordination;
 
 /// The migrations this build applies, and `/readyz` checks.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -33,12 +35,20 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// several instances must also fit under the server's `max_connections`.
 const MAX_CONNECTIONS: u32 = 8;
 
+/// Connections per instance for advisory locks, apart from `MAX_CONNECTIONS`:
+/// one per app with an operation running here, and one per task lease held.
+const LOCK_CONNECTIONS: u32 = 16;
+
 /// How long a request waits for a free connection before it is answered busy.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The connections that hold advisory locks.
+    locks: PgPool,
+    /// One per store, so every caller in this instance shares its in-process layer.
+    coordination: PostgresCoordination,
     /// Kept for the listener, which opens its own connection.
     options: Arc<PgConnectOptions>,
     /// The listener task, when `listen` started one: `close` stops it first.
@@ -75,8 +85,14 @@ impl PostgresStore {
             .run(&pool)
             .await
             .context("failed to migrate the PostgreSQL database")?;
+        let locks = PgPoolOptions::new()
+            .max_connections(LOCK_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.clone().application_name(LOCKS_APPLICATION));
         Ok(PostgresStore {
             pool,
+            coordination: PostgresCoordination::new(locks.clone()),
+            locks,
             options: Arc::new(options),
             listener: Arc::default(),
         })
@@ -103,6 +119,12 @@ impl PostgresStore {
         if let Some(previous) = previous {
             previous.stop.cancel();
         }
+    }
+
+    /// One operation per app and one holder per task lease, across every
+    /// instance on this database.
+    pub fn coordination(&self) -> PostgresCoordination {
+        self.coordination.clone()
     }
 
     /// The connection pool, for the shared statements.
@@ -143,8 +165,12 @@ impl PostgresStore {
             let _ = listening.task.await;
         }
         self.pool.close().await;
+        self.locks.close().await;
     }
 }
+
+/// The `application_name` of each instance's lock connections.
+pub const LOCKS_APPLICATION: &str = "provisioner-locks";
 
 /// The `application_name` of each instance's listening connection, so an
 /// operator (or a test) can find it in `pg_stat_activity`.

@@ -77,10 +77,14 @@ pub async fn run(
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let tasks = reconciler.service.tasks();
-    run_periodically("reconciler", tasks, period, notify, shutdown, || {
-        reconciler.activate()
-    })
+    run_periodically(
+        "reconciler",
+        &reconciler.service,
+        period,
+        notify,
+        shutdown,
+        || reconciler.activate(),
+    )
     .await;
 }
 

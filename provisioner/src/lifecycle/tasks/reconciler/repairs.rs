@@ -19,7 +19,7 @@ impl Reconciler {
         repair: Repair,
     ) -> Result<bool, LifecycleError> {
         let service = &self.service;
-        let Some(guard) = service.try_lock_app(&snapshot.app_id) else {
+        let Some(guard) = service.try_lock_app(&snapshot.app_id).await else {
             return Ok(false);
         };
         let mut record = service.get(&snapshot.app_id).await?;
@@ -99,7 +99,7 @@ impl Reconciler {
         orphan: &PlatformPreview,
     ) -> Result<bool, LifecycleError> {
         let service = &self.service;
-        let Some(_guard) = service.try_lock_app(&orphan.app_id) else {
+        let Some(_guard) = service.try_lock_app(&orphan.app_id).await else {
             return Ok(false);
         };
         // The store may have learned of it since the snapshot (a provisioning that just began).
