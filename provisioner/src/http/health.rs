@@ -1,5 +1,8 @@
-//! `/healthz` and `/metrics` (Prometheus text format), and the middleware
-//! that counts requests by route and status.
+//! `/healthz` (the process answers), `/readyz` (it can serve: the store
+//! answers with every migration applied, and shutdown has not begun, so a
+//! load balancer drains an instance before it stops), `/metrics`
+//! (Prometheus text format), and the middleware that counts requests by
+//! route and status.
 //!
 //! A handful of counters does not warrant a metrics crate: they are kept in
 //! a map and written out by hand.
@@ -16,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// Request counts by (method, route, status).
 #[derive(Debug, Default)]
@@ -40,6 +43,7 @@ impl Metrics {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
 }
 
@@ -85,6 +89,31 @@ fn method_label(method: &Method) -> &'static str {
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
+
+/// 200 with the store's identity, or 503 (`unavailable`, `Retry-After`)
+/// with the cause in the log only: this route needs no credentials.
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.lifecycle.shutdown_token().is_cancelled() {
+        return Err(ApiError::unavailable(anyhow::anyhow!("shutting down"), 1));
+    }
+    let ready = async {
+        state.store_health.readiness().await?;
+        state.store_health.identity().await
+    };
+    match tokio::time::timeout(READY_TIMEOUT, ready).await {
+        Ok(Ok(store_id)) => Ok(Json(
+            serde_json::json!({ "status": "ready", "store_id": store_id }),
+        )),
+        Ok(Err(error)) => Err(ApiError::unavailable(error, 1)),
+        Err(_) => Err(ApiError::unavailable(
+            anyhow::anyhow!("the store did not answer within {READY_TIMEOUT:?}"),
+            1,
+        )),
+    }
+}
+
+/// A readiness probe that waits longer than this says "not ready".
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = String::new();

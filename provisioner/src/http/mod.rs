@@ -38,6 +38,8 @@ pub struct AppState {
     pub operator_key: OperatorKey,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<LifecycleService>,
+    /// The store's identity and readiness, for `/readyz`.
+    pub store_health: Arc<dyn crate::store::StoreHealth>,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with

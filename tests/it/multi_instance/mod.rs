@@ -4,6 +4,7 @@
 
 mod coordinated;
 mod identity;
+mod processes;
 mod proxy;
 
 use std::time::Duration;
