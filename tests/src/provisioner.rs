@@ -43,6 +43,14 @@ impl TestProvisioner {
         TestProvisioner::launch(Some(api_key), extra_args).await
     }
 
+    /// Starts a provisioner with a given key, so several instances share one.
+    pub async fn spawn_with_key(
+        api_key: &str,
+        extra_args: &[&str],
+    ) -> anyhow::Result<TestProvisioner> {
+        TestProvisioner::launch(Some(api_key.to_owned()), extra_args).await
+    }
+
     /// Starts a provisioner without `PROVISIONER_API_KEY`, so that it
     /// generates its key; [`TestProvisioner::api_key`] is the key it printed.
     pub async fn spawn_generating_key() -> anyhow::Result<TestProvisioner> {

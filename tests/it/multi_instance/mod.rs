@@ -3,6 +3,7 @@
 //! behind a round-robin proxy (`proxy`).
 
 mod coordinated;
+mod durability;
 mod identity;
 mod processes;
 mod proxy;
