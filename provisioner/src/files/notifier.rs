@@ -119,6 +119,12 @@ impl RevisionNotifier {
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
+
+    /// Whether shutdown has begun: a long-poll ended by it is handed back
+    /// with a hint to retry elsewhere.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
 }
 
 /// Counts a waiter for as long as it lives, however the wait ends (a dropped request included).

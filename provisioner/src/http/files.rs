@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CONNECTION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -130,10 +130,13 @@ async fn get_manifest(
         .changes_since(&app_id, since, query.wait.unwrap_or(0))
         .await?
     {
-        None => Ok(with_store_id(
-            not_modified(&format!("\"{store_id}-r{since}\""), Some(since)),
-            store_id,
-        )),
+        None => {
+            let unchanged = with_store_id(
+                not_modified(&format!("\"{store_id}-r{since}\""), Some(since)),
+                store_id,
+            );
+            Ok(handed_back_at_shutdown(unchanged, &state))
+        }
         Some(Changes::Full(manifest)) => Ok(manifest_response(
             &headers,
             full_manifest(store_id, manifest),
@@ -200,6 +203,19 @@ fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<
         Json(body),
     )
         .into_response()
+}
+
+/// A long-poll this instance ends because it is shutting down: still a
+/// truthful 304, plus `Retry-After: 1` and `Connection: close`, so the client
+/// asks again at once on a new connection (another instance, behind a
+/// load balancer) instead of treating it as a failure.
+fn handed_back_at_shutdown(mut response: Response, state: &AppState) -> Response {
+    if state.files.notifier().is_shutting_down() {
+        let headers = response.headers_mut();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn with_store_id(mut response: Response, store_id: &str) -> Response {

@@ -93,3 +93,34 @@ async fn killing_the_lease_holder_hands_its_task_to_another_instance_within_two_
     let (_, delay) = took_over.expect("no instance took the lease over in two intervals");
     println!("lease takeover after SIGKILL of its holder: {delay:?} (interval {INTERVAL:?})");
 }
+
+#[tokio::test]
+async fn shutdown_hands_a_held_long_poll_back_with_a_retry_hint() {
+    // Arrange: a daemon-style long-poll held on an instance.
+    let mut instance = TestProvisioner::spawn_with_args(&["--allow-unsandboxed-previews"])
+        .await
+        .unwrap();
+    assert_eq!(instance.put_file("held", "a.txt", "1").await.status(), 200);
+    let poll = instance
+        .client()
+        .get(format!(
+            "{}/v1/apps/held/files?since=1&wait=30",
+            instance.base_url()
+        ))
+        .bearer_auth(instance.api_key())
+        .send();
+    let poll = tokio::spawn(poll);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Act: graceful shutdown (SIGTERM).
+    let started = Instant::now();
+    let exit = instance.terminate(Duration::from_secs(20)).await.unwrap();
+
+    // Assert: the poll is answered at once, unchanged, with the hint.
+    let answer = poll.await.unwrap().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(answer.status(), 304);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert!(answer.headers().contains_key("x-store-id"));
+}
