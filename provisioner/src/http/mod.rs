@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod files;
 mod health;
+mod import;
 mod previews;
 mod sync;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::routes())
         .merge(health::routes())
         .merge(previews::routes())
+        .merge(import::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
