@@ -98,3 +98,76 @@ async fn serve_refuses_the_operator_key_on_its_command_line() {
     assert!(stderr.contains("PROVISIONER_API_KEY"), "{stderr}");
     assert!(!data_dir.path().join("api-key").exists(), "nothing started");
 }
+
+#[tokio::test]
+async fn a_destroyed_previews_sync_token_reads_nothing() {
+    // Arrange: a running preview and the token its daemon holds.
+    let provisioner = LocalProvisioner::start(&[]).await.expect("start");
+    provisioner
+        .push_and_provision("gone", "soon gone")
+        .await
+        .expect("provision");
+    let token = std::fs::read_to_string(provisioner.data_dir().join("previews/gone/token"))
+        .expect("the daemon's token");
+    let manifest = || {
+        reqwest::Client::new()
+            .get(format!("{}/v1/apps/gone/files", provisioner.base_url()))
+            .bearer_auth(token.trim())
+            .send()
+    };
+    assert_eq!(manifest().await.expect("manifest").status(), 200);
+
+    // Act
+    let (status, body) = provisioner
+        .call(reqwest::Method::DELETE, "/v1/apps/gone/preview", None)
+        .await
+        .expect("delete");
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(manifest().await.expect("manifest").status(), 401);
+}
+
+#[tokio::test]
+async fn minting_with_rotate_revokes_every_earlier_token_of_the_app_only() {
+    // Arrange
+    let provisioner = preview_tests::provisioner::TestProvisioner::spawn()
+        .await
+        .expect("provisioner");
+    let earlier = [
+        provisioner.mint_sync_token("shop").await.expect("first"),
+        provisioner.mint_sync_token("shop").await.expect("second"),
+    ];
+    let other_app = provisioner.mint_sync_token("cart").await.expect("other");
+
+    // Act
+    let response = provisioner
+        .request(
+            reqwest::Method::POST,
+            "/v1/apps/shop/sync-token?rotate=true",
+        )
+        .send()
+        .await
+        .expect("rotate");
+    assert_eq!(response.status(), 201);
+    let rotated: sync_protocol::SyncTokenResponse = response.json().await.expect("token");
+
+    // Assert
+    let files = |app: &str, token: &str| {
+        provisioner
+            .request_as(
+                reqwest::Method::GET,
+                &format!("/v1/apps/{app}/files"),
+                token,
+            )
+            .send()
+    };
+    for token in &earlier {
+        assert_eq!(files("shop", token).await.expect("read").status(), 401);
+    }
+    assert_eq!(
+        files("shop", &rotated.token).await.expect("read").status(),
+        200
+    );
+    assert_eq!(files("cart", &other_app).await.expect("read").status(), 200);
+}
