@@ -19,4 +19,11 @@ pub struct LocalArgs {
     /// package.json changes; detected from each app's lockfile when unset.
     #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
     pub local_install: Option<String>,
+
+    /// Local driver: the package cache every preview's installs share (npm's
+    /// cache, pnpm's store, yarn's and bun's caches below it), so a second
+    /// app with the same dependencies installs from disk; default
+    /// `<data-dir>/package-cache`.
+    #[arg(long, env = "PROVISIONER_LOCAL_PACKAGE_CACHE")]
+    pub local_package_cache: Option<PathBuf>,
 }
