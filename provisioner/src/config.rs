@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sync_protocol::parse_duration;
 
 pub use crate::fly::FlyArgs;
@@ -19,6 +21,28 @@ pub use crate::local::LocalArgs;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses this process's arguments, refusing the operator key on the
+    /// command line of `serve`: any process on the machine can read a
+    /// long-running process's `/proc/<pid>/cmdline`.
+    pub fn parse_checked() -> Cli {
+        let matches = Cli::command().get_matches();
+        if let Some(("serve", serve)) = matches.subcommand()
+            && serve.value_source("api_key") == Some(ValueSource::CommandLine)
+        {
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "--api-key on the command line is readable by every process on this machine \
+                     (/proc/<pid>/cmdline); set PROVISIONER_API_KEY in the environment instead, \
+                     or leave it unset to use the key kept in <data-dir>/api-key",
+                )
+                .exit();
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
 }
 
 // Parsed once at start-up: the size gap between variants costs nothing, and
@@ -86,13 +110,17 @@ pub struct HttpArgs {
     #[arg(long, env = "PROVISIONER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Operator API key; when unset, one is generated, printed once and kept in the data dir.
+    /// Operator API key, from the environment only (never the command line);
+    /// when unset, one is generated, printed once and kept in the data dir.
     #[arg(long, env = "PROVISIONER_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
     /// URL at which previews reach this provisioner (the daemons' --server).
     #[arg(long, env = "PROVISIONER_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub connections: crate::http::serve::ConnectionArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,6 +13,7 @@ mod files_api;
 mod fly_client;
 mod fly_faults;
 mod gateway;
+mod hostile;
 mod lifecycle;
 mod local;
 mod local_push;

@@ -98,6 +98,7 @@ pub async fn run(
             &context.dir,
             &launch::environment(context.dev_port),
             &context.output,
+            context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let ended =
