@@ -63,7 +63,25 @@ pub struct PushArgs {
     pub app: sync_protocol::AppId,
 
     /// The directory to upload (`node_modules/`, `.git/`, `dist/` are left out).
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "git", conflicts_with = "git")]
+    pub dir: Option<PathBuf>,
+
+    /// Import a git repository instead: `URL` or `URL#ref` (branch or tag).
+    #[arg(long, value_name = "URL[#REF]")]
+    pub git: Option<String>,
+
+    /// With --git: the app's directory inside the repository.
+    #[arg(long, requires = "git")]
+    pub git_subdir: Option<String>,
+
+    /// With --git: a token that may read a private repository.
+    #[arg(
+        long,
+        env = "PROVISIONER_GIT_TOKEN",
+        hide_env_values = true,
+        requires = "git"
+    )]
+    pub git_token: Option<String>,
 
     /// Base URL of the provisioner.
     #[arg(long, env = "PROVISIONER_URL", default_value = "http://127.0.0.1:8080")]

@@ -14,6 +14,7 @@ mod fly_client;
 mod fly_faults;
 mod gateway;
 mod hostile;
+mod import;
 mod lifecycle;
 mod local;
 mod local_push;
