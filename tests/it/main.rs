@@ -21,3 +21,4 @@ mod local_push;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
+mod real_apps;
