@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator};
+use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator, Realism};
 use preview_tests::provisioner::TestProvisioner;
 use provisioner::config::Autostop;
 use provisioner::fly::machine_config::PreviewMachineSettings;
@@ -49,6 +49,7 @@ async fn overhead() -> anyhow::Result<()> {
         .collect();
     let instant = || EmulatorConfig {
         transition: Duration::ZERO,
+        realism: Realism::none(),
         ..EmulatorConfig::default()
     };
 
@@ -245,6 +246,7 @@ async fn reconciler_over_a_thousand_fly_previews() -> anyhow::Result<()> {
             org_slug: "personal".to_owned(),
             machine: PreviewMachineSettings::default(),
             wait_budget: Duration::from_secs(30),
+            visibility_budget: Duration::from_secs(10),
         },
     );
     let dir = tempfile::tempdir()?;

@@ -37,6 +37,7 @@ pub(crate) fn driver(fly: &FlyEmulator) -> FlyDriver {
         org_slug: ORG.to_owned(),
         machine: PreviewMachineSettings::default(),
         wait_budget: Duration::from_secs(10),
+        visibility_budget: Duration::from_secs(5),
     };
     FlyDriver::new(client(fly), config)
 }
@@ -213,7 +214,7 @@ async fn fly_5xx_is_retried_and_retries_are_bounded() {
 
 #[tokio::test]
 async fn fly_provisioning_makes_exactly_the_expected_calls() {
-    let fly = FlyEmulator::start().await;
+    let fly = FlyEmulator::start_without_lags().await;
     let driver = driver(&fly);
     let spec = preview_spec("demo");
 
@@ -441,7 +442,7 @@ async fn fly_emulator_refuses_requests_that_drift_from_the_spec() {
     let status = drifted.status().as_u16();
     let body: serde_json::Value = drifted.json().await.unwrap();
     let undeclared = http
-        .delete(format!("{url}/preview-x?force=true"))
+        .delete(format!("{url}/preview-x?purge=true"))
         .bearer_auth("token")
         .send()
         .await

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use reqwest::Method;
 
 use super::client::{Call, FlyClient};
@@ -10,6 +12,7 @@ use super::types::{
     App, AppSecretsUpdateRequest, AppSecretsUpdateResp, AssignIpRequest, CreateAppRequest,
     CreateAppResponse, IpAssignment, IpAssignmentType, ListAppsResponse, ListIpAssignmentsResponse,
 };
+use super::visibility::until_visible;
 
 impl FlyClient {
     /// Creates the app, or returns it when it already exists in `org_slug`
@@ -23,6 +26,8 @@ impl FlyClient {
             &request.name,
             "create_app",
         )
+        // As fly-go sends it (`flaps/flaps_apps.go`); reads may still lag, see `wait_for_app`.
+        .query("wait", "true")
         .json(request);
         match self.execute(call).await {
             Ok(reply) => {
@@ -59,6 +64,12 @@ impl FlyClient {
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// The app once a `GET` finds it: a just-created app answers 404 or 401
+    /// for a while (fly-go `WaitForApp`), retried for at most `budget`.
+    pub async fn wait_for_app(&self, app_name: &str, budget: Duration) -> Result<App, FlyError> {
+        until_visible(budget, || self.get_app(app_name)).await
     }
 
     #[tracing::instrument(skip_all, fields(fly_app = %app_name))]

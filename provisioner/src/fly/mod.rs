@@ -20,6 +20,7 @@ mod machines;
 mod rate_limit;
 mod retry;
 pub mod types;
+mod visibility;
 
 pub use args::FlyArgs;
 pub use auth::authorization_value;

@@ -14,6 +14,7 @@ mod inventory;
 mod power;
 mod states;
 mod steps;
+mod teardown;
 
 use std::time::Duration;
 
@@ -88,6 +89,9 @@ pub struct FlyDriverConfig {
     pub machine: PreviewMachineSettings,
     /// How long one start, stop or provisioning wait may take in all.
     pub wait_budget: Duration,
+    /// How long a just-created app or machine may answer 404 before it counts
+    /// as missing (fly-go's `WaitForApp` waits up to a minute).
+    pub visibility_budget: Duration,
 }
 
 pub struct FlyDriver {
@@ -111,6 +115,7 @@ impl FlyDriver {
             org_slug: args.fly_org_slug.clone(),
             machine: PreviewMachineSettings::from_args(args, autostop),
             wait_budget: Duration::from_secs(180),
+            visibility_budget: Duration::from_secs(60),
         };
         Ok(FlyDriver::new(client, config))
     }
@@ -224,32 +229,18 @@ impl PlatformDriver for FlyDriver {
         self.stop_machine(app_id, data, mode).await
     }
 
-    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    /// Deletes the app and returns once Fly answers 404 for it (see `teardown.rs`).
     async fn destroy(&self, app_id: &AppId, _data: &FlyData) -> Result<(), DriverError> {
-        match self.client.delete_app(&app_id.preview_name()).await {
-            Ok(()) | Err(FlyError::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        self.destroy_app(app_id).await
     }
 
-    /// Deletes just the machine (the app, IPs and secrets stay) and resumes at `create_machine`.
+    /// Deletes just the machine, or, when the app is gone, starts over (see `teardown.rs`).
     async fn discard_machine(
         &self,
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<FlyStep, DriverError> {
-        if let Some(machine_id) = self.machine_id(app_id, data).await.ok().flatten() {
-            match self
-                .client
-                .delete_machine(&app_id.preview_name(), &machine_id, true)
-                .await
-            {
-                Ok(()) | Err(FlyError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        data.machine_id = None;
-        Ok(FlyStep::CreateMachine)
+        self.discard(app_id, data).await
     }
 
     fn url(&self, app_id: &AppId) -> String {

@@ -3,6 +3,7 @@
 //! our metadata is found) and only records it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use sync_protocol::AppId;
 
@@ -30,7 +31,10 @@ impl FlyDriver {
             network: Some(name.clone()),
             idempotency_key: Some(key),
         };
-        let app = self.client.create_app(&request).await?;
+        self.client.create_app(&request).await?;
+        // Reads lag the create: the next steps address the app, so wait until it answers.
+        let budget = self.config.visibility_budget;
+        let app = self.client.wait_for_app(&name, budget).await?;
         Ok(format!("app {name} ready (id {})", app.id))
     }
 
@@ -77,8 +81,12 @@ impl FlyDriver {
         let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
         // A create whose answer was lost may still have made the machine, so
         // every attempt first looks for one carrying our metadata.
+        // Lists lag writes too, so after an ambiguous failure the next look waits a little longer.
         let mut last_error = None;
-        for _ in 0..3 {
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt - 1)).await;
+            }
             if let Some(machine) = self.find_machine(app_id).await? {
                 data.machine_id = Some(machine.id.clone());
                 return Ok(format!("machine {} exists ({})", machine.id, machine.state));
@@ -107,9 +115,11 @@ impl FlyDriver {
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let machine_id = self.require_machine(app_id, data).await?;
+        // A machine just created may answer 404 for a moment.
+        let budget = self.config.visibility_budget;
         let machine = self
             .client
-            .get_machine(&app_id.preview_name(), &machine_id)
+            .wait_for_machine(&app_id.preview_name(), &machine_id, budget)
             .await?;
         // A machine that went to sleep before we looked (autostop) is woken.
         if matches!(machine.state.as_str(), "stopped" | "suspended") {
