@@ -60,7 +60,7 @@ fn app_request(name: &str, key: Option<&str>) -> CreateAppRequest {
     }
 }
 
-async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverData {
+pub(crate) async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverData {
     let mut data = DriverData::new();
     for step in driver.steps() {
         driver

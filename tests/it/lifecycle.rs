@@ -4,6 +4,7 @@
 //! behaviour (idle stop, reconcile) happens within a test's seconds.
 
 mod faults;
+mod realism;
 mod sweeps;
 mod view;
 

@@ -258,6 +258,11 @@ impl FlyEmulator {
         world.apps.insert(name.to_owned(), app);
     }
 
+    /// Deletes an app out of band, at once (the dashboard, `fly apps destroy`).
+    pub fn remove_app(&self, name: &str) -> bool {
+        self.shared.world().apps.remove(name).is_some()
+    }
+
     /// Forces a machine's state, e.g. to leave it wedged in `starting`.
     pub fn set_machine_state(&self, app: &str, machine_id: &str, state: &'static str) -> bool {
         let mut world = self.shared.world();

@@ -6,11 +6,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sync_protocol::AppId;
+use tokio::time::Instant;
 
 use super::{FlyData, FlyDriver};
+use crate::fly::FlyError;
 use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
-use crate::fly::types::{CreateAppRequest, IpAssignmentType};
+use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine};
 use crate::lifecycle::driver::{DriverError, PreviewSpec};
+
+/// How long a machine may be missing from lists after its create (Fly's
+/// lists are eventually consistent: flyctl `test/preflight/testlib/test_env.go`).
+const LIST_LAG_ALLOWANCE: Duration = Duration::from_secs(5);
 
 impl FlyDriver {
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
@@ -80,14 +86,15 @@ impl FlyDriver {
         let name = app_id.preview_name();
         let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
         // A create whose answer was lost may still have made the machine, so
-        // every attempt first looks for one carrying our metadata.
-        // Lists lag writes too, so after an ambiguous failure the next look waits a little longer.
+        // every attempt first looks for one carrying our metadata; lists lag
+        // writes, so after such a failure the look lasts a while.
         let mut last_error = None;
         for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt - 1)).await;
-            }
-            if let Some(machine) = self.find_machine(app_id).await? {
+            let window = match attempt {
+                0 => Duration::ZERO,
+                _ => LIST_LAG_ALLOWANCE.min(self.config.visibility_budget),
+            };
+            if let Some(machine) = self.find_machine_within(app_id, window).await? {
                 data.machine_id = Some(machine.id.clone());
                 return Ok(format!("machine {} exists ({})", machine.id, machine.state));
             }
@@ -107,6 +114,22 @@ impl FlyDriver {
             || DriverError::transient("machine not created"),
             DriverError::from,
         ))
+    }
+
+    /// Our machine of `app_id`, looking again every 100 ms for up to `window`.
+    async fn find_machine_within(
+        &self,
+        app_id: &AppId,
+        window: Duration,
+    ) -> Result<Option<Machine>, FlyError> {
+        let deadline = Instant::now() + window;
+        loop {
+            let found = self.find_machine(app_id).await?;
+            if found.is_some() || Instant::now() >= deadline {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub(super) async fn wait_started(
