@@ -121,15 +121,14 @@ impl Application {
         let lifecycle = self.state.lifecycle.clone();
         let period = self.state.config.lifecycle.loop_interval;
         let mut loops = crate::lifecycle::tasks::spawn_all(&lifecycle, period);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down");
-                notifier.shutdown();
-                shutdown_lifecycle.cancel();
-            })
-            .await
-            .context("the HTTP server failed")?;
+        let connections = self.state.config.http.connections.clone();
+        crate::http::serve::serve(self.listener, router, &connections, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            notifier.shutdown();
+            shutdown_lifecycle.cancel();
+        })
+        .await;
         lifecycle.shutdown().await;
         while loops.join_next().await.is_some() {}
         self.store.close().await;

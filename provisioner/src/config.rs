@@ -93,6 +93,9 @@ pub struct HttpArgs {
     /// URL at which previews reach this provisioner (the daemons' --server).
     #[arg(long, env = "PROVISIONER_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub connections: crate::http::serve::ConnectionArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,6 +22,7 @@ use crate::error::{Error, RuntimeError, io_error};
 use crate::fsio::{self, CheckedDirs, Refused, Stamp};
 use crate::index::Index;
 use crate::plan::{self, Operation, Seen};
+use crate::refusals::CycleRefusals;
 use crate::stage::{self, StagedWrite};
 use crate::staging::{Staged, Staging};
 
@@ -40,8 +41,25 @@ pub struct Outcome {
     pub revision: u64,
     pub written: Vec<FilePath>,
     pub deleted: Vec<FilePath>,
-    /// Paths skipped for safety (symlink on the way, directory in the way).
-    pub refused: usize,
+    /// Paths skipped for safety (symlink on the way, directory in the way)
+    /// or malformed in the manifest, each with the reason.
+    pub refused: Vec<(String, String)>,
+    /// Whether the manifest was the whole one.
+    pub full: bool,
+    /// For a delta, every path it named: those whose refusal it settles.
+    pub mentioned: Vec<FilePath>,
+}
+
+impl Outcome {
+    /// What this cycle says about refused paths, for the sync status.
+    pub fn refusals(&self) -> CycleRefusals<'_> {
+        CycleRefusals {
+            revision: self.revision,
+            full: self.full,
+            mentioned: self.mentioned.iter().map(FilePath::as_str).collect(),
+            refused: self.refused.clone(),
+        }
+    }
 }
 
 #[tracing::instrument(name = "apply", skip_all, fields(revision = manifest.revision, full = manifest.full))]
@@ -53,6 +71,7 @@ pub async fn apply(
     let started = Instant::now();
     let mut outcome = Outcome {
         revision: manifest.revision,
+        full: manifest.full,
         ..Outcome::default()
     };
     let seen = observe(tree.root, index, &manifest)?;
@@ -79,6 +98,11 @@ pub async fn apply(
         }
     }
     drop(seen);
+    if !manifest.full {
+        let named = manifest.files.iter().map(|entry| &entry.path);
+        outcome.mentioned = named.chain(&manifest.deleted).cloned().collect();
+    }
+    outcome.refused.extend(manifest.refused);
     let mut staged = Staged::default();
     let writes = stage::stage(tree, index, writes, &mut staged, &mut |path, reason| {
         refuse(path, reason, &mut outcome)
@@ -88,12 +112,12 @@ pub async fn apply(
     staged.left_over(leftovers);
     // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
-    if !outcome.written.is_empty() || !outcome.deleted.is_empty() || outcome.refused > 0 {
+    if !outcome.written.is_empty() || !outcome.deleted.is_empty() || !outcome.refused.is_empty() {
         tracing::info!(
             revision = outcome.revision,
             written = outcome.written.len(),
             deleted = outcome.deleted.len(),
-            refused = outcome.refused,
+            refused = outcome.refused.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "applied"
         );
@@ -229,7 +253,9 @@ fn burst(
 
 fn refuse(path: &FilePath, reason: &str, outcome: &mut Outcome) {
     tracing::error!(%path, reason, "refusing to write or delete this path");
-    outcome.refused += 1;
+    outcome
+        .refused
+        .push((path.as_str().to_owned(), reason.to_owned()));
 }
 
 #[cfg(test)]
@@ -278,6 +304,7 @@ mod tests {
             ],
             deleted: Vec::new(),
             etag: None,
+            refused: Vec::new(),
         };
         let seen = observe(root_path, &index, &manifest).unwrap();
         let same = fs::symlink_metadata(root_path.join("same.txt")).unwrap();

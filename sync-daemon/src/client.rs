@@ -45,6 +45,9 @@ pub struct Manifest {
     pub full: bool,
     pub files: Vec<FileEntry>,
     pub deleted: Vec<FilePath>,
+    /// Entries skipped because their path or sha256 is malformed, each with
+    /// the reason: reported as not applied, never silently dropped.
+    pub refused: Vec<(String, String)>,
     /// Set only on answers to full, unconditional-or-conditional requests.
     pub etag: Option<String>,
 }
@@ -207,6 +210,7 @@ fn yes() -> bool {
 
 impl RawManifest {
     fn checked(self, etag: Option<String>) -> Manifest {
+        let mut refused = Vec::new();
         let files = self
             .files
             .into_iter()
@@ -217,6 +221,7 @@ impl RawManifest {
                         sha256 = raw.sha256,
                         "manifest entry has a malformed sha256; skipped"
                     );
+                    refused.push((raw.path, "malformed sha256".to_owned()));
                     None
                 }
                 Ok(path) => Some(FileEntry {
@@ -226,6 +231,7 @@ impl RawManifest {
                 }),
                 Err(error) => {
                     tracing::error!(path = ?raw.path, %error, "manifest path refused; skipped");
+                    refused.push((raw.path, error.to_string()));
                     None
                 }
             })
@@ -240,6 +246,7 @@ impl RawManifest {
             full: self.full,
             files,
             deleted,
+            refused,
             etag,
         }
     }

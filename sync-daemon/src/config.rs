@@ -9,6 +9,7 @@ use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
 use crate::logging::LogFormat;
+use crate::sandbox::Sandbox;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
 /// and optionally supervises the app's dev server there.
@@ -68,6 +69,11 @@ pub struct Args {
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
 
+    /// Run the install and the dev server under bubblewrap (`bwrap`): only
+    /// --dir writable (seen as /app), the system read-only, no other process
+    /// visible, nothing else of this machine mounted. The daemon stays outside.
+    #[arg(long, env = "SYNC_SANDBOX")]
+    pub sandbox: bool,
     /// The address the gateway binds: loopback for local previews,
     /// `0.0.0.0` in a Fly machine.
     #[arg(long, env = "SYNC_GATEWAY_BIND", default_value = "127.0.0.1")]
@@ -111,6 +117,8 @@ pub struct SuperviseConfig {
     pub install: Option<String>,
     /// The gateway's port.
     pub port: u16,
+    /// Where the app's own commands run; `None`: as the daemon, in --dir.
+    pub sandbox: Option<Sandbox>,
     pub gateway_bind: IpAddr,
     pub dev_port: Option<u16>,
     pub ready_timeout: Duration,
@@ -144,6 +152,16 @@ impl Config {
                 dir.display()
             )));
         }
+        let sandbox = match args.sandbox {
+            false => None,
+            true => Some(Sandbox {
+                program: crate::sandbox::find_bwrap().ok_or_else(|| {
+                    bad("--sandbox needs bwrap on PATH (Debian package `bubblewrap`)".to_owned())
+                })?,
+                app_dir: dir.clone(),
+                home_dir: state_dir.join("home"),
+            }),
+        };
         if args.dev_port.is_some_and(|dev_port| dev_port == args.port) {
             return Err(bad(format!(
                 "--dev-port {} is the gateway's --port; give the dev server another port or leave --dev-port unset",
@@ -154,6 +172,7 @@ impl Config {
             exec,
             install: args.install,
             port: args.port,
+            sandbox,
             gateway_bind: args.gateway_bind,
             dev_port: args.dev_port,
             ready_timeout: args.ready_timeout,

@@ -131,8 +131,8 @@ impl<'a> BlobSink<'a> {
     /// Opens the next blob's file; empty blobs are completed on the spot.
     fn next(pending: &mut std::slice::Iter<'a, Wanted>) -> Result<Option<BlobSink<'a>>, Error> {
         for blob in pending.by_ref() {
-            let file =
-                fs::File::create(&blob.destination).map_err(|e| io_error(&blob.destination, e))?;
+            let file = crate::fsio::create_new(&blob.destination)
+                .map_err(|e| io_error(&blob.destination, e))?;
             let sink = BlobSink {
                 blob,
                 file,
@@ -179,7 +179,7 @@ impl<'a> BlobSink<'a> {
 /// Copies a file already in the tree into staging, verifying it still holds
 /// `sha256` (it may have been edited since its stamp was taken).
 pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<bool, Error> {
-    if let Err(error) = fs::copy(source, destination) {
+    if let Err(error) = crate::fsio::copy_new(source, destination) {
         tracing::debug!(path = %source.display(), %error, "local copy failed; downloading instead");
         return Ok(false);
     }

@@ -181,11 +181,50 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
 /// Writes a small file of the daemon's own (index, records) so a crash
 /// leaves either the old or the new version.
 pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = fs::File::create(&temporary)?;
-    file.write_all(content)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)
+    write_then_rename(path, content, true)
+}
+
+/// Writes `content` to a new temporary beside `path` (see [`create_new`]),
+/// fsynced when `sync`, and renames it over `path`.
+pub fn write_then_rename(path: &Path, content: &[u8], sync: bool) -> io::Result<()> {
+    let temporary = path.with_extension(format!("{}.tmp", unpredictable_name()));
+    let written = create_new(&temporary).and_then(|mut file| {
+        file.write_all(content)?;
+        if sync {
+            file.sync_all()?;
+        }
+        Ok(())
+    });
+    let renamed = written.and_then(|()| fs::rename(&temporary, path));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    renamed
+}
+
+/// Creates a file that did not exist, refusing whatever is at `path`, a
+/// symlink above all (`O_CREAT | O_EXCL | O_NOFOLLOW`): a name planted in
+/// advance (in a tree the app's code can write) is never written through.
+pub fn create_new(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(path)
+}
+
+/// Copies `source` into a new file at `destination` (see [`create_new`]).
+pub fn copy_new(source: &Path, destination: &Path) -> io::Result<u64> {
+    let mut from = fs::File::open(source)?;
+    let mut to = create_new(destination)?;
+    io::copy(&mut from, &mut to)
+}
+
+/// 64 random bits in hex: a temporary name no one can guess and plant first.
+pub fn unpredictable_name() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// The device a path lives on, to tell whether `rename` can cross.
@@ -316,6 +355,47 @@ mod tests {
         remove_empty_parents(root.path(), &root.path().join("a/b/c/d.txt"));
         assert!(!root.path().join("a").exists());
         assert!(root.path().exists());
+    }
+
+    #[test]
+    fn a_symlink_planted_at_a_new_file_name_is_never_written_through() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        fs::write(&secret, b"keep").unwrap();
+        let planted = root.path().join(".x.sync~");
+        symlink(&secret, &planted).unwrap();
+        let dangling = root.path().join(".y.sync~");
+        symlink(outside.path().join("new"), &dangling).unwrap();
+
+        let through_link = create_new(&planted).unwrap_err();
+        let through_dangling = create_new(&dangling).unwrap_err();
+        let source = root.path().join("source");
+        fs::write(&source, b"new content").unwrap();
+        let copied = copy_new(&source, &planted);
+
+        assert_eq!(through_link.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(through_dangling.kind(), io::ErrorKind::AlreadyExists);
+        assert!(copied.is_err());
+        assert_eq!(fs::read(&secret).unwrap(), b"keep");
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn temporary_names_are_unpredictable() {
+        let names: HashSet<String> = (0..100).map(|_| unpredictable_name()).collect();
+        assert_eq!(names.len(), 100);
+        assert!(names.iter().all(|name| name.len() == 16));
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        write_atomically(&path, b"one").unwrap();
+        write_then_rename(&path, b"two", false).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

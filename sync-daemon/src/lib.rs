@@ -45,6 +45,8 @@ pub mod journal;
 pub mod logging;
 pub mod plan;
 pub mod poller;
+pub mod refusals;
+pub mod sandbox;
 pub mod stage;
 pub mod staging;
 pub mod status;
@@ -196,7 +198,15 @@ fn free_loopback_port() -> std::io::Result<u16> {
 /// Makes `--dir` and the state dir, and fails fast when `--dir` cannot be
 /// written: retrying would not fix permissions.
 fn prepare_directories(config: &Config) -> Result<(), CriticalError> {
-    for dir in [&config.dir, &config.state_dir] {
+    let sandbox_home = config
+        .supervise
+        .as_ref()
+        .and_then(|supervise| supervise.sandbox.as_ref())
+        .map(|sandbox| &sandbox.home_dir);
+    for dir in [&config.dir, &config.state_dir]
+        .into_iter()
+        .chain(sandbox_home)
+    {
         std::fs::create_dir_all(dir).map_err(|source| CriticalError::NotWritable {
             path: dir.clone(),
             source,

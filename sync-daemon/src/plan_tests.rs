@@ -133,6 +133,7 @@ fn full(files: Vec<FileEntry>) -> Manifest {
         files,
         deleted: Vec::new(),
         etag: None,
+        refused: Vec::new(),
     }
 }
 
@@ -143,6 +144,7 @@ fn delta(files: Vec<FileEntry>, deleted: &[&str]) -> Manifest {
         files,
         deleted: deleted.iter().map(|text| path(text)).collect(),
         etag: None,
+        refused: Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@ fn manifest(revision: u64, full: bool, etag: Option<&str>) -> Manifest {
         files: Vec::new(),
         deleted: Vec::new(),
         etag: etag.map(str::to_owned),
+        refused: Vec::new(),
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn stage(
     }
     fetch::download(tree.client, &wanted).await?;
     for (source, destination) in duplicates {
-        fs::copy(&source, &destination).map_err(|e| io_error(&destination, e))?;
+        fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
     }
     Ok(kept)
 }

@@ -5,13 +5,17 @@
 //! The preferred place is `<state-dir>/staging`, outside the synced tree (so
 //! no watcher sees half-written files) and on the same filesystem (so
 //! `rename` works). When the state dir is on another filesystem, temp files
-//! go beside their targets instead, named `.<name>.<n>.sync~`: the leading dot
-//! and the trailing `~` are what chokidar and most route and CSS globs
-//! ignore, and the name never ends in `.ts`, `.tsx` or `.css`.
+//! go beside their targets instead, named `.<name>.<random>.sync~`: the
+//! leading dot and the trailing `~` are what chokidar and most route and CSS
+//! globs ignore, and the name never ends in `.ts`, `.tsx` or `.css`.
+//!
+//! The tree is writable by the app's own code, so a temporary name there
+//! must not be guessable (64 random bits), and every temporary is created
+//! with `O_CREAT | O_EXCL | O_NOFOLLOW` ([`fsio::create_new`]): a symlink
+//! planted at the name is refused, never written through.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::CriticalError;
 use crate::fsio;
@@ -20,7 +24,6 @@ use crate::fsio;
 pub struct Staging {
     /// `None` when the state dir is on another filesystem than the tree.
     dir: Option<PathBuf>,
-    counter: AtomicU64,
 }
 
 impl Staging {
@@ -48,27 +51,28 @@ impl Staging {
         if !same_device {
             tracing::warn!(
                 state_dir = %state_dir.display(),
-                "state dir is on another filesystem than --dir; staging beside each target as .<name>.<n>.sync~"
+                "state dir is on another filesystem than --dir; staging beside each target as .<name>.<random>.sync~"
             );
         }
         Ok(Staging {
             dir: same_device.then_some(dir),
-            counter: AtomicU64::new(0),
         })
     }
 
-    /// A fresh temporary path for content bound for `target`. In the
-    /// fallback mode the target's parent must exist before this is written.
+    /// A fresh, unguessable temporary path for content bound for `target`.
+    /// In the fallback mode the target's parent must exist before this is written.
     pub fn temporary_for(&self, target: &Path) -> PathBuf {
-        let number = self.counter.fetch_add(1, Ordering::Relaxed);
+        let random = fsio::unpredictable_name();
         match &self.dir {
-            Some(dir) => dir.join(number.to_string()),
+            Some(dir) => dir.join(random),
             None => {
                 let name = target
                     .file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default();
-                target.with_file_name(format!(".{name}.{number}.sync~"))
+                // A name of 255 bytes leaves no room for the suffix: keep its end.
+                let name = tail_of(&name, 255 - ".".len() - random.len() - ".sync~".len() - 1);
+                target.with_file_name(format!(".{name}.{random}.sync~"))
             }
         }
     }
@@ -77,6 +81,15 @@ impl Staging {
     pub fn beside_targets(&self) -> bool {
         self.dir.is_none()
     }
+}
+
+/// At most `max_bytes` of the end of `name`, cut on a character boundary.
+fn tail_of(name: &str, max_bytes: usize) -> &str {
+    let mut start = name.len().saturating_sub(max_bytes);
+    while !name.is_char_boundary(start) {
+        start += 1;
+    }
+    &name[start..]
 }
 
 /// Temporary files of one cycle; whatever was not renamed into place is
@@ -132,13 +145,27 @@ mod tests {
     }
 
     #[test]
-    fn fallback_names_are_hidden_and_never_look_like_sources() {
-        let staging = Staging {
-            dir: None,
-            counter: AtomicU64::new(7),
-        };
+    fn fallback_names_are_hidden_unguessable_and_never_look_like_sources() {
+        let staging = Staging { dir: None };
         let temporary = staging.temporary_for(Path::new("/app/src/App.tsx"));
-        assert_eq!(temporary, Path::new("/app/src/.App.tsx.7.sync~"));
+        let name = temporary
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let random = name
+            .strip_prefix(".App.tsx.")
+            .and_then(|rest| rest.strip_suffix(".sync~"))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            random.len() == 16 && random.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+        assert_eq!(temporary.parent(), Some(Path::new("/app/src")));
+        assert_ne!(
+            staging.temporary_for(Path::new("/app/src/App.tsx")),
+            temporary
+        );
         for target in ["/a/x.ts", "/a/y.css", "/a/z"] {
             let name = staging
                 .temporary_for(Path::new(target))
@@ -148,6 +175,9 @@ mod tests {
             let name = name.to_string_lossy();
             assert!(name.starts_with('.') && name.ends_with('~'), "{name}");
         }
+        let longest = format!("/a/{}", "é".repeat(127));
+        let name = staging.temporary_for(Path::new(&longest));
+        assert!(name.file_name().unwrap().len() <= 255, "{name:?}");
     }
 
     #[test]

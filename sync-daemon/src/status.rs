@@ -8,15 +8,20 @@ use std::time::Duration;
 use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
 
+use crate::apply::Outcome;
 use crate::backoff::Backoff;
 use crate::client::Client;
 use crate::error::Error;
+use crate::refusals::Refusals;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The last revision applied with nothing refused.
     pub revision: Option<u64>,
     pub dev_server: DevServerState,
     pub message: Option<String>,
+    /// Paths still not on disk: they hold `revision` back and are reported.
+    pub refusals: Refusals,
     pub runtime: Option<RuntimeReport>,
 }
 
@@ -31,16 +36,19 @@ impl StatusBoard {
             revision: None,
             dev_server,
             message: None,
+            refusals: Refusals::default(),
             runtime: None,
         });
         StatusBoard { sender }
     }
 
-    pub fn set_revision(&self, revision: u64) {
+    /// Takes in an applied cycle: its revision, unless a path stands refused.
+    pub fn record_cycle(&self, outcome: &Outcome) {
         self.sender.send_if_modified(|status| {
-            let changed = status.revision != Some(revision);
+            let before = (status.revision, status.refusals.clone());
+            let revision = status.refusals.after_cycle(outcome.refusals());
             status.revision = Some(revision);
-            changed
+            before != (status.revision, status.refusals.clone())
         });
     }
 
@@ -84,12 +92,17 @@ impl StatusBoard {
 }
 
 impl Status {
-    /// Nothing is reported before a first revision is on disk.
+    /// Nothing is reported before a first cycle is applied. Refused paths
+    /// come first in the message, then the dev server's note.
     pub fn report(&self) -> Option<SyncStatusReport> {
+        let notes: Vec<String> = [self.refusals.describe(), self.message.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
         Some(SyncStatusReport {
             revision: self.revision?,
             dev_server: self.dev_server,
-            message: self.message.clone(),
+            message: (!notes.is_empty()).then(|| notes.join("; ")),
             runtime: self.runtime.clone(),
         })
     }
@@ -137,13 +150,21 @@ pub async fn report_changes(client: Client, mut receiver: watch::Receiver<Status
 mod tests {
     use super::*;
 
+    fn applied(revision: u64) -> Outcome {
+        Outcome {
+            revision,
+            full: true,
+            ..Outcome::default()
+        }
+    }
+
     #[test]
     fn nothing_is_reported_before_a_revision_and_repeats_wake_no_one() {
         let board = StatusBoard::new(DevServerState::Starting);
         let mut receiver = board.subscribe();
         assert_eq!(board.current().report(), None);
 
-        board.set_revision(4);
+        board.record_cycle(&applied(4));
         assert!(receiver.has_changed().unwrap());
         let report = receiver.borrow_and_update().report().unwrap();
         assert_eq!(
@@ -152,7 +173,7 @@ mod tests {
         );
 
         // The same revision or dev server state again is no news.
-        board.set_revision(4);
+        board.record_cycle(&applied(4));
         board.set_dev_server(DevServerState::Starting, None);
         assert!(!receiver.has_changed().unwrap());
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sync_protocol::FilePath;
 use tokio::sync::watch;
 
-use crate::apply::{self, Tree};
+use crate::apply::{self, Outcome, Tree};
 use crate::client::{Client, Manifest, Poll};
 use crate::config::Config;
 use crate::error::{CriticalError, Error, RuntimeError};
@@ -88,9 +88,10 @@ async fn sync(
                     Verdict::Apply { backwards: None } => {}
                 }
                 match cycle(&tree, waiting, manifest).await {
-                    Ok(revision) => {
-                        board.set_revision(revision);
-                        applied.send_replace(Some(revision));
+                    Ok(outcome) => {
+                        // Refused paths hold the reported revision back.
+                        board.record_cycle(&outcome);
+                        applied.send_replace(Some(outcome.revision));
                         poller.applied(started.elapsed())
                     }
                     Err(error) => {
@@ -133,7 +134,7 @@ async fn cycle(
     tree: &Tree<'_>,
     waiting: &mut Waiting<'_>,
     manifest: Manifest,
-) -> Result<u64, Error> {
+) -> Result<Outcome, Error> {
     let root = tree.root;
     local_watch::invalidate(root, &mut waiting.index, waiting.watcher.take_touched());
     // A delta names every path it can have written or adopted; only their
@@ -149,7 +150,7 @@ async fn cycle(
     waiting.saver.unsaved = true;
     let index = &mut waiting.index;
     if !waiting.watcher.is_on() {
-        return Ok(outcome.revision);
+        return Ok(outcome);
     }
     match &delta_paths {
         None => waiting.watcher.cover(root, index),
@@ -161,7 +162,7 @@ async fn cycle(
     // per written file closes that gap.
     let written = outcome.written.iter().map(|path| root.join(path.as_str()));
     local_watch::invalidate(root, index, written.collect());
-    Ok(outcome.revision)
+    Ok(outcome)
 }
 
 fn backwards(previous: u64, manifest: &Manifest) {

@@ -3,8 +3,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An application identifier: 1 to 50 characters of `a-z`, `0-9` and `-`,
-/// starting with a letter or a digit, so that `preview-<appId>` is a valid
-/// Fly app name and a valid DNS label.
+/// starting and ending with a letter or a digit, so that `preview-<appId>` is
+/// a valid Fly app name and a valid DNS label (which may not end in `-`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct AppId(String);
@@ -17,6 +17,8 @@ pub enum AppIdError {
     TooLong(usize),
     #[error("app id must start with a lower-case letter or a digit")]
     BadStart,
+    #[error("app id must end with a lower-case letter or a digit, not '-'; drop the trailing '-'")]
+    BadEnd,
     #[error("app id may contain only a-z, 0-9 and '-'; found {0:?}")]
     BadCharacter(char),
 }
@@ -37,6 +39,9 @@ impl AppId {
             .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
         {
             return Err(AppIdError::BadCharacter(bad));
+        }
+        if text.ends_with('-') {
+            return Err(AppIdError::BadEnd);
         }
         Ok(AppId(text.to_owned()))
     }
@@ -81,6 +86,17 @@ mod tests {
         assert_eq!(
             AppId::parse("my-app").unwrap().preview_name(),
             "preview-my-app"
+        );
+    }
+
+    #[test]
+    fn an_app_id_ending_in_a_dash_is_refused_because_no_dns_label_may_end_so() {
+        assert_eq!(AppId::parse("a--b-"), Err(AppIdError::BadEnd));
+        assert_eq!(AppId::parse("a-"), Err(AppIdError::BadEnd));
+        assert!(AppId::parse("a--b").is_ok());
+        assert!(
+            AppIdError::BadEnd.to_string().contains("trailing '-'"),
+            "the message says what to change"
         );
     }
 }

@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// The longest file path accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 1024;
+/// The longest segment (file or directory name) accepted, in bytes: what
+/// ext4, XFS, btrfs and overlayfs can hold (`NAME_MAX`). A longer name
+/// would be saved and then never reach any preview.
+pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Directories the preview owns itself: dependencies and build output are
 /// produced inside the machine, so a synced file there would fight with the
@@ -12,7 +16,8 @@ const RESERVED_SEGMENTS: &[&str] = &["node_modules", ".next"];
 
 /// A validated path of a synced file: relative, `/`-separated, UTF-8, with no
 /// empty, `.` or `..` segment, no backslash, NUL or control character, at most
-/// [`MAX_PATH_BYTES`] bytes, and outside the directories the preview owns.
+/// [`MAX_PATH_BYTES`] bytes with segments of at most [`MAX_SEGMENT_BYTES`],
+/// and outside the directories the preview owns.
 ///
 /// A `FilePath` can be joined onto a directory without leaving it lexically;
 /// the daemon still checks the directories on disk for symlinks.
@@ -30,6 +35,10 @@ pub enum PathError {
     Absolute,
     #[error("path has an empty segment ('//' or a trailing '/'); remove it")]
     EmptySegment,
+    #[error(
+        "path has a segment of {0} bytes; file and directory names may have at most {MAX_SEGMENT_BYTES} bytes, shorten it"
+    )]
+    SegmentTooLong(usize),
     #[error("path has a '.' or '..' segment; spell the path without it")]
     DotSegment,
     #[error("path contains a backslash; use '/' between segments")]
@@ -62,6 +71,9 @@ impl FilePath {
                 "" => return Err(PathError::EmptySegment),
                 "." | ".." => return Err(PathError::DotSegment),
                 _ => {}
+            }
+            if segment.len() > MAX_SEGMENT_BYTES {
+                return Err(PathError::SegmentTooLong(segment.len()));
             }
             if let Some(reserved) = RESERVED_SEGMENTS.iter().find(|r| **r == segment) {
                 return Err(PathError::Reserved(reserved));
@@ -125,6 +137,22 @@ mod tests {
     }
 
     #[test]
+    fn a_name_longer_than_a_filesystem_holds_is_refused_and_the_message_names_the_limit() {
+        let long_name = format!("src/{}.js", "n".repeat(253));
+        let refused = FilePath::parse(&long_name).unwrap_err();
+        assert_eq!(refused, PathError::SegmentTooLong(256));
+        assert!(refused.to_string().contains("255 bytes"), "{refused}");
+        // Multi-byte characters count in bytes, as the filesystem counts them.
+        let wide_name = "é".repeat(128);
+        assert_eq!(
+            FilePath::parse(&wide_name),
+            Err(PathError::SegmentTooLong(256))
+        );
+        let longest = format!("{}/{}", "d".repeat(255), "f".repeat(255));
+        assert_eq!(FilePath::parse(&longest).unwrap().as_str(), longest);
+    }
+
+    #[test]
     fn accepts_ordinary_paths() {
         for text in [
             "a",
@@ -136,10 +164,9 @@ mod tests {
         ] {
             assert_eq!(FilePath::parse(text).unwrap().as_str(), text);
         }
-        assert_eq!(
-            FilePath::parse(&"a".repeat(1024)).unwrap().as_str().len(),
-            1024
-        );
+        let long_path = vec!["a".repeat(255); 4].join("/");
+        assert_eq!(long_path.len(), 1023);
+        assert_eq!(FilePath::parse(&long_path).unwrap().as_str(), long_path);
     }
 
     proptest! {

@@ -13,7 +13,7 @@ mod wire;
 
 pub use app_id::{AppId, AppIdError};
 pub use duration::parse_duration;
-pub use file_path::{FilePath, MAX_PATH_BYTES, PathError};
+pub use file_path::{FilePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, PathError};
 pub use preview::{PreviewResponse, PreviewState, PreviewStep, StepStatus};
 pub use token::{SyncToken, TokenError};
 pub use wire::*;

@@ -39,7 +39,10 @@ fn full_by_default() -> bool {
 }
 
 /// `POST /v1/apps/{appId}/files`: all changes apply in one revision, or none.
+/// An unknown field is refused rather than ignored: a misspelt one would
+/// otherwise silently change what the batch means.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub changes: Vec<BatchChange>,
 }

@@ -296,6 +296,62 @@ async fn daemon_faults_sync_status_reports_each_applied_revision() {
 }
 
 #[tokio::test]
+async fn daemon_faults_a_path_the_daemon_could_not_apply_is_reported_as_an_error_never_as_applied()
+{
+    let stub = Stub::start(true).await;
+    stub.set(1, &[("a.txt", b"a")]);
+    let temp = tempfile::tempdir().unwrap();
+    let daemon = spawn(&stub, &temp);
+    let reports = || stub.shared.lock().unwrap().reports.clone();
+    let reported = |revision: u64| reports().iter().any(|report| report.revision == revision);
+    assert!(
+        wait_until(CONVERGE, || reported(1)).await,
+        "{}",
+        daemon.log()
+    );
+    // A directory someone made where revision 2 puts a file.
+    std::fs::create_dir_all(temp.path().join("app/b.txt/inside")).unwrap();
+
+    stub.set(2, &[("a.txt", b"a2"), ("b.txt", b"b")]);
+
+    let refused_named = || {
+        reports().iter().any(|report| {
+            report.revision == 1
+                && report
+                    .message
+                    .as_deref()
+                    .is_some_and(|message| message.contains("\"b.txt\""))
+        })
+    };
+    assert!(
+        wait_until(CONVERGE, refused_named).await,
+        "{:?}\n{}",
+        reports(),
+        daemon.log()
+    );
+    assert_eq!(
+        std::fs::read(temp.path().join("app/a.txt")).unwrap(),
+        b"a2",
+        "what could be applied was"
+    );
+    assert!(!reported(2), "{:?}", reports());
+
+    // The server drops the path: nothing stands refused any more.
+    stub.set(3, &[("a.txt", b"a3")]);
+    let clean = || {
+        reports()
+            .last()
+            .is_some_and(|report| report.revision == 3 && report.message.is_none())
+    };
+    assert!(
+        wait_until(CONVERGE, clean).await,
+        "{:?}\n{}",
+        reports(),
+        daemon.log()
+    );
+}
+
+#[tokio::test]
 async fn daemon_faults_dev_server_states_are_reported() {
     // Arrange: a package.json, so the daemon installs (slowly enough to be
     // seen) before starting a dev server that records its pid.

@@ -14,6 +14,7 @@ mod fly_client;
 mod fly_faults;
 mod fly_realism;
 mod gateway;
+mod hostile;
 mod lifecycle;
 mod local;
 mod local_push;

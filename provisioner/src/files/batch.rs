@@ -1,6 +1,8 @@
 //! Turns a batch request's changes into validated store changes, naming the
 //! first bad one by index and path.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -19,11 +21,28 @@ pub(crate) fn parse_changes(
             "the batch has no changes; send at least one".to_owned(),
         ));
     }
-    changes
+    let changes = changes
         .into_iter()
         .enumerate()
         .map(|(index, change)| parse_change(index, change, limits))
-        .collect()
+        .collect::<Result<Vec<FileChange>, FilesError>>()?;
+    refuse_duplicates(&changes)?;
+    Ok(changes)
+}
+
+/// Two changes to one path would leave the result to their order: the
+/// caller meant one of them, so it is asked to send only that one.
+fn refuse_duplicates(changes: &[FileChange]) -> Result<(), FilesError> {
+    let mut first_index_of = HashMap::with_capacity(changes.len());
+    for (index, change) in changes.iter().enumerate() {
+        if let Some(first) = first_index_of.insert(change.path.as_str(), index) {
+            return Err(FilesError::BatchInvalid(format!(
+                "changes {first} and {index} both name {:?}; send each path at most once per batch",
+                change.path.as_str()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_change(

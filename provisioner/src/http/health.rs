@@ -9,6 +9,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -47,7 +48,7 @@ pub(super) async fn count_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     // Unmatched paths share one label, so random URLs cannot grow the map.
     let route = request
         .extensions()
@@ -57,8 +58,28 @@ pub(super) async fn count_request(
     let response = next.run(request).await;
     state
         .metrics
-        .count(&method, &route, response.status().as_u16());
+        .count(method, &route, response.status().as_u16());
     response
+}
+
+/// The method as a label: one of the standard methods, else `OTHER`, so a
+/// client making up methods cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    static STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("OTHER", Method::as_str)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -98,4 +119,23 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     super::status::write_task_metrics(&mut text, &state.lifecycle.tasks().snapshot());
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_made_up_method_is_labelled_other_and_standard_ones_by_name() {
+        let made_up = Method::from_bytes(&b"X".repeat(4096)).unwrap();
+        let cases = [
+            (Method::GET, "GET"),
+            (Method::DELETE, "DELETE"),
+            (Method::from_bytes(b"PROPFIND").unwrap(), "OTHER"),
+            (made_up, "OTHER"),
+        ];
+        for (method, label) in cases {
+            assert_eq!(method_label(&method), label);
+        }
+    }
 }

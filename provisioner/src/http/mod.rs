@@ -3,10 +3,13 @@
 //! database driver or to Fly directly.
 
 pub mod auth;
+mod connections;
 pub mod error;
+mod fallback;
 mod files;
 mod health;
 mod previews;
+pub mod serve;
 mod status;
 mod sync;
 
@@ -46,8 +49,11 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::routes())
         .merge(health::routes())
         .merge(previews::routes())
+        .fallback(fallback::route_not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             health::count_request,
@@ -58,7 +64,6 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(request_span)
                 .on_failure(()),
         )
-        // The local driver's edge proxy plugs in here as `.fallback_service(...)`.
         .with_state(state)
 }
 

@@ -15,8 +15,8 @@ use crate::store::{FileStore, SyncTokenStore};
 pub struct SyncStatus {
     pub applied_revision: u64,
     pub dev_server: DevServerState,
-    /// The daemon's note: for a crashed or unresponsive dev server, why,
-    /// with its last output.
+    /// The daemon's note: paths it could not apply, or for a crashed or
+    /// unresponsive dev server, why, with its last output.
     pub message: Option<String>,
     pub runtime: Option<RuntimeReport>,
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sync_protocol::{AppId, DevServerState, RuntimeReport};
 use time::OffsetDateTime;
 
+use crate::lifecycle::app_files::SyncStatus;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{PreviewRecord, PreviewState, StepRecord};
 use crate::lifecycle::service::LifecycleService;
@@ -27,8 +28,9 @@ pub struct PreviewView {
     /// What runs the app in the preview: framework, package manager,
     /// commands and ports, as its daemon last reported them.
     pub runtime: Option<RuntimeReport>,
-    /// Why the preview is not fine: a failed step, or a dev server that
-    /// crashed or never answered (with its last output).
+    /// Why the preview is not fine: a failed step, paths its daemon could
+    /// not apply, or a dev server that crashed or never answered (with its
+    /// last output). A preview missing a file never shows `error: null`.
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -54,10 +56,10 @@ impl LifecycleService {
         view.applied_revision = status.as_ref().map(|status| status.applied_revision);
         if let Some(status) = status {
             view.dev_server = Some(status.dev_server);
-            view.runtime = status.runtime;
-            if view.error.is_none() && dev_server_failed(view.state, status.dev_server) {
+            if view.error.is_none() && reports_a_problem(view.state, &status) {
                 view.error = status.message;
             }
+            view.runtime = status.runtime;
         }
         Ok(view)
     }
@@ -92,12 +94,14 @@ impl LifecycleService {
     }
 }
 
-/// A running preview whose dev server crashed or never answered is not
-/// fine, and the view says so.
-fn dev_server_failed(state: PreviewState, dev_server: DevServerState) -> bool {
+/// A running preview whose daemon could not apply some paths, or whose dev
+/// server crashed or never answered, is not fine, and the view says so. The
+/// daemon sends a message only for those cases.
+fn reports_a_problem(state: PreviewState, status: &SyncStatus) -> bool {
     state == PreviewState::Running
-        && matches!(
-            dev_server,
-            DevServerState::Crashed | DevServerState::Unresponsive
-        )
+        && (status.message.is_some()
+            || matches!(
+                status.dev_server,
+                DevServerState::Crashed | DevServerState::Unresponsive
+            ))
 }

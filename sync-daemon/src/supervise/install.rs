@@ -54,6 +54,7 @@ pub(super) async fn install_if_needed(
             &context.dir,
             &launch::environment(context.dev_port),
             &context.output,
+            context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let status = tokio::select! {

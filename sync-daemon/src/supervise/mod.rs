@@ -96,6 +96,7 @@ pub async fn run(
             &context.dir,
             &launch::environment(context.dev_port),
             &context.output,
+            context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
                 let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;

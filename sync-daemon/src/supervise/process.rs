@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::gateway::OutputTail;
+use crate::sandbox::Sandbox;
 
 /// How long a dev server gets to exit after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
@@ -32,12 +33,23 @@ impl Group {
         dir: &Path,
         environment: &[(&str, String)],
         output: &OutputTail,
+        sandbox: Option<&Sandbox>,
     ) -> Result<Group, String> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(command)
+        // Inside the sandbox nothing of the daemon's environment is passed on;
+        // `environment` is set there explicitly.
+        let mut shell = match sandbox {
+            Some(sandbox) => sandbox.command(command, environment),
+            None => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(command)
+                    .envs(environment.iter().map(|(name, value)| (*name, value)));
+                shell
+            }
+        };
+        let mut child = shell
             .current_dir(dir)
-            .envs(environment.iter().map(|(name, value)| (*name, value)))
             // The token opens this app's files on the provisioner; the app's
             // own code (and its npm scripts) has no use for it.
             .env_remove("SYNC_TOKEN")

@@ -280,7 +280,7 @@ pub async fn route_by_host(
     }
 }
 
-/// The app id named by a `preview-<appId>.localhost[:port]` host, if any.
+/// The app id named by a `preview-<appId>.localhost[.][:port]` host, if any.
 pub fn preview_app_id(host: &str) -> Option<AppId> {
     let name = host.rsplit_once(':').map_or(host, |(name, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
@@ -289,6 +289,8 @@ pub fn preview_app_id(host: &str) -> Option<AppId> {
             host
         }
     });
+    // A fully qualified name ends in a dot (`preview-a.localhost.`): the same host.
+    let name = name.strip_suffix('.').unwrap_or(name);
     let label = name.to_ascii_lowercase();
     let label = label.strip_suffix(".localhost")?.strip_prefix("preview-")?;
     AppId::parse(label).ok()

@@ -148,6 +148,15 @@ fn parses_preview_hosts() {
 }
 
 #[test]
+fn a_fully_qualified_preview_host_with_a_trailing_dot_is_routed() {
+    let parse = |host| preview_app_id(host).map(|id| id.as_str().to_owned());
+    assert_eq!(parse("preview-a1.localhost."), Some("a1".to_owned()));
+    assert_eq!(parse("preview-a1.localhost.:8080"), Some("a1".to_owned()));
+    assert_eq!(parse("preview-a1.localhost.."), None);
+    assert_eq!(parse("preview-a1-.localhost."), None);
+}
+
+#[test]
 fn html_navigation_is_detected() {
     let mut headers = HeaderMap::new();
     headers.insert(
