@@ -5,6 +5,7 @@
 
 mod faults;
 mod realism;
+mod shared_org;
 mod sweeps;
 mod view;
 

@@ -8,15 +8,17 @@ use std::collections::BTreeMap;
 
 use sync_protocol::AppId;
 
-use super::FlyArgs;
 use super::types::{
     Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
     MachineService, StopConfig,
 };
+use super::{FlyArgs, Identity};
 use crate::lifecycle;
 
 /// Metadata key naming the app a machine previews; also the list filter.
 pub const METADATA_APP_ID: &str = "preview_app_id";
+/// Metadata key naming the deployment (`--deployment`) a machine belongs to.
+pub const METADATA_DEPLOYMENT: &str = "preview_deployment";
 /// Metadata key marking machines this provisioner manages.
 pub const METADATA_MANAGED_BY: &str = "managed_by";
 pub const MANAGED_BY_VALUE: &str = "preview-provisioner";
@@ -79,10 +81,14 @@ impl Default for PreviewMachineSettings {
 }
 
 /// The metadata every preview machine carries (and is found by).
-pub fn preview_metadata(app_id: &AppId) -> BTreeMap<String, String> {
+pub fn preview_metadata(app_id: &AppId, identity: &Identity) -> BTreeMap<String, String> {
     BTreeMap::from([
         (METADATA_APP_ID.to_owned(), app_id.to_string()),
         (METADATA_MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (
+            METADATA_DEPLOYMENT.to_owned(),
+            identity.deployment().to_owned(),
+        ),
     ])
 }
 
@@ -90,6 +96,7 @@ pub fn preview_metadata(app_id: &AppId) -> BTreeMap<String, String> {
 /// what setting the secrets returned, so the machine boots with them.
 pub fn preview_machine_request(
     settings: &PreviewMachineSettings,
+    identity: &Identity,
     app_id: &AppId,
     secrets_version: Option<i64>,
 ) -> CreateMachineRequest {
@@ -131,7 +138,7 @@ pub fn preview_machine_request(
                 policy: Some("on-failure".to_owned()),
                 max_retries: None,
             }),
-            metadata: preview_metadata(app_id),
+            metadata: preview_metadata(app_id, identity),
             // The machine must survive stop and suspend, so it never destroys itself.
             auto_destroy: None,
             stop_config: Some(StopConfig {
@@ -139,7 +146,7 @@ pub fn preview_machine_request(
                 timeout: Some(STOP_TIMEOUT.to_owned()),
             }),
         },
-        name: Some(app_id.preview_name()),
+        name: Some(identity.app_name(app_id)),
         region: Some(settings.region.clone()),
         min_secrets_version: secrets_version,
         skip_launch: None,
@@ -153,7 +160,9 @@ mod tests {
     #[test]
     fn preview_machine_shape() {
         let app_id = AppId::parse("demo").unwrap();
-        let request = preview_machine_request(&PreviewMachineSettings::default(), &app_id, Some(7));
+        let identity = Identity::new("production", "preview-").unwrap();
+        let settings = PreviewMachineSettings::default();
+        let request = preview_machine_request(&settings, &identity, &app_id, Some(7));
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(json["region"], "iad");
         assert_eq!(json["min_secrets_version"], 7);
@@ -170,6 +179,8 @@ mod tests {
             serde_json::json!(["tls", "http"])
         );
         assert_eq!(config["metadata"][METADATA_APP_ID], "demo");
+        assert_eq!(config["metadata"][METADATA_DEPLOYMENT], "production");
+        assert_eq!(json["name"], "preview-demo");
         assert_eq!(config["restart"]["policy"], "on-failure");
         assert_eq!(
             config["stop_config"],

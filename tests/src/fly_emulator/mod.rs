@@ -250,11 +250,17 @@ impl FlyEmulator {
 
     /// Puts an app in place as if someone else had created it long ago.
     pub fn insert_app(&self, name: &str, org_slug: &str) {
+        self.insert_app_in_network(name, org_slug, None);
+    }
+
+    /// Like `insert_app`, with the app's private network (which marks a deployment's apps).
+    pub fn insert_app_in_network(&self, name: &str, org_slug: &str, network: Option<&str>) {
         let mut world = self.shared.world();
         let id = world.new_id(16);
         let now = tokio::time::Instant::now();
         let long_ago = now.checked_sub(Duration::from_secs(3600)).unwrap_or(now);
-        let app = apps_api::new_app(id, name, org_slug, None, long_ago);
+        let network = network.map(str::to_owned);
+        let app = apps_api::new_app(id, name, org_slug, network, long_ago);
         world.apps.insert(name.to_owned(), app);
     }
 

@@ -23,10 +23,11 @@ use serde::{Deserialize, Serialize};
 use sync_protocol::AppId;
 
 use crate::fly::machine_config::{
-    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY, PreviewMachineSettings,
+    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_DEPLOYMENT, METADATA_MANAGED_BY,
+    PreviewMachineSettings,
 };
 use crate::fly::types::Machine;
-use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError};
+use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
 use crate::lifecycle::Autostop;
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
@@ -86,6 +87,8 @@ pub struct FlyData {
 pub struct FlyDriverConfig {
     /// Organization that owns the preview apps.
     pub org_slug: String,
+    /// This deployment and its app names (see `fly::identity`).
+    pub identity: Identity,
     pub machine: PreviewMachineSettings,
     /// How long one start, stop or provisioning wait may take in all.
     pub wait_budget: Duration,
@@ -110,9 +113,18 @@ impl FlyDriver {
             .fly_api_token
             .clone()
             .ok_or_else(|| anyhow::anyhow!("the fly driver needs FLY_API_TOKEN"))?;
+        let deployment = args.deployment.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the fly driver needs --deployment (PROVISIONER_DEPLOYMENT), e.g. production: \
+                 a Fly organization is shared, and a provisioner only touches previews of its own deployment"
+            )
+        })?;
+        let identity =
+            Identity::new(deployment, &args.fly_app_prefix).map_err(anyhow::Error::msg)?;
         let client = FlyClient::new(FlyClientConfig::new(args.fly_api_url.clone(), token))?;
         let config = FlyDriverConfig {
             org_slug: args.fly_org_slug.clone(),
+            identity,
             machine: PreviewMachineSettings::from_args(args, autostop),
             wait_budget: Duration::from_secs(180),
             visibility_budget: Duration::from_secs(60),
@@ -124,15 +136,21 @@ impl FlyDriver {
         &self.client
     }
 
+    /// The Fly app of `app_id`'s preview: `<prefix><appId>`.
+    pub fn app_name(&self, app_id: &AppId) -> String {
+        self.config.identity.app_name(app_id)
+    }
+
     /// The live machine of `app_id` that carries our metadata, if any.
     async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
         let filter = [
             (METADATA_APP_ID, app_id.as_str()),
             (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
+            (METADATA_DEPLOYMENT, self.config.identity.deployment()),
         ];
         let machines = self
             .client
-            .list_machines(&app_id.preview_name(), &filter)
+            .list_machines(&self.app_name(app_id), &filter)
             .await?;
         Ok(machines
             .into_iter()
@@ -171,7 +189,7 @@ impl FlyDriver {
         states: &[&str],
         version: Option<&str>,
     ) -> Result<(), FlyError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let budget = self.config.wait_budget;
         self.client
             .wait_for_state(&name, machine_id, states, budget, version)
@@ -207,7 +225,7 @@ impl PlatformDriver for FlyDriver {
         };
         match self
             .client
-            .get_machine(&app_id.preview_name(), &machine_id)
+            .get_machine(&self.app_name(app_id), &machine_id)
             .await
         {
             Ok(machine) => Ok(parse_state(&machine.state)),
@@ -244,7 +262,7 @@ impl PlatformDriver for FlyDriver {
     }
 
     fn url(&self, app_id: &AppId) -> String {
-        format!("https://{}.fly.dev", app_id.preview_name())
+        format!("https://{}.fly.dev", self.app_name(app_id))
     }
 
     /// Apps named `preview-<appId>` whose machines carry our metadata (see `inventory.rs`).

@@ -65,6 +65,7 @@ mod tests {
         assert!(matches!(transient, DriverError::Transient(_)));
         let refused = DriverError::from(FlyError::NameTaken {
             name: "preview-x".to_owned(),
+            holder: "another Fly organization".to_owned(),
         });
         assert!(matches!(refused, DriverError::Permanent(_)));
     }

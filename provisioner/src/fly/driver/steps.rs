@@ -9,9 +9,9 @@ use sync_protocol::AppId;
 use tokio::time::Instant;
 
 use super::{FlyData, FlyDriver};
-use crate::fly::FlyError;
 use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
 use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine};
+use crate::fly::{FlyError, Identity};
 use crate::lifecycle::driver::{DriverError, PreviewSpec};
 
 /// How long a machine may be missing from lists after its create (Fly's
@@ -25,16 +25,18 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let key = data
             .create_key
             .get_or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
             .clone();
+        Identity::check_app_name(&name).map_err(DriverError::permanent)?;
         let request = CreateAppRequest {
             name: name.clone(),
             org_slug: self.config.org_slug.clone(),
-            // Its own private network: previews of different users cannot reach each other.
-            network: Some(name.clone()),
+            // Its own private network, so previews of different users cannot
+            // reach each other; its name carries our deployment, marking the app ours.
+            network: Some(self.config.identity.network(&name)),
             idempotency_key: Some(key),
         };
         self.client.create_app(&request).await?;
@@ -45,7 +47,7 @@ impl FlyDriver {
     }
 
     pub(super) async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
         let allocated = self.client.ensure_ips(&name, &kinds).await?;
         Ok(match allocated.len() {
@@ -65,7 +67,7 @@ impl FlyDriver {
         ]);
         let version = self
             .client
-            .set_secrets(&spec.app_id.preview_name(), values)
+            .set_secrets(&self.app_name(&spec.app_id), values)
             .await?;
         match version {
             Some(version) => {
@@ -83,8 +85,13 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
-        let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
+        let name = self.app_name(app_id);
+        let request = preview_machine_request(
+            &self.config.machine,
+            &self.config.identity,
+            app_id,
+            data.secrets_version,
+        );
         // A create whose answer was lost may still have made the machine, so
         // every attempt first looks for one carrying our metadata; lists lag
         // writes, so after such a failure the look lasts a while.
@@ -142,12 +149,12 @@ impl FlyDriver {
         let budget = self.config.visibility_budget;
         let machine = self
             .client
-            .wait_for_machine(&app_id.preview_name(), &machine_id, budget)
+            .wait_for_machine(&self.app_name(app_id), &machine_id, budget)
             .await?;
         // A machine that went to sleep before we looked (autostop) is woken.
         if matches!(machine.state.as_str(), "stopped" | "suspended") {
             self.client
-                .start_machine(&app_id.preview_name(), &machine_id, None)
+                .start_machine(&self.app_name(app_id), &machine_id, None)
                 .await?;
         }
         self.wait(app_id, &machine_id, &["started"], machine.version())

@@ -16,7 +16,7 @@ use crate::lifecycle::driver::DriverError;
 impl FlyDriver {
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
     pub(super) async fn destroy_app(&self, app_id: &AppId) -> Result<(), DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         match self.client.delete_app(&name).await {
             Ok(()) | Err(FlyError::NotFound { .. }) => {}
             Err(error) => return Err(error.into()),
@@ -54,7 +54,7 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<FlyStep, DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         match self.client.get_app(&name).await {
             Err(FlyError::NotFound { .. }) => {
                 tracing::warn!("the preview's app is gone; making it again");
