@@ -30,7 +30,7 @@ impl Platform {
         let driver: Arc<dyn PreviewDriver> = match kind {
             DriverKind::Fly => {
                 let fly = &args.fly;
-                let driver = FlyDriver::from_args(fly, args.lifecycle.autostop)?;
+                let driver = FlyDriver::from_args(fly)?;
                 tracing::info!(
                     driver = "fly", chosen_by = why, org = %fly.fly_org_slug,
                     deployment = fly.deployment.as_deref().unwrap_or_default(),

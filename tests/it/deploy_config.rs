@@ -262,7 +262,7 @@ fn runtime_image_reads_what_the_fly_driver_sets() {
         panic!("`provisioner serve` parses as serve")
     };
     let app_id = sync_protocol::AppId::parse("demo").unwrap();
-    let settings = PreviewMachineSettings::from_args(&args.fly, args.lifecycle.autostop);
+    let settings = PreviewMachineSettings::from_args(&args.fly);
     let identity = provisioner::fly::Identity::new("production", &args.fly.fly_app_prefix).unwrap();
     let request = preview_machine_request(&settings, &identity, &app_id, None);
     let request = serde_json::to_value(request).unwrap();

@@ -13,7 +13,6 @@ use super::types::{
     MachineService, StopConfig,
 };
 use super::{FlyArgs, Identity};
-use crate::lifecycle;
 
 /// Metadata key naming the app a machine previews; also the list filter.
 pub const METADATA_APP_ID: &str = "preview_app_id";
@@ -43,24 +42,25 @@ pub struct PreviewMachineSettings {
     pub region: String,
     pub cpus: u32,
     pub memory_mb: u32,
+    /// Fly's proxy autostop. `Off` unless a caller wants Fly to own idleness:
+    /// the proxy sees only inbound proxied requests, not the editor's
+    /// heartbeats nor the daemon's outbound long-poll, so the provisioner's
+    /// idle reaper is the one owner (docs `launch/autostop-autostart`).
     pub autostop: Autostop,
     /// The dev server's port inside the machine.
     pub port: u16,
 }
 
 impl PreviewMachineSettings {
-    /// The settings `serve` runs with; `autostop` is the lifecycle's idle policy.
-    pub fn from_args(args: &FlyArgs, autostop: lifecycle::Autostop) -> PreviewMachineSettings {
+    /// The settings `serve` runs with: the lifecycle's idle reaper stops or
+    /// suspends idle previews, so Fly's proxy autostop is off (autostart stays on).
+    pub fn from_args(args: &FlyArgs) -> PreviewMachineSettings {
         PreviewMachineSettings {
             image: args.preview_image.clone(),
             region: args.fly_region.clone(),
             cpus: args.preview_cpus,
             memory_mb: args.preview_memory_mb,
-            autostop: match autostop {
-                lifecycle::Autostop::Suspend => Autostop::Suspend,
-                lifecycle::Autostop::Stop => Autostop::Stop,
-                lifecycle::Autostop::Off => Autostop::Off,
-            },
+            autostop: Autostop::Off,
             port: args.preview_port,
         }
     }
@@ -74,7 +74,7 @@ impl Default for PreviewMachineSettings {
             region: "iad".to_owned(),
             cpus: 1,
             memory_mb: 1024,
-            autostop: Autostop::Suspend,
+            autostop: Autostop::Off,
             port: 3000,
         }
     }
@@ -172,7 +172,7 @@ mod tests {
             serde_json::json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024})
         );
         assert_eq!(config["services"][0]["internal_port"], 3000);
-        assert_eq!(config["services"][0]["autostop"], "suspend");
+        assert_eq!(config["services"][0]["autostop"], "off");
         assert_eq!(config["services"][0]["autostart"], true);
         assert_eq!(
             config["services"][0]["ports"][0]["handlers"],

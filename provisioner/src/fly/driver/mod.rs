@@ -28,7 +28,6 @@ use crate::fly::machine_config::{
 };
 use crate::fly::types::Machine;
 use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
-use crate::lifecycle::Autostop;
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
 };
@@ -108,7 +107,7 @@ impl FlyDriver {
     }
 
     /// The driver `serve` uses when a Fly token is configured.
-    pub fn from_args(args: &FlyArgs, autostop: Autostop) -> anyhow::Result<FlyDriver> {
+    pub fn from_args(args: &FlyArgs) -> anyhow::Result<FlyDriver> {
         let token = args
             .fly_api_token
             .clone()
@@ -125,7 +124,7 @@ impl FlyDriver {
         let config = FlyDriverConfig {
             org_slug: args.fly_org_slug.clone(),
             identity,
-            machine: PreviewMachineSettings::from_args(args, autostop),
+            machine: PreviewMachineSettings::from_args(args),
             wait_budget: Duration::from_secs(180),
             visibility_budget: Duration::from_secs(60),
         };
