@@ -80,6 +80,17 @@ impl Default for PreviewMachineSettings {
     }
 }
 
+/// Fly sizes memory in 256 MB units, and suspends machines of at most 2048 MB.
+pub fn check_memory_mb(memory_mb: u32) -> Result<(), String> {
+    if memory_mb == 0 || !memory_mb.is_multiple_of(256) || memory_mb > 2048 {
+        return Err(format!(
+            "--preview-memory-mb (PREVIEW_MEMORY_MB) {memory_mb} must be a multiple of 256 \
+             from 256 to 2048 (Fly sizes memory in 256 MB units and suspends at most 2048 MB)"
+        ));
+    }
+    Ok(())
+}
+
 /// The metadata every preview machine carries (and is found by).
 pub fn preview_metadata(app_id: &AppId, identity: &Identity) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -156,6 +167,25 @@ pub fn preview_machine_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_is_a_multiple_of_256_up_to_what_suspend_allows() {
+        for (memory_mb, ok) in [
+            (256, true),
+            (1024, true),
+            (2048, true),
+            (0, false),
+            (1000, false),
+            (2304, false),
+        ] {
+            assert_eq!(check_memory_mb(memory_mb).is_ok(), ok, "{memory_mb}");
+        }
+        assert!(
+            check_memory_mb(1000)
+                .unwrap_err()
+                .contains("PREVIEW_MEMORY_MB")
+        );
+    }
 
     #[test]
     fn preview_machine_shape() {

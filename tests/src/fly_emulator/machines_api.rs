@@ -85,8 +85,8 @@ fn create(shared: &Shared, request: &Request) -> Answer {
     if min_secrets_version.is_some_and(|wanted| wanted > app.secrets_version) {
         return error(400, "min_secrets_version is newer than the app's secrets");
     }
-    if memory_mb == 0 {
-        return error(400, "guest.memory_mb must be positive");
+    if memory_mb == 0 || !memory_mb.is_multiple_of(256) {
+        return error(400, "guest.memory_mb must be a multiple of 256");
     }
     let mut machine = MachineRecord {
         id: id.clone(),

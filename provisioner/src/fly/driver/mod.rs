@@ -24,7 +24,7 @@ use sync_protocol::AppId;
 
 use crate::fly::machine_config::{
     MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_DEPLOYMENT, METADATA_MANAGED_BY,
-    PreviewMachineSettings,
+    PreviewMachineSettings, check_memory_mb,
 };
 use crate::fly::types::Machine;
 use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
@@ -120,6 +120,7 @@ impl FlyDriver {
         })?;
         let identity =
             Identity::new(deployment, &args.fly_app_prefix).map_err(anyhow::Error::msg)?;
+        check_memory_mb(args.preview_memory_mb).map_err(anyhow::Error::msg)?;
         let client = FlyClient::new(FlyClientConfig::new(args.fly_api_url.clone(), token))?;
         let config = FlyDriverConfig {
             org_slug: args.fly_org_slug.clone(),
