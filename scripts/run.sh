@@ -17,6 +17,14 @@ case "$profile" in
 esac
 
 command -v node >/dev/null 2>&1 || { echo "run.sh: previews run Node dev servers; install node and npm first" >&2; exit 1; }
+# Local previews run app code in a sandbox (bubblewrap); serve refuses to run
+# them without one unless told --allow-unsandboxed-previews.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "run.sh: installing bubblewrap, the sandbox local previews run in"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  { as_root apt-get update -qq && as_root apt-get install -y -qq bubblewrap; } ||
+    echo "run.sh: could not install bubblewrap; serve will say what to do" >&2
+fi
 cargo build --locked --profile "$profile" -p provisioner -p sync-daemon --bins
 
 mkdir -p "$data_dir"

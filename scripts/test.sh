@@ -14,11 +14,14 @@ bash scripts/lint-images.sh --no-test # hadolint + shellcheck; fly.toml is check
 step "build binaries the end-to-end tests spawn"
 cargo build --workspace --bins --locked
 
-step "browser test prerequisites: Debian's chromium, playwright-core"
-if ! command -v chromium >/dev/null 2>&1; then
+step "test prerequisites: Debian's chromium (browser tests) and bubblewrap (the local previews' sandbox), playwright-core"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_if_needed apt-get update -qq
-  sudo_if_needed apt-get install -y -qq chromium
+  sudo_if_needed apt-get install -y -qq "${missing[@]}"
 fi
 (cd tests/browser && npm ci --no-audit --no-fund)
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sync_protocol::parse_duration;
 
 pub use crate::fly::FlyArgs;
@@ -19,6 +21,28 @@ pub use crate::local::LocalArgs;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses this process's arguments, refusing the operator key on the
+    /// command line of `serve`: any process on the machine can read a
+    /// long-running process's `/proc/<pid>/cmdline`.
+    pub fn parse_checked() -> Cli {
+        let matches = Cli::command().get_matches();
+        if let Some(("serve", serve)) = matches.subcommand()
+            && serve.value_source("api_key") == Some(ValueSource::CommandLine)
+        {
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "--api-key on the command line is readable by every process on this machine \
+                     (/proc/<pid>/cmdline); set PROVISIONER_API_KEY in the environment instead, \
+                     or leave it unset to use the key kept in <data-dir>/api-key",
+                )
+                .exit();
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
 }
 
 // Parsed once at start-up: the size gap between variants costs nothing, and
@@ -39,7 +63,25 @@ pub struct PushArgs {
     pub app: sync_protocol::AppId,
 
     /// The directory to upload (`node_modules/`, `.git/`, `dist/` are left out).
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "git", conflicts_with = "git")]
+    pub dir: Option<PathBuf>,
+
+    /// Import a git repository instead: `URL` or `URL#ref` (branch or tag).
+    #[arg(long, value_name = "URL[#REF]")]
+    pub git: Option<String>,
+
+    /// With --git: the app's directory inside the repository.
+    #[arg(long, requires = "git")]
+    pub git_subdir: Option<String>,
+
+    /// With --git: a token that may read a private repository.
+    #[arg(
+        long,
+        env = "PROVISIONER_GIT_TOKEN",
+        hide_env_values = true,
+        requires = "git"
+    )]
+    pub git_token: Option<String>,
 
     /// Base URL of the provisioner.
     #[arg(long, env = "PROVISIONER_URL", default_value = "http://127.0.0.1:8080")]
@@ -86,7 +128,8 @@ pub struct HttpArgs {
     #[arg(long, env = "PROVISIONER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Operator API key; when unset, one is generated, printed once and kept in the data dir.
+    /// Operator API key, from the environment only (never the command line);
+    /// when unset, one is generated, printed once and kept in the data dir.
     #[arg(long, env = "PROVISIONER_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 

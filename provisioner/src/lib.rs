@@ -7,6 +7,7 @@ pub mod config;
 pub mod files;
 pub mod fly;
 pub mod http;
+pub mod import;
 pub mod lifecycle;
 pub mod local;
 pub mod platform;

@@ -1,10 +1,8 @@
-use clap::Parser;
-
 use provisioner::config::Cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     provisioner::telemetry::init();
     match provisioner::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

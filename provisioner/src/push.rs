@@ -1,22 +1,22 @@
 //! `provisioner push --app ID DIR`: the quickstart's second command. Uploads
 //! a directory through the files API (one batch: changed and new files, and
 //! deletes of files no longer in the directory), provisions the preview and
-//! prints its URL. A client of the HTTP API like any editor; it reads nothing
+//! prints its URL. `--git URL[#ref]` asks the provisioner to import a
+//! repository instead. A client of the HTTP API like any editor; it reads nothing
 //! from the store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sync_protocol::{
-    BatchChange, BatchRequest, FilePath, ManifestResponse, PreviewResponse, WriteResponse,
-    sha256_hex,
-};
+use serde_json::json;
+use sync_protocol::{BatchRequest, FilePath, ManifestResponse, PreviewResponse, WriteResponse};
 
 use crate::config::PushArgs;
+use crate::import::tree::batch_changes;
 
 /// Directories a local checkout holds that a preview makes itself, or never needs.
 const SKIPPED_DIRS: &[&str] = &["node_modules", ".git", ".next", "dist", ".vite"];
@@ -30,34 +30,13 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         .context("failed to build an HTTP client")?;
     let app = args.app.as_str();
 
-    let local = read_tree(&args.dir)?;
+    let Some(dir) = &args.dir else {
+        let source = args.git.as_deref().unwrap_or_default();
+        return push_git(&client, &server, &api_key, &args, source).await;
+    };
+    let local = read_tree(dir)?;
     let remote = remote_manifest(&client, &server, &api_key, app).await?;
-    let mut changes: Vec<BatchChange> = Vec::new();
-    for (path, content) in &local {
-        if remote.get(path) == Some(&sha256_hex(content)) {
-            continue;
-        }
-        changes.push(match std::str::from_utf8(content) {
-            Ok(text) => BatchChange {
-                path: path.clone(),
-                content: Some(text.to_owned()),
-                ..BatchChange::default()
-            },
-            Err(_) => BatchChange {
-                path: path.clone(),
-                content_base64: Some(base64::engine::general_purpose::STANDARD.encode(content)),
-                ..BatchChange::default()
-            },
-        });
-    }
-    let local_paths: BTreeSet<&String> = local.keys().collect();
-    for path in remote.keys().filter(|path| !local_paths.contains(path)) {
-        changes.push(BatchChange {
-            path: path.clone(),
-            delete: Some(true),
-            ..BatchChange::default()
-        });
-    }
+    let changes = batch_changes(&local, &remote);
     let change_count = changes.len();
     if change_count == 0 {
         println!("{app}: {} files, all already saved", local.len());
@@ -84,6 +63,61 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         None => bail!("the provisioner returned no preview URL: {preview:?}"),
     }
     Ok(())
+}
+
+/// `--git URL[#ref]`: the provisioner imports the repository and boots the
+/// preview; each step is printed with its log line.
+async fn push_git(
+    client: &reqwest::Client,
+    server: &str,
+    api_key: &str,
+    args: &PushArgs,
+    source: &str,
+) -> anyhow::Result<()> {
+    let app = args.app.as_str();
+    let (url, reference) = match source.split_once('#') {
+        Some((url, reference)) => (url, Some(reference)),
+        None => (source, None),
+    };
+    let body = json!({
+        "git": { "url": url, "ref": reference, "subdir": args.git_subdir },
+        "token": args.git_token,
+    });
+    let imported: Imported = call(
+        client
+            .post(format!("{server}/v1/apps/{app}/import"))
+            .bearer_auth(api_key)
+            .json(&body),
+    )
+    .await?;
+    for step in &imported.import.steps {
+        println!("{app}: {} {}: {}", step.name, step.status, step.log);
+    }
+    println!("{app}: preview {}", imported.preview.state);
+    match imported.preview.url {
+        Some(url) => println!("open {url}"),
+        None => bail!("the provisioner returned no preview URL"),
+    }
+    Ok(())
+}
+
+/// The import answer, as much of it as `push` prints.
+#[derive(Deserialize)]
+struct Imported {
+    import: ImportedSteps,
+    preview: PreviewResponse,
+}
+
+#[derive(Deserialize)]
+struct ImportedSteps {
+    steps: Vec<ImportedStep>,
+}
+
+#[derive(Deserialize)]
+struct ImportedStep {
+    name: String,
+    status: String,
+    log: String,
 }
 
 /// The key from the flag or env, else the one `serve` keeps in its data dir.

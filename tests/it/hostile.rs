@@ -6,3 +6,4 @@ mod answers;
 mod inputs;
 mod resources;
 mod sandbox;
+mod secrets;

@@ -2,36 +2,29 @@
 //! sync-daemons supervising a one-file node dev server, reached through the
 //! edge proxy on loopback.
 
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
 
-use preview_tests::local_preview::{DEV_SERVER, LocalProvisioner, process_exists, wait_gone};
+use preview_tests::local_preview::{
+    DEV_SERVER, LocalProvisioner, process_exists, process_inside, processes_inside, wait_gone,
+};
 use sync_protocol::PreviewState;
 
 const BOOT: Duration = Duration::from_secs(30);
 
-/// Pids of every process whose working directory is inside `dir`.
-fn processes_inside(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
-        })
-        .collect()
-}
-
+/// The dev server's pid as this machine sees it, once it answers.
 async fn dev_server_pid(provisioner: &LocalProvisioner, app: &str) -> i32 {
-    let body = provisioner
+    provisioner
         .visit_until(app, "/pid", BOOT, |status, _| status == 200)
         .await
         .expect("dev server answers");
-    body.trim().parse().expect("a pid")
+    let app_dir = provisioner
+        .data_dir()
+        .join("previews")
+        .join(app)
+        .join("app");
+    process_inside(&app_dir, "server.js").expect("the dev server runs inside its app dir")
 }
 
 #[tokio::test]
@@ -215,14 +208,22 @@ async fn crashed_dev_server_is_restarted() {
 
     let _ = provisioner.visit("crashy", "/crash", "*/*").await;
 
-    let second: i32 = provisioner
-        .visit_until("crashy", "/pid", BOOT, |status, body| {
-            status == 200 && body != first_pid.to_string()
+    let app_dir = provisioner.data_dir().join("previews/crashy/app");
+    let mut second = None;
+    for _ in 0..600 {
+        second = process_inside(&app_dir, "server.js").filter(|pid| *pid != first_pid);
+        if second.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = second.expect("a new dev server runs");
+    provisioner
+        .visit_until("crashy", "/", BOOT, |status, body| {
+            status == 200 && body == "still here"
         })
         .await
-        .expect("restarted")
-        .parse()
-        .expect("pid");
+        .expect("restarted");
     assert!(!process_exists(first_pid));
     assert!(process_exists(second));
 }

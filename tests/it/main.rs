@@ -15,6 +15,7 @@ mod fly_faults;
 mod fly_realism;
 mod gateway;
 mod hostile;
+mod import;
 mod lifecycle;
 mod local;
 mod local_push;

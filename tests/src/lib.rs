@@ -7,6 +7,7 @@ pub mod binaries;
 pub mod daemon;
 pub mod fly_calls;
 pub mod fly_emulator;
+pub mod git_server;
 pub mod launch;
 pub mod lifecycle_client;
 pub mod local_preview;

@@ -8,6 +8,7 @@ pub mod error;
 mod fallback;
 mod files;
 mod health;
+mod import;
 mod previews;
 pub mod serve;
 mod status;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
+        .merge(import::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

@@ -4,13 +4,14 @@
 
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
+use serde::Deserialize;
 use sync_protocol::{AppId, BlobBatchRequest, SyncStatusReport, SyncToken, SyncTokenResponse};
 
 use super::auth::{FilesReader, Operator, SyncAgent};
@@ -82,12 +83,26 @@ async fn post_blob_batch(
 }
 
 /// Mints a token; only its digest is kept, and earlier tokens stay valid.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintQuery {
+    /// Revoke every earlier token of the app first: a leaked token stops
+    /// working, and so does a running preview's until it is provisioned again.
+    #[serde(default)]
+    rotate: bool,
+}
+
 async fn post_sync_token(
     _operator: Operator,
     State(state): State<AppState>,
     Path(app_id): Path<String>,
+    Query(query): Query<MintQuery>,
 ) -> Result<Response, ApiError> {
     let app_id = AppId::parse(&app_id)?;
+    if query.rotate {
+        let revoked = state.sync_tokens.revoke_sync_tokens(&app_id).await?;
+        tracing::info!(%app_id, revoked, "sync tokens revoked for rotation");
+    }
     let token = SyncToken::new(app_id.clone(), rand::random());
     state
         .sync_tokens

@@ -26,6 +26,10 @@ pub trait AppFiles: Send + Sync + 'static {
     /// Mints a sync token for the app's daemon.
     async fn mint_sync_token(&self, app_id: &AppId) -> anyhow::Result<SyncToken>;
 
+    /// Ends every sync token of the app: a destroyed preview's token must
+    /// not keep reading the app's files.
+    async fn revoke_sync_tokens(&self, app_id: &AppId) -> anyhow::Result<u64>;
+
     /// The app's current files revision (0 when it holds no files).
     async fn files_revision(&self, app_id: &AppId) -> anyhow::Result<u64>;
 
@@ -46,6 +50,10 @@ impl AppFiles for StoreAppFiles {
         // Older tokens stay valid, so a machine made by an earlier attempt keeps syncing.
         self.tokens.add_sync_token(app_id, &token.digest()).await?;
         Ok(token)
+    }
+
+    async fn revoke_sync_tokens(&self, app_id: &AppId) -> anyhow::Result<u64> {
+        Ok(self.tokens.revoke_sync_tokens(app_id).await?)
     }
 
     async fn files_revision(&self, app_id: &AppId) -> anyhow::Result<u64> {

@@ -183,6 +183,12 @@ impl LifecycleService {
             self.save(record, EventKind::State).await?;
             return Err(error.into());
         }
+        // Revoked before the preview is reported deleted, so a `deleted`
+        // preview never has a token that still reads the files.
+        self.files
+            .revoke_sync_tokens(&record.app_id)
+            .await
+            .map_err(LifecycleError::Files)?;
         record.driver_data = DriverData::new();
         record.error = None;
         self.transition(record, PreviewState::Deleted, EventKind::State)

@@ -25,13 +25,20 @@ pub(crate) struct FakeFiles {
     revision: Mutex<u64>,
     applied: Mutex<Option<u64>>,
     minted: Mutex<usize>,
+    /// Tokens minted and not revoked since.
+    live_tokens: Mutex<u64>,
 }
 
 #[async_trait]
 impl AppFiles for FakeFiles {
     async fn mint_sync_token(&self, app_id: &AppId) -> anyhow::Result<SyncToken> {
         *self.minted.lock().unwrap() += 1;
+        *self.live_tokens.lock().unwrap() += 1;
         Ok(SyncToken::new(app_id.clone(), [9; 32]))
+    }
+
+    async fn revoke_sync_tokens(&self, _app_id: &AppId) -> anyhow::Result<u64> {
+        Ok(std::mem::take(&mut *self.live_tokens.lock().unwrap()))
     }
 
     async fn files_revision(&self, _app_id: &AppId) -> anyhow::Result<u64> {
@@ -264,12 +271,18 @@ async fn delete_is_idempotent_and_leaves_nothing_on_the_platform() {
     let app_id = app("shop");
     settle(h.service.provision(&app_id).await.unwrap()).await;
 
+    assert!(*h.files.live_tokens.lock().unwrap() > 0);
     let first = h.service.delete(&app_id).await.unwrap();
+    let tokens_after_delete = *h.files.live_tokens.lock().unwrap();
     let second = h.service.delete(&app_id).await.unwrap();
     let unknown = h.service.delete(&app("never")).await;
     let reprovisioned = settle(h.service.provision(&app_id).await.unwrap()).await;
 
     assert_eq!(first.state, PreviewState::Deleted);
+    assert_eq!(
+        tokens_after_delete, 0,
+        "a destroyed preview's tokens are revoked"
+    );
     assert_eq!(second.state, PreviewState::Deleted);
     assert_eq!(h.driver.calls("destroy"), 1);
     assert!(matches!(unknown, Err(LifecycleError::NotFound(_))));

@@ -19,4 +19,10 @@ pub struct LocalArgs {
     /// package.json changes; detected from each app's lockfile when unset.
     #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
     pub local_install: Option<String>,
+
+    /// Local driver: run previews without a sandbox when bubblewrap is not
+    /// usable here. Preview code then runs with this user's rights and can
+    /// read every app's files, tokens and the operator key.
+    #[arg(long, env = "PROVISIONER_ALLOW_UNSANDBOXED_PREVIEWS")]
+    pub allow_unsandboxed_previews: bool,
 }

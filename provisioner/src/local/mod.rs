@@ -8,6 +8,7 @@
 mod args;
 pub mod driver;
 pub mod proxy;
+pub mod sandbox;
 
 pub use args::LocalArgs;
 pub use driver::{LocalDriver, LocalDriverConfig, default_daemon_bin};

@@ -100,6 +100,11 @@ impl<S: SyncTokenStore + Clone> SyncTokenStore for RunsToCompletion<S> {
         self.0.sync_token_digests(app_id).await
     }
 
+    async fn revoke_sync_tokens(&self, app_id: &AppId) -> Result<u64, StoreError> {
+        let (store, app_id) = (self.0.clone(), app_id.clone());
+        to_completion(async move { store.revoke_sync_tokens(&app_id).await }).await
+    }
+
     async fn record_sync_status(
         &self,
         app_id: &AppId,

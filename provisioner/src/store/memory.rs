@@ -266,6 +266,11 @@ impl SyncTokenStore for MemoryStore {
         Ok(digests.map_or_else(Vec::new, |digests| digests.iter().cloned().collect()))
     }
 
+    async fn revoke_sync_tokens(&self, app_id: &AppId) -> Result<u64, StoreError> {
+        let removed = self.state().tokens.remove(app_id);
+        Ok(removed.map_or(0, |digests| digests.len() as u64))
+    }
+
     async fn record_sync_status(
         &self,
         app_id: &AppId,

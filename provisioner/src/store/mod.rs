@@ -92,6 +92,9 @@ pub trait SyncTokenStore: Send + Sync + 'static {
     /// The digests of every valid token of the app.
     async fn sync_token_digests(&self, app_id: &AppId) -> Result<Vec<String>, StoreError>;
 
+    /// Makes every token of the app invalid; answers how many there were.
+    async fn revoke_sync_tokens(&self, app_id: &AppId) -> Result<u64, StoreError>;
+
     async fn record_sync_status(
         &self,
         app_id: &AppId,

@@ -13,7 +13,7 @@ use crate::files_api::written;
 /// A dev server that tries what a hostile app would: `/read?<path>` answers
 /// the file's bytes or `DENIED <reason>`, `/write?<path>` tries to create it,
 /// `/cwd` the directory it believes it runs in.
-const HOSTILE_SERVER: &str = r#"
+pub const HOSTILE_SERVER: &str = r#"
 const http = require('http');
 const fs = require('fs');
 http.createServer((request, response) => {
@@ -131,7 +131,7 @@ async fn an_app_in_the_sandbox_cannot_read_the_token_the_state_the_database_or_o
     assert!(temp.path().join("app/made-by-the-app.txt").exists());
 }
 
-fn urlencode(text: &str) -> String {
+pub fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'.' | b'-' | b'_' => {

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::default_daemon_bin;
 use crate::config::ServeArgs;
+use crate::local::sandbox::{self, PreviewSandbox};
 
 /// How the local driver runs previews.
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub struct LocalDriverConfig {
     pub server_url: Option<String>,
     /// How long a daemon gets to stop its dev server before its tree is killed.
     pub stop_grace: Duration,
+    /// Whether each daemon runs the app's commands under bubblewrap.
+    pub sandbox: PreviewSandbox,
 }
 
 impl LocalDriverConfig {
@@ -40,6 +43,20 @@ impl LocalDriverConfig {
             }
             None => default_daemon_bin(),
         };
+        let sandbox = sandbox::decide(
+            sandbox::probe_bubblewrap(),
+            args.local.allow_unsandboxed_previews,
+        )
+        .map_err(anyhow::Error::msg)?;
+        match sandbox {
+            PreviewSandbox::Bubblewrap => {
+                tracing::info!("local previews run sandboxed by bubblewrap");
+            }
+            PreviewSandbox::Unsandboxed => tracing::warn!(
+                "bubblewrap is not usable here: local previews run UNSANDBOXED, with this \
+                 user's rights (--allow-unsandboxed-previews)"
+            ),
+        }
         Ok(LocalDriverConfig {
             previews_root,
             sync_daemon_bin,
@@ -55,6 +72,7 @@ impl LocalDriverConfig {
                 format!("http://{host}:{proxy_port}")
             })),
             stop_grace: Duration::from_secs(5),
+            sandbox,
         })
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::LocalDriverConfig;
 use super::process_tree::{self, groups_under, signal_groups};
 use super::work_dir::{Launch, PidRecord, WorkDir};
+use crate::local::sandbox::PreviewSandbox;
 
 /// Environment variables never handed to a preview: the operator's secrets
 /// and any daemon setting that would override the arguments given here.
@@ -75,6 +76,9 @@ impl DaemonProcess {
             .arg(launch.port.to_string());
         if let Some(install) = &config.install {
             command.arg("--install").arg(install);
+        }
+        if config.sandbox == PreviewSandbox::Bubblewrap {
+            command.arg("--sandbox");
         }
         for name in WITHHELD_ENV {
             command.env_remove(name);

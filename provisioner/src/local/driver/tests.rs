@@ -37,6 +37,8 @@ fn driver_config_with(root: &std::path::Path, script: &str) -> LocalDriverConfig
         proxy_port: 8080,
         server_url: None,
         stop_grace: Duration::from_millis(300),
+        // The fake daemon runs no app code.
+        sandbox: crate::local::sandbox::PreviewSandbox::Unsandboxed,
     }
 }
 

@@ -43,6 +43,19 @@ pub async fn tokens_and_status_written_through_one_handle_are_read_through_the_o
     let status = second.sync_status(&app_id).await.unwrap().unwrap();
     assert_eq!(status.report, report);
     assert!(second.sync_status(&app("other")).await.unwrap().is_none());
+
+    // Revoking ends every token of the app, and only of that app.
+    first
+        .add_sync_token(&app("other"), "digest-other")
+        .await
+        .unwrap();
+    assert_eq!(first.revoke_sync_tokens(&app_id).await.unwrap(), 2);
+    assert!(second.sync_token_digests(&app_id).await.unwrap().is_empty());
+    assert_eq!(
+        second.sync_token_digests(&app("other")).await.unwrap(),
+        ["digest-other"]
+    );
+    assert_eq!(first.revoke_sync_tokens(&app_id).await.unwrap(), 0);
 }
 
 pub async fn previews_round_trip_and_activity_only_moves_forward(

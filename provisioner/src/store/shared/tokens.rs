@@ -36,6 +36,20 @@ macro_rules! token_store {
                 Ok(digests)
             }
 
+            async fn revoke_sync_tokens(
+                &self,
+                app_id: &sync_protocol::AppId,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let mut transaction = self.begin_write().await?;
+                let revoked = sqlx::query("DELETE FROM sync_tokens WHERE app_id = $1")
+                    .bind(app_id.as_str())
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+                transaction.commit().await?;
+                Ok(revoked)
+            }
+
             async fn record_sync_status(
                 &self,
                 app_id: &sync_protocol::AppId,

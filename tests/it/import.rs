@@ -1,0 +1,238 @@
+//! `POST /v1/apps/{appId}/import` against real git servers on loopback:
+//! `git daemon`, and git's smart HTTP (`git http-backend`) behind a small
+//! server that requires a token.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use preview_tests::git_server::{GitDaemon, TokenGitServer, commit_all, git_repository};
+use preview_tests::local_preview::{DEV_SERVER, LocalProvisioner};
+
+const BOOT: Duration = Duration::from_secs(30);
+
+/// A repository of a tiny app: the dev server, a message, an ignored file
+/// committed anyway, and a committed `node_modules/`.
+fn app_repository(root: &Path) -> std::path::PathBuf {
+    let repository = git_repository(root, "app");
+    std::fs::write(repository.join("server.js"), DEV_SERVER).unwrap();
+    std::fs::write(repository.join("index.html"), "<h1>app</h1>").unwrap();
+    std::fs::write(repository.join("message.txt"), "first").unwrap();
+    std::fs::write(repository.join(".gitignore"), "local.env\n").unwrap();
+    std::fs::write(repository.join("local.env"), "SECRET=1").unwrap();
+    std::fs::create_dir_all(repository.join("node_modules/x")).unwrap();
+    std::fs::write(repository.join("node_modules/x/index.js"), "vendored").unwrap();
+    commit_all(&repository, "first", true);
+    repository
+}
+
+async fn import(provisioner: &LocalProvisioner, app: &str, body: Value) -> (u16, Value) {
+    provisioner
+        .call(Method::POST, &format!("/v1/apps/{app}/import"), Some(body))
+        .await
+        .expect("import answers")
+}
+
+#[tokio::test]
+async fn import_from_git_daemon_serves_the_preview_and_a_reimport_saves_only_what_changed() {
+    // Arrange
+    let root = tempfile::tempdir().unwrap();
+    let repository = app_repository(root.path());
+    let daemon = GitDaemon::start(root.path()).await.unwrap();
+    let provisioner = LocalProvisioner::start(&[]).await.unwrap();
+    let url = daemon.url("app");
+
+    // Act
+    let (status, first) = import(&provisioner, "repo", json!({"git": {"url": url}})).await;
+
+    // Assert
+    assert_eq!(status, 200, "{first}");
+    let steps: Vec<&str> = first["import"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["validate", "validate", "fetch", "detect", "save", "boot"]
+    );
+    assert!(
+        first["import"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|step| step["status"] == "done" && step["log"].is_string()),
+        "{first}"
+    );
+    assert_eq!(first["import"]["ref"], "main");
+    assert_eq!(first["import"]["project"]["project_type"], "static");
+    assert_eq!(first["import"]["commit"].as_str().unwrap().len(), 40);
+    assert_eq!(first["preview"]["state"], "running");
+    provisioner
+        .visit_until("repo", "/", BOOT, |status, body| {
+            status == 200 && body == "first"
+        })
+        .await
+        .expect("the imported app serves");
+    let (_, manifest) = provisioner
+        .call(Method::GET, "/v1/apps/repo/files", None)
+        .await
+        .unwrap();
+    let mut paths: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["path"].as_str().unwrap())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [".gitignore", "index.html", "message.txt", "server.js"]
+    );
+
+    // Act: a second commit, imported again.
+    std::fs::write(repository.join("message.txt"), "second").unwrap();
+    commit_all(&repository, "second", false);
+    let (status, second) = import(
+        &provisioner,
+        "repo",
+        json!({"git": {"url": url, "ref": "main"}}),
+    )
+    .await;
+
+    // Assert: one revision holding the one changed file.
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["import"]["changed"], 1, "{second}");
+    assert_eq!(
+        second["import"]["revision"].as_u64().unwrap(),
+        first["import"]["revision"].as_u64().unwrap() + 1
+    );
+    provisioner
+        .visit_until("repo", "/", BOOT, |status, body| {
+            status == 200 && body == "second"
+        })
+        .await
+        .expect("the new commit serves");
+}
+
+#[tokio::test]
+async fn import_errors_name_the_step_and_what_to_change() {
+    // Arrange
+    let root = tempfile::tempdir().unwrap();
+    app_repository(root.path());
+    let empty = git_repository(root.path(), "notweb");
+    std::fs::write(empty.join("README.md"), "docs only").unwrap();
+    commit_all(&empty, "docs", true);
+    let daemon = GitDaemon::start(root.path()).await.unwrap();
+    let provisioner = LocalProvisioner::start(&["--max-files-per-app", "2"])
+        .await
+        .unwrap();
+
+    // Act
+    let cases = [
+        (
+            json!({"git": {"url": daemon.url("missing")}}),
+            422,
+            "repository_not_accessible",
+            "no token was given",
+        ),
+        (
+            json!({"git": {"url": daemon.url("app"), "ref": "nope"}}),
+            422,
+            "ref_not_found",
+            "default branch is \"main\"",
+        ),
+        (
+            json!({"git": {"url": daemon.url("notweb")}}),
+            422,
+            "not_a_web_project",
+            "package.json",
+        ),
+        (
+            json!({"git": {"url": daemon.url("app")}}),
+            413,
+            "app_file_limit",
+            "--max-files-per-app",
+        ),
+        (
+            json!({"git": {"url": "file:///etc"}}),
+            400,
+            "import_invalid",
+            "https://",
+        ),
+    ];
+    for (body, expected_status, expected_code, hint) in cases {
+        let (status, answer) = import(&provisioner, "broken", body.clone()).await;
+
+        // Assert
+        assert_eq!(status, expected_status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], expected_code, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(hint), "{body}: {message}");
+        assert!(message.starts_with("import step"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn import_over_smart_http_needs_the_token_and_never_keeps_it() {
+    // Arrange
+    let root = tempfile::tempdir().unwrap();
+    app_repository(root.path());
+    let token = format!("tok-{}", rand::random::<u64>());
+    let server = TokenGitServer::start(root.path(), &token).await.unwrap();
+    let provisioner = LocalProvisioner::start(&[]).await.unwrap();
+    let url = server.url("app");
+
+    // Act
+    let (no_token, refused) = import(&provisioner, "private", json!({"git": {"url": url}})).await;
+    let (wrong_token, wrong) = import(
+        &provisioner,
+        "private",
+        json!({"git": {"url": url}, "token": "wrong"}),
+    )
+    .await;
+    let (status, imported) = import(
+        &provisioner,
+        "private",
+        json!({"git": {"url": url}, "token": token}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(no_token, 422, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no token was given")
+    );
+    assert_eq!(wrong_token, 422, "{wrong}");
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a token was given")
+    );
+    assert_eq!(status, 200, "{imported}");
+    assert!(server.authorized_requests() > 0);
+    let (_, preview) = provisioner
+        .call(Method::GET, "/v1/apps/private/preview", None)
+        .await
+        .unwrap();
+    for text in [
+        refused.to_string(),
+        wrong.to_string(),
+        imported.to_string(),
+        preview.to_string(),
+    ] {
+        assert!(!text.contains(&token), "the token leaked: {text}");
+    }
+    let kept = preview_tests::daemon::read_tree(provisioner.data_dir(), &[]);
+    for (path, content) in kept {
+        let text = String::from_utf8_lossy(&content);
+        assert!(!text.contains(&token), "the token is in {path}");
+    }
+}
