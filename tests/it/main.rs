@@ -12,6 +12,7 @@ mod entrypoint;
 mod files_api;
 mod fly_client;
 mod fly_faults;
+mod fly_realism;
 mod gateway;
 mod hostile;
 mod import;
