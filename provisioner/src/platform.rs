@@ -21,9 +21,30 @@ impl Platform {
     /// bound, on which local previews are served.
     pub async fn open(args: &ServeArgs, proxy_port: u16) -> anyhow::Result<Platform> {
         let kind = args.driver_kind();
+        // Said at start, so a token left in the environment never picks Fly silently.
+        let why = match args.lifecycle.driver {
+            Some(_) => "--driver",
+            None if kind == DriverKind::Fly => "FLY_API_TOKEN is set and --driver is not",
+            None => "no FLY_API_TOKEN and no --driver",
+        };
         let driver: Arc<dyn PreviewDriver> = match kind {
-            DriverKind::Fly => Arc::new(FlyDriver::from_args(&args.fly, args.lifecycle.autostop)?),
+            DriverKind::Fly => {
+                let fly = &args.fly;
+                let driver = FlyDriver::from_args(fly)?;
+                tracing::info!(
+                    driver = "fly", chosen_by = why, org = %fly.fly_org_slug,
+                    deployment = fly.deployment.as_deref().unwrap_or_default(),
+                    app_names = %format!("{}<appId>", fly.fly_app_prefix), api = %fly.fly_api_url,
+                    "previews run on Fly"
+                );
+                Arc::new(driver)
+            }
             DriverKind::Local => {
+                tracing::info!(
+                    driver = "local",
+                    chosen_by = why,
+                    "previews run on this machine"
+                );
                 let config = LocalDriverConfig::from_args(args, proxy_port)?;
                 Arc::new(LocalDriver::open(config).await?)
             }

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator};
+use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator, Realism};
 use preview_tests::provisioner::TestProvisioner;
 use provisioner::config::Autostop;
 use provisioner::fly::machine_config::PreviewMachineSettings;
 use provisioner::fly::{FlyClient, FlyClientConfig};
-use provisioner::fly::{FlyDriver, FlyDriverConfig};
+use provisioner::fly::{FlyDriver, FlyDriverConfig, Identity};
 use provisioner::lifecycle::app_files::StoreAppFiles;
 use provisioner::lifecycle::clock::{Clock, ManualClock};
 use provisioner::lifecycle::driver::MachineState;
@@ -49,6 +49,7 @@ async fn overhead() -> anyhow::Result<()> {
         .collect();
     let instant = || EmulatorConfig {
         transition: Duration::ZERO,
+        realism: Realism::none(),
         ..EmulatorConfig::default()
     };
 
@@ -244,7 +245,9 @@ async fn reconciler_over_a_thousand_fly_previews() -> anyhow::Result<()> {
         FlyDriverConfig {
             org_slug: "personal".to_owned(),
             machine: PreviewMachineSettings::default(),
+            identity: Identity::new("bench", "preview-").map_err(anyhow::Error::msg)?,
             wait_budget: Duration::from_secs(30),
+            visibility_budget: Duration::from_secs(10),
         },
     );
     let dir = tempfile::tempdir()?;

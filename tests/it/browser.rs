@@ -4,7 +4,6 @@
 //! `tests/browser/hmr.mjs` (playwright-core); `scripts/test.sh` installs
 //! Chromium and that script's packages.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,17 +11,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use preview_tests::local_preview::LocalProvisioner;
+use preview_tests::npm_apps::workspace_root;
 use sync_protocol::PreviewState;
 
 /// Edits timed in the test; the benchmark (`bench/local-preview.sh`) runs more.
 const EDITS: &str = "10";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 /// Every file of the template app, as batch changes (without `node_modules/`).
 fn template_changes() -> anyhow::Result<Vec<Value>> {
@@ -60,17 +53,7 @@ fn template_changes() -> anyhow::Result<Vec<Value>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_update_in_chromium_then_wake_on_visit() {
-    // Arrange: what the browser side needs, checked up front with a clear message.
-    let browser_dir = workspace_root().join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "{chromium} is missing; scripts/test.sh installs Debian's chromium"
-    );
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "tests/browser/node_modules is missing; run `npm ci` there (scripts/test.sh does)"
-    );
+    // Arrange
     let provisioner = LocalProvisioner::start_with(
         "npm run dev",
         None,
@@ -102,32 +85,22 @@ async fn hot_update_in_chromium_then_wake_on_visit() {
         .expect("the Vite dev server answers through the proxy");
 
     // Act: the browser script edits, watches, waits for the idle stop and visits again.
-    let run = tokio::process::Command::new("node")
-        .arg("hmr.mjs")
-        .current_dir(&browser_dir)
-        .env("PREVIEW_URL", provisioner.preview_url("web"))
-        .env("API_URL", provisioner.base_url())
-        .env("API_KEY", provisioner.api_key())
-        .env("APP_ID", "web")
-        .env("EDITS", EDITS)
-        .env("WAKE", "1")
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(400), run)
-        .await
-        .expect("browser run in time")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "hmr.mjs failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let result = preview_tests::browser::run_script(
+        "hmr.mjs",
+        &[
+            ("PREVIEW_URL", provisioner.preview_url("web")),
+            ("API_URL", provisioner.base_url()),
+            ("API_KEY", provisioner.api_key().to_owned()),
+            ("APP_ID", "web".to_owned()),
+            ("EDITS", EDITS.to_owned()),
+            ("WAKE", "1".to_owned()),
+        ],
+        Duration::from_secs(400),
+    )
+    .await
+    .expect("the browser run");
 
     // Assert
-    let result: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON summary");
     assert_eq!(result["hot_updates_without_reload"], true, "{result}");
     assert_eq!(
         result["hmr_ms"].as_array().map(Vec::len),

@@ -38,6 +38,8 @@ fn fly_toml_env_names_are_the_provisioners_settings() {
         "FLY_ORG_SLUG",
         "FLY_REGION",
         "PREVIEW_IMAGE",
+        "PROVISIONER_DEPLOYMENT",
+        "FLY_APP_PREFIX",
     ] {
         assert!(
             settings.iter().any(|s| s.env == required),
@@ -260,8 +262,9 @@ fn runtime_image_reads_what_the_fly_driver_sets() {
         panic!("`provisioner serve` parses as serve")
     };
     let app_id = sync_protocol::AppId::parse("demo").unwrap();
-    let settings = PreviewMachineSettings::from_args(&args.fly, args.lifecycle.autostop);
-    let request = preview_machine_request(&settings, &app_id, None);
+    let settings = PreviewMachineSettings::from_args(&args.fly);
+    let identity = provisioner::fly::Identity::new("production", &args.fly.fly_app_prefix).unwrap();
+    let request = preview_machine_request(&settings, &identity, &app_id, None);
     let request = serde_json::to_value(request).unwrap();
     let config = &request["config"];
     let machine_env = config["env"].as_object().expect("the machine has env");

@@ -13,7 +13,7 @@ use provisioner::fly::machine_config::{
 };
 use provisioner::fly::types::CreateAppRequest;
 use provisioner::fly::{FlyClient, FlyClientConfig, FlyError, RetryPolicy};
-use provisioner::fly::{FlyDriver, FlyDriverConfig};
+use provisioner::fly::{FlyDriver, FlyDriverConfig, Identity};
 use provisioner::lifecycle::driver::{
     DriverData, MachineState, PreviewDriver, PreviewSpec, Steps, StopMode,
 };
@@ -33,10 +33,17 @@ pub(crate) fn client(fly: &FlyEmulator) -> FlyClient {
 }
 
 pub(crate) fn driver(fly: &FlyEmulator) -> FlyDriver {
+    driver_as(fly, "test", "preview-")
+}
+
+/// A driver of deployment `deployment` naming its apps `<prefix><appId>`.
+pub(crate) fn driver_as(fly: &FlyEmulator, deployment: &str, prefix: &str) -> FlyDriver {
     let config = FlyDriverConfig {
         org_slug: ORG.to_owned(),
+        identity: Identity::new(deployment, prefix).unwrap(),
         machine: PreviewMachineSettings::default(),
         wait_budget: Duration::from_secs(10),
+        visibility_budget: Duration::from_secs(5),
     };
     FlyDriver::new(client(fly), config)
 }
@@ -59,7 +66,7 @@ fn app_request(name: &str, key: Option<&str>) -> CreateAppRequest {
     }
 }
 
-async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverData {
+pub(crate) async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverData {
     let mut data = DriverData::new();
     for step in driver.steps() {
         driver
@@ -127,8 +134,9 @@ async fn fly_create_app_twice_with_one_idempotency_key_makes_one_app() {
 async fn fly_name_taken_reuses_our_app_and_refuses_a_foreign_one() {
     let fly = FlyEmulator::start().await;
     let client = client(&fly);
-    fly.insert_app("preview-ours", ORG);
+    fly.insert_app_in_network("preview-ours", ORG, Some("preview-ours"));
     fly.insert_app("preview-theirs", "someone-else");
+    fly.insert_app_in_network("preview-staging", ORG, Some("preview-staging-staging"));
 
     let ours = client
         .create_app(&app_request("preview-ours", None))
@@ -137,19 +145,28 @@ async fn fly_name_taken_reuses_our_app_and_refuses_a_foreign_one() {
     let theirs = client
         .create_app(&app_request("preview-theirs", None))
         .await;
+    let other_deployment = client
+        .create_app(&app_request("preview-staging", None))
+        .await;
 
     assert_eq!(ours.name, "preview-ours");
     assert!(
-        matches!(theirs, Err(FlyError::NameTaken { ref name }) if name == "preview-theirs"),
+        matches!(theirs, Err(FlyError::NameTaken { ref name, ref holder }) if name == "preview-theirs" && holder.contains("organization")),
         "{theirs:?}"
     );
+    assert!(
+        matches!(other_deployment, Err(FlyError::NameTaken { ref holder, .. }) if holder.contains("deployment")),
+        "{other_deployment:?}"
+    );
+    let message = theirs.unwrap_err().to_string();
+    assert!(message.contains("FLY_APP_PREFIX"), "{message}");
     let create_answers: Vec<u16> = fly
         .calls()
         .iter()
         .filter(|c| c.operation_id.as_deref() == Some("Apps_create"))
         .map(|c| c.status)
         .collect();
-    assert_eq!(create_answers, [422, 422]);
+    assert_eq!(create_answers, [422, 422, 422]);
     assert_spec_clean(&fly);
 }
 
@@ -213,7 +230,7 @@ async fn fly_5xx_is_retried_and_retries_are_bounded() {
 
 #[tokio::test]
 async fn fly_provisioning_makes_exactly_the_expected_calls() {
-    let fly = FlyEmulator::start().await;
+    let fly = FlyEmulator::start_without_lags().await;
     let driver = driver(&fly);
     let spec = preview_spec("demo");
 
@@ -222,7 +239,7 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
     assert_eq!(fly.operation_ids(), fly_calls::FIRST_PROVISION);
     let app = fly.app("preview-demo").expect("the app exists");
     assert_eq!(app.org_slug, ORG);
-    assert_eq!(app.network.as_deref(), Some("preview-demo"));
+    assert_eq!(app.network.as_deref(), Some("preview-demo-test"));
     let kinds: Vec<&str> = app.ips.iter().map(|ip| ip.kind.as_str()).collect();
     assert_eq!(kinds, ["shared_v4", "v6"]);
     // The token and URL are app secrets, and appear nowhere in the machine config.
@@ -441,7 +458,7 @@ async fn fly_emulator_refuses_requests_that_drift_from_the_spec() {
     let status = drifted.status().as_u16();
     let body: serde_json::Value = drifted.json().await.unwrap();
     let undeclared = http
-        .delete(format!("{url}/preview-x?force=true"))
+        .delete(format!("{url}/preview-x?purge=true"))
         .bearer_auth("token")
         .send()
         .await

@@ -4,6 +4,8 @@
 //! behaviour (idle stop, reconcile) happens within a test's seconds.
 
 mod faults;
+mod realism;
+mod shared_org;
 mod sweeps;
 mod view;
 
@@ -41,7 +43,7 @@ fn count(fly: &FlyEmulator, operation_id: &str) -> usize {
 #[tokio::test]
 async fn lifecycle_provision_makes_exactly_the_expected_fly_calls() {
     // Arrange: loops far apart, and their pass at startup over before counting.
-    let fly = FlyEmulator::start().await;
+    let fly = FlyEmulator::start_without_lags().await;
     let provisioner = TestProvisioner::spawn_on_fly(&fly, &["--loop-interval", "1h"])
         .await
         .unwrap();

@@ -2,11 +2,13 @@
 //! emulator's operation ids, written once for the driver tests and the
 //! end-to-end lifecycle tests.
 
-/// A first provisioning from nothing: the app, its two IPs (after listing
-/// none), the secrets, the machine (after listing none), then waiting for it
-/// to start.
-pub const FIRST_PROVISION: [&str; 9] = [
+/// A first provisioning from nothing: the app (read back until it answers,
+/// as Fly's reads lag its writes), its two IPs (after listing none), the
+/// secrets, the machine (after listing none), then waiting for it to start.
+/// Exact on an emulator without lags (`FlyEmulator::start_without_lags`).
+pub const FIRST_PROVISION: [&str; 10] = [
     "Apps_create",
+    "Apps_show",
     "App_IPAssignments_list",
     "App_IPAssignments_create",
     "App_IPAssignments_create",

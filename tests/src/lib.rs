@@ -4,6 +4,7 @@
 //! either driver, `sync-daemon`), the expected Fly call sequences, and the
 //! Fly Machines API emulator.
 pub mod binaries;
+pub mod browser;
 pub mod daemon;
 pub mod fly_calls;
 pub mod fly_emulator;
@@ -11,4 +12,5 @@ pub mod git_server;
 pub mod launch;
 pub mod lifecycle_client;
 pub mod local_preview;
+pub mod npm_apps;
 pub mod provisioner;

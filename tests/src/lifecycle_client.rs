@@ -11,6 +11,9 @@ use sync_protocol::{PreviewResponse, PreviewState};
 use crate::fly_emulator::FlyEmulator;
 use crate::provisioner::TestProvisioner;
 
+/// The deployment a test provisioner is, unless its flags name another.
+pub const TEST_DEPLOYMENT: &str = "test";
+
 /// The token the provisioner presents to the emulator; `fm2_` gets the `FlyV1 ` scheme.
 pub const FLY_TEST_TOKEN: &str = "fm2_lifecycle-test-token";
 
@@ -30,6 +33,9 @@ impl TestProvisioner {
             "--public-url",
             "https://provisioner.example.com",
         ];
+        if !extra_args.contains(&"--deployment") {
+            args.extend_from_slice(&["--deployment", TEST_DEPLOYMENT]);
+        }
         args.extend_from_slice(extra_args);
         TestProvisioner::spawn_with_args(&args).await
     }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use reqwest::Method;
 
 use super::client::{Call, FlyClient};
@@ -10,11 +12,13 @@ use super::types::{
     App, AppSecretsUpdateRequest, AppSecretsUpdateResp, AssignIpRequest, CreateAppRequest,
     CreateAppResponse, IpAssignment, IpAssignmentType, ListAppsResponse, ListIpAssignmentsResponse,
 };
+use super::visibility::until_visible;
 
 impl FlyClient {
-    /// Creates the app, or returns it when it already exists in `org_slug`
-    /// (an earlier attempt got through): Fly answers 422 `name_taken`, and a
-    /// GET tells whether the app is ours to reuse.
+    /// Creates the app, or returns it when an earlier attempt of ours got
+    /// through: Fly answers 422 `name_taken`, and a GET tells whether the app
+    /// is ours to reuse (our organization and our private network, which
+    /// carries the deployment; see `identity.rs`).
     #[tracing::instrument(skip_all, fields(fly_app = %request.name))]
     pub async fn create_app(&self, request: &CreateAppRequest) -> Result<App, FlyError> {
         let call = Call::new(
@@ -23,7 +27,13 @@ impl FlyClient {
             &request.name,
             "create_app",
         )
+        // As fly-go sends it (`flaps/flaps_apps.go`); reads may still lag, see `wait_for_app`.
+        .query("wait", "true")
         .json(request);
+        let taken = |holder: String| FlyError::NameTaken {
+            name: request.name.clone(),
+            holder,
+        };
         match self.execute(call).await {
             Ok(reply) => {
                 let created: CreateAppResponse = reply.json()?;
@@ -35,30 +45,42 @@ impl FlyClient {
                 })
             }
             Err(FlyError::NameTaken { .. }) => {
-                let taken = || FlyError::NameTaken {
-                    name: request.name.clone(),
-                };
                 let existing = match self.get_app(&request.name).await {
                     Ok(app) => app,
-                    // Another organization's app is invisible to us (403 or 404).
-                    Err(FlyError::NotFound { .. } | FlyError::Unexpected { status: 403, .. }) => {
-                        return Err(taken());
-                    }
+                    // Another organization's app is invisible to us (401, 403 or 404).
+                    Err(
+                        FlyError::NotFound { .. }
+                        | FlyError::Unexpected {
+                            status: 401 | 403, ..
+                        },
+                    ) => return Err(taken("another Fly organization".to_owned())),
                     Err(other) => return Err(other),
                 };
                 let org = existing
                     .organization
                     .as_ref()
                     .and_then(|org| org.slug.as_deref());
-                if org == Some(request.org_slug.as_str()) {
-                    tracing::info!("app exists in our organization; reusing it");
-                    Ok(existing)
-                } else {
-                    Err(taken())
+                if org != Some(request.org_slug.as_str()) {
+                    return Err(taken("another Fly organization".to_owned()));
                 }
+                if existing.network != request.network {
+                    let network = existing.network.unwrap_or_default();
+                    return Err(taken(format!(
+                        "another deployment or owner in organization {} (its network is {network:?})",
+                        request.org_slug
+                    )));
+                }
+                tracing::info!("app exists and is ours; reusing it");
+                Ok(existing)
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// The app once a `GET` finds it: a just-created app answers 404 or 401
+    /// for a while (fly-go `WaitForApp`), retried for at most `budget`.
+    pub async fn wait_for_app(&self, app_name: &str, budget: Duration) -> Result<App, FlyError> {
+        until_visible(budget, || self.get_app(app_name)).await
     }
 
     #[tracing::instrument(skip_all, fields(fly_app = %app_name))]

@@ -12,6 +12,16 @@ pub struct FlyArgs {
     #[arg(long, env = "FLY_API_URL", default_value = "https://api.machines.dev")]
     pub fly_api_url: String,
 
+    /// This provisioner's deployment (e.g. production, staging): required with
+    /// the fly driver. Its previews carry it, and it never touches another's.
+    #[arg(long, env = "PROVISIONER_DEPLOYMENT")]
+    pub deployment: Option<String>,
+
+    /// Prefix of the preview apps' names (`<prefix><appId>`). Fly app names
+    /// are global: pick your own (e.g. acme-preview-) if a name is taken.
+    #[arg(long, env = "FLY_APP_PREFIX", default_value = "preview-")]
+    pub fly_app_prefix: String,
+
     /// Fly organization that owns the preview apps.
     #[arg(long, env = "FLY_ORG_SLUG", default_value = "personal")]
     pub fly_org_slug: String,

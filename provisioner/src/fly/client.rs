@@ -277,6 +277,7 @@ fn classify(
         422 if parsed.status.as_deref() == Some("name_taken") => (
             FlyError::NameTaken {
                 name: String::new(),
+                holder: "someone else".to_owned(),
             },
             false,
             None,

@@ -8,8 +8,11 @@ pub enum FlyError {
     #[error("fly: not found: {message}")]
     NotFound { message: String },
     /// The app name belongs to someone else (HTTP 422 `name_taken`, and not ours on inspection).
-    #[error("fly: app name {name} is taken by another organization")]
-    NameTaken { name: String },
+    #[error(
+        "fly: app name {name} is held by {holder} (Fly app names are global); \
+         set --fly-app-prefix (FLY_APP_PREFIX) to use other names"
+    )]
+    NameTaken { name: String, holder: String },
     /// HTTP 429 after every retry the time budget allowed.
     #[error("fly: rate limited")]
     RateLimited { retry_after: Option<Duration> },

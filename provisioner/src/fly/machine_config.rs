@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use sync_protocol::AppId;
 
-use super::FlyArgs;
 use super::types::{
     Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
     MachineService, StopConfig,
 };
-use crate::lifecycle;
+use super::{FlyArgs, Identity};
 
 /// Metadata key naming the app a machine previews; also the list filter.
 pub const METADATA_APP_ID: &str = "preview_app_id";
+/// Metadata key naming the deployment (`--deployment`) a machine belongs to.
+pub const METADATA_DEPLOYMENT: &str = "preview_deployment";
 /// Metadata key marking machines this provisioner manages.
 pub const METADATA_MANAGED_BY: &str = "managed_by";
 pub const MANAGED_BY_VALUE: &str = "preview-provisioner";
@@ -41,24 +42,25 @@ pub struct PreviewMachineSettings {
     pub region: String,
     pub cpus: u32,
     pub memory_mb: u32,
+    /// Fly's proxy autostop. `Off` unless a caller wants Fly to own idleness:
+    /// the proxy sees only inbound proxied requests, not the editor's
+    /// heartbeats nor the daemon's outbound long-poll, so the provisioner's
+    /// idle reaper is the one owner (docs `launch/autostop-autostart`).
     pub autostop: Autostop,
     /// The dev server's port inside the machine.
     pub port: u16,
 }
 
 impl PreviewMachineSettings {
-    /// The settings `serve` runs with; `autostop` is the lifecycle's idle policy.
-    pub fn from_args(args: &FlyArgs, autostop: lifecycle::Autostop) -> PreviewMachineSettings {
+    /// The settings `serve` runs with: the lifecycle's idle reaper stops or
+    /// suspends idle previews, so Fly's proxy autostop is off (autostart stays on).
+    pub fn from_args(args: &FlyArgs) -> PreviewMachineSettings {
         PreviewMachineSettings {
             image: args.preview_image.clone(),
             region: args.fly_region.clone(),
             cpus: args.preview_cpus,
             memory_mb: args.preview_memory_mb,
-            autostop: match autostop {
-                lifecycle::Autostop::Suspend => Autostop::Suspend,
-                lifecycle::Autostop::Stop => Autostop::Stop,
-                lifecycle::Autostop::Off => Autostop::Off,
-            },
+            autostop: Autostop::Off,
             port: args.preview_port,
         }
     }
@@ -72,17 +74,32 @@ impl Default for PreviewMachineSettings {
             region: "iad".to_owned(),
             cpus: 1,
             memory_mb: 1024,
-            autostop: Autostop::Suspend,
+            autostop: Autostop::Off,
             port: 3000,
         }
     }
 }
 
+/// Fly sizes memory in 256 MB units, and suspends machines of at most 2048 MB.
+pub fn check_memory_mb(memory_mb: u32) -> Result<(), String> {
+    if memory_mb == 0 || !memory_mb.is_multiple_of(256) || memory_mb > 2048 {
+        return Err(format!(
+            "--preview-memory-mb (PREVIEW_MEMORY_MB) {memory_mb} must be a multiple of 256 \
+             from 256 to 2048 (Fly sizes memory in 256 MB units and suspends at most 2048 MB)"
+        ));
+    }
+    Ok(())
+}
+
 /// The metadata every preview machine carries (and is found by).
-pub fn preview_metadata(app_id: &AppId) -> BTreeMap<String, String> {
+pub fn preview_metadata(app_id: &AppId, identity: &Identity) -> BTreeMap<String, String> {
     BTreeMap::from([
         (METADATA_APP_ID.to_owned(), app_id.to_string()),
         (METADATA_MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (
+            METADATA_DEPLOYMENT.to_owned(),
+            identity.deployment().to_owned(),
+        ),
     ])
 }
 
@@ -90,6 +107,7 @@ pub fn preview_metadata(app_id: &AppId) -> BTreeMap<String, String> {
 /// what setting the secrets returned, so the machine boots with them.
 pub fn preview_machine_request(
     settings: &PreviewMachineSettings,
+    identity: &Identity,
     app_id: &AppId,
     secrets_version: Option<i64>,
 ) -> CreateMachineRequest {
@@ -131,7 +149,7 @@ pub fn preview_machine_request(
                 policy: Some("on-failure".to_owned()),
                 max_retries: None,
             }),
-            metadata: preview_metadata(app_id),
+            metadata: preview_metadata(app_id, identity),
             // The machine must survive stop and suspend, so it never destroys itself.
             auto_destroy: None,
             stop_config: Some(StopConfig {
@@ -139,7 +157,7 @@ pub fn preview_machine_request(
                 timeout: Some(STOP_TIMEOUT.to_owned()),
             }),
         },
-        name: Some(app_id.preview_name()),
+        name: Some(identity.app_name(app_id)),
         region: Some(settings.region.clone()),
         min_secrets_version: secrets_version,
         skip_launch: None,
@@ -151,9 +169,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn memory_is_a_multiple_of_256_up_to_what_suspend_allows() {
+        for (memory_mb, ok) in [
+            (256, true),
+            (1024, true),
+            (2048, true),
+            (0, false),
+            (1000, false),
+            (2304, false),
+        ] {
+            assert_eq!(check_memory_mb(memory_mb).is_ok(), ok, "{memory_mb}");
+        }
+        assert!(
+            check_memory_mb(1000)
+                .unwrap_err()
+                .contains("PREVIEW_MEMORY_MB")
+        );
+    }
+
+    #[test]
     fn preview_machine_shape() {
         let app_id = AppId::parse("demo").unwrap();
-        let request = preview_machine_request(&PreviewMachineSettings::default(), &app_id, Some(7));
+        let identity = Identity::new("production", "preview-").unwrap();
+        let settings = PreviewMachineSettings::default();
+        let request = preview_machine_request(&settings, &identity, &app_id, Some(7));
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(json["region"], "iad");
         assert_eq!(json["min_secrets_version"], 7);
@@ -163,13 +202,15 @@ mod tests {
             serde_json::json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024})
         );
         assert_eq!(config["services"][0]["internal_port"], 3000);
-        assert_eq!(config["services"][0]["autostop"], "suspend");
+        assert_eq!(config["services"][0]["autostop"], "off");
         assert_eq!(config["services"][0]["autostart"], true);
         assert_eq!(
             config["services"][0]["ports"][0]["handlers"],
             serde_json::json!(["tls", "http"])
         );
         assert_eq!(config["metadata"][METADATA_APP_ID], "demo");
+        assert_eq!(config["metadata"][METADATA_DEPLOYMENT], "production");
+        assert_eq!(json["name"], "preview-demo");
         assert_eq!(config["restart"]["policy"], "on-failure");
         assert_eq!(
             config["stop_config"],

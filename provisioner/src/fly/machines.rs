@@ -12,6 +12,7 @@ use super::types::{
     CreateLeaseRequest, CreateMachineRequest, Lease, LeaseBody, Machine, StopRequest,
     WaitMachineResponse,
 };
+use super::visibility::until_visible;
 
 /// Fly holds a `wait` for at most 60 seconds.
 pub const MAX_WAIT_SECONDS: u64 = 60;
@@ -41,6 +42,17 @@ impl FlyClient {
         let mut call = Call::new(Method::GET, path, machine_id, "get_machine");
         call.rate = Rate::GET_MACHINE;
         self.execute(call).await?.json()
+    }
+
+    /// The machine once a `GET` finds it: a just-created machine answers 404
+    /// for a while (flyctl retries it too), retried for at most `budget`.
+    pub async fn wait_for_machine(
+        &self,
+        app_name: &str,
+        machine_id: &str,
+        budget: Duration,
+    ) -> Result<Machine, FlyError> {
+        until_visible(budget, || self.get_machine(app_name, machine_id)).await
     }
 
     /// The app's machines whose metadata carries every `(key, value)` given.

@@ -20,6 +20,15 @@ pub struct LocalArgs {
     #[arg(long, env = "PROVISIONER_LOCAL_INSTALL")]
     pub local_install: Option<String>,
 
+    /// Local driver: the package cache unsandboxed previews' installs share
+    /// (npm's cache, pnpm's store, yarn's and bun's caches below it), so a
+    /// second app with the same dependencies installs from disk; default
+    /// `<data-dir>/package-cache`. A sandboxed preview keeps its own cache
+    /// in its sandbox home: a cache every preview writes would let one app's
+    /// install poison another's.
+    #[arg(long, env = "PROVISIONER_LOCAL_PACKAGE_CACHE")]
+    pub local_package_cache: Option<PathBuf>,
+
     /// Local driver: run previews without a sandbox when bubblewrap is not
     /// usable here. Preview code then runs with this user's rights and can
     /// read every app's files, tokens and the operator key.

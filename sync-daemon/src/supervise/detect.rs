@@ -247,6 +247,13 @@ pub fn runs(script: &str, cli: &str) -> bool {
     words.next().is_none_or(|next| next.starts_with('-'))
 }
 
+/// Whether a dev command (or the script it runs) restarts itself when
+/// files change.
+pub fn watches_files(command: &str) -> bool {
+    const WATCHERS: [&str; 5] = ["--watch", "nodemon", "tsx watch", "node-dev", "ts-node-dev"];
+    WATCHERS.iter().any(|watcher| command.contains(watcher))
+}
+
 #[cfg(test)]
 #[path = "detect_tests.rs"]
 mod tests;

@@ -183,3 +183,17 @@ fn installs_are_non_interactive_and_fall_back_to_npx() {
     let pnpm = install_command("pnpm");
     assert!(pnpm.contains("command -v pnpm") && pnpm.contains("npx --yes pnpm install"));
 }
+
+#[test]
+fn only_commands_that_watch_their_files_restart_themselves() {
+    let cases = [
+        ("node server.js", false),
+        ("node --watch server.js", true),
+        ("nodemon index.js", true),
+        ("tsx watch src/index.ts", true),
+        ("npm run dev", false),
+    ];
+    for (command, expected) in cases {
+        assert_eq!(watches_files(command), expected, "{command}");
+    }
+}

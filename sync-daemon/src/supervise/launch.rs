@@ -20,6 +20,10 @@ pub struct Launch {
     pub dev: String,
     pub framework: Option<Framework>,
     pub package_manager: Option<&'static str>,
+    /// A plain Node server has no hot reload of its own: the supervisor
+    /// restarts it on every applied revision unless it watches its files
+    /// itself (`node --watch`, nodemon, ...).
+    pub restart_on_change: bool,
 }
 
 impl Launch {
@@ -71,11 +75,20 @@ impl Launch {
             (AUTO, None) => "npm run dev".to_owned(),
             (explicit, _) => explicit.to_owned(),
         };
+        let scripts = package.map(|package| &package.scripts);
+        let watches = detect::watches_files(&dev)
+            || ["dev", "start"].iter().any(|name| {
+                scripts
+                    .and_then(|scripts| scripts.get(*name))
+                    .is_some_and(|script| detect::watches_files(script))
+            });
+        let restart_on_change = framework == Some(Framework::Node) && !watches;
         Launch {
             install,
             dev,
             framework,
             package_manager: manager,
+            restart_on_change,
         }
     }
 

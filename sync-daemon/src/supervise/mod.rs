@@ -60,6 +60,8 @@ pub struct Context {
 enum Ended {
     Exited(String),
     DependenciesChanged,
+    /// A new revision of a dev server that does not reload by itself.
+    FilesChanged,
     Stop,
 }
 
@@ -99,7 +101,8 @@ pub async fn run(
             context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
-                let ended = watch_dev_server(&context, &mut group, &mut applied, &mut stop).await;
+                let ended =
+                    watch_dev_server(&context, &launch, &mut group, &mut applied, &mut stop).await;
                 context.upstream.send_replace(None);
                 group.stop().await;
                 ended
@@ -111,6 +114,11 @@ pub async fn run(
             Ended::DependenciesChanged => {
                 tracing::info!(
                     "dependency files changed; reinstalling and restarting the dev server"
+                );
+            }
+            Ended::FilesChanged => {
+                tracing::info!(
+                    "files changed; restarting the dev server, which does not reload by itself"
                 );
             }
             Ended::Exited(status) => {
@@ -127,7 +135,8 @@ pub async fn run(
                 context
                     .board
                     .set_dev_server(DevServerState::Crashed, Some(message));
-                if wait_or_stop(delay, &mut stop).await {
+                // A new revision may be the fix: it ends the wait early.
+                if wait_or_stop(delay, &mut applied, &mut stop).await {
                     break;
                 }
             }
@@ -139,6 +148,7 @@ pub async fn run(
 
 async fn watch_dev_server(
     context: &Context,
+    launch: &Launch,
     group: &mut Group,
     applied: &mut watch::Receiver<Option<u64>>,
     stop: &mut watch::Receiver<bool>,
@@ -184,6 +194,9 @@ async fn watch_dev_server(
                 if inputs.is_some() && inputs != installed {
                     return Ended::DependenciesChanged;
                 }
+                if launch.restart_on_change {
+                    return Ended::FilesChanged;
+                }
             }
             () = stopping(stop) => return Ended::Stop,
         }
@@ -205,10 +218,16 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await.map(drop);
 }
 
-/// Returns true when shutdown came first.
-async fn wait_or_stop(delay: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+/// Waits `delay` or until a new revision is applied; returns true when
+/// shutdown came first.
+async fn wait_or_stop(
+    delay: Duration,
+    applied: &mut watch::Receiver<Option<u64>>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     tokio::select! {
         () = tokio::time::sleep(delay) => false,
+        changed = applied.changed() => changed.is_err(),
         () = stopping(stop) => true,
     }
 }

@@ -13,14 +13,18 @@ use rand::Rng;
 /// Loops fast enough that the reconciler resumes a stalled provisioning within a test.
 const FAST_LOOPS: &[&str] = &["--loop-interval", "200ms"];
 
-fn app_names(prefix: &str, count: usize) -> Vec<String> {
+pub(super) fn app_names(prefix: &str, count: usize) -> Vec<String> {
     (0..count)
         .map(|index| format!("{prefix}-{index}"))
         .collect()
 }
 
 /// Polls until every app's preview runs, at most `timeout`.
-async fn wait_all_running(provisioner: &TestProvisioner, apps: &[String], timeout: Duration) {
+pub(super) async fn wait_all_running(
+    provisioner: &TestProvisioner,
+    apps: &[String],
+    timeout: Duration,
+) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let running: BTreeSet<String> = provisioner
@@ -43,7 +47,7 @@ async fn wait_all_running(provisioner: &TestProvisioner, apps: &[String], timeou
 }
 
 /// Exactly one app with one live machine per preview, and no other app.
-fn assert_converged(fly: &FlyEmulator, apps: &[String]) {
+pub(super) fn assert_converged(fly: &FlyEmulator, apps: &[String]) {
     let expected: BTreeSet<String> = apps.iter().map(|app| format!("preview-{app}")).collect();
     let actual: BTreeSet<String> = fly.app_names().into_iter().collect();
     assert_eq!(actual, expected, "apps on Fly differ from the previews");

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use preview_tests::fly_emulator::{EmulatorConfig, Faults, FlyEmulator};
+use preview_tests::fly_emulator::{EmulatorConfig, Faults, FlyEmulator, Realism};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +35,15 @@ struct Args {
     /// Seed of the fault generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// How long a new app or machine answers 404, in milliseconds (Fly's read-after-create lag).
+    #[arg(long, default_value_t = 30)]
+    visibility_lag_ms: u64,
+    /// How long a new app or machine is missing from lists, in milliseconds.
+    #[arg(long, default_value_t = 30)]
+    list_lag_ms: u64,
+    /// How long a deleted app lingers, in milliseconds (deletion is asynchronous).
+    #[arg(long, default_value_t = 30)]
+    delete_lag_ms: u64,
 }
 
 #[tokio::main]
@@ -58,6 +67,12 @@ async fn main() -> anyhow::Result<()> {
             ..Faults::default()
         },
         seed: args.seed,
+        realism: Realism {
+            visibility_lag: Duration::from_millis(args.visibility_lag_ms),
+            list_lag: Duration::from_millis(args.list_lag_ms),
+            delete_lag: Duration::from_millis(args.delete_lag_ms),
+            ..Realism::default()
+        },
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let emulator = FlyEmulator::serve_on(listener, config);

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
-use super::state::{AppRecord, IpRecord};
+use super::state::{AppRecord, IpRecord, World};
 use super::{Answer, Request, Shared, error};
 
 /// Runs `request` if it is an app-level operation.
@@ -17,11 +18,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Option<Answer> {
             None => app_not_found(),
         },
         "Apps_list" => list(shared, request),
-        "Apps_delete" => match shared.world().apps.remove(request.param("app_name")) {
-            // Deleting an app takes its machines, IPs and secrets with it.
-            Some(_) => Answer::Empty(202),
-            None => app_not_found(),
-        },
+        "Apps_delete" => delete(shared, request),
         "App_IPAssignments_create" => assign_ip(shared, request),
         "App_IPAssignments_list" => match shared.world().apps.get(request.param("app_name")) {
             Some(app) => Answer::Json(
@@ -44,6 +41,7 @@ pub(crate) fn new_app(
     name: &str,
     org_slug: &str,
     network: Option<String>,
+    created_at: Instant,
 ) -> AppRecord {
     AppRecord {
         id,
@@ -54,6 +52,8 @@ pub(crate) fn new_app(
         secrets: BTreeMap::new(),
         secrets_version: 0,
         machines: BTreeMap::new(),
+        created_at,
+        deleted_at: None,
     }
 }
 
@@ -75,6 +75,7 @@ fn create(shared: &Shared, request: &Request) -> Answer {
     let Some(org_slug) = text(&request.body, "org_slug") else {
         return error(400, "org_slug is required");
     };
+    let foreign = shared.realism().foreign_names.contains(name);
     let mut world = shared.world();
     if let Some(key) = text(&request.body, "idempotency_key")
         && let Some(first_name) = world.idempotency_keys.get(key)
@@ -89,7 +90,9 @@ fn create(shared: &Shared, request: &Request) -> Answer {
             );
         }
     }
-    if world.apps.contains_key(name) {
+    // Names are global: one held by another organization, or by an app still
+    // being deleted, is taken.
+    if foreign || world.apps.contains_key(name) {
         return Answer::Json(
             422,
             json!({"error": format!("app name {name:?} is already taken"), "status": "name_taken"}),
@@ -99,7 +102,7 @@ fn create(shared: &Shared, request: &Request) -> Answer {
     let network = text(&request.body, "network").map(str::to_owned);
     world.apps.insert(
         name.to_owned(),
-        new_app(id.clone(), name, org_slug, network),
+        new_app(id.clone(), name, org_slug, network, Instant::now()),
     );
     if let Some(key) = text(&request.body, "idempotency_key") {
         world
@@ -109,13 +112,44 @@ fn create(shared: &Shared, request: &Request) -> Answer {
     Answer::Json(201, json!({"id": id, "created_at": 1_767_225_600_000_i64}))
 }
 
+/// Deleting an app takes its machines, IPs and secrets with it, at once or,
+/// with a delete lag, after that long (202 either way, as Fly answers).
+fn delete(shared: &Shared, request: &Request) -> Answer {
+    let lag = shared.realism().delete_lag;
+    let step = shared.transition;
+    let mut world = shared.world();
+    let name = request.param("app_name");
+    if lag.is_zero() {
+        return match world.apps.remove(name) {
+            Some(_) => Answer::Empty(202),
+            None => app_not_found(),
+        };
+    }
+    let Some(app) = world.app_mut(name) else {
+        return app_not_found();
+    };
+    if app.deleted_at.is_none() {
+        let now = Instant::now();
+        app.deleted_at = Some(now);
+        for machine in app.machines.values_mut() {
+            if machine.state != "destroyed" {
+                machine.schedule(now, step, &["destroying", "destroyed"]);
+            }
+        }
+    }
+    Answer::Empty(202)
+}
+
 fn list(shared: &Shared, request: &Request) -> Answer {
     let org_slug = request.query_value("org_slug").unwrap_or_default();
+    let list_lag = shared.realism().list_lag;
+    let now = Instant::now();
     let world = shared.world();
     let apps: Vec<Value> = world
         .apps
         .values()
         .filter(|app| app.org_slug == org_slug)
+        .filter(|app| World::listed(app.created_at, now, list_lag))
         .map(AppRecord::to_json)
         .collect();
     Answer::Json(200, json!({"total_apps": apps.len(), "apps": apps}))

@@ -85,8 +85,8 @@ fn create(shared: &Shared, request: &Request) -> Answer {
     if min_secrets_version.is_some_and(|wanted| wanted > app.secrets_version) {
         return error(400, "min_secrets_version is newer than the app's secrets");
     }
-    if memory_mb == 0 {
-        return error(400, "guest.memory_mb must be positive");
+    if memory_mb == 0 || !memory_mb.is_multiple_of(256) {
+        return error(400, "guest.memory_mb must be a multiple of 256");
     }
     let mut machine = MachineRecord {
         id: id.clone(),
@@ -105,6 +105,7 @@ fn create(shared: &Shared, request: &Request) -> Answer {
         version,
         lease: None,
         min_secrets_version,
+        created_at: Instant::now(),
     };
     if body.get("skip_launch").and_then(Value::as_bool) != Some(true) {
         machine.schedule(
@@ -119,6 +120,8 @@ fn create(shared: &Shared, request: &Request) -> Answer {
 }
 
 fn list(shared: &Shared, request: &Request) -> Answer {
+    let list_lag = shared.realism().list_lag;
+    let now = Instant::now();
     let world = shared.world();
     let Some(app) = world.apps.get(request.param("app_name")) else {
         return app_not_found();
@@ -136,6 +139,7 @@ fn list(shared: &Shared, request: &Request) -> Answer {
         .machines
         .values()
         .filter(|m| include_deleted || m.state != "destroyed")
+        .filter(|m| World::listed(m.created_at, now, list_lag))
         .filter(|m| {
             states
                 .as_ref()

@@ -28,6 +28,7 @@ mod apps_api;
 mod faults;
 mod machines_api;
 mod pipeline;
+mod realism;
 pub mod schema;
 pub mod spec;
 mod state;
@@ -43,6 +44,7 @@ use tokio::task::JoinHandle;
 
 use faults::FaultState;
 pub use faults::Faults;
+pub use realism::Realism;
 use spec::Spec;
 use state::World;
 pub use state::{AppRecord, IpRecord, MachineRecord};
@@ -54,6 +56,8 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Seed of the fault generator.
     pub seed: u64,
+    /// Fly's behaviour beyond the spec (lags, async deletes, foreign names).
+    pub realism: Realism,
 }
 
 impl Default for EmulatorConfig {
@@ -62,6 +66,7 @@ impl Default for EmulatorConfig {
             transition: Duration::from_millis(10),
             faults: Faults::default(),
             seed: 42,
+            realism: Realism::default(),
         }
     }
 }
@@ -94,13 +99,20 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     calls: Mutex<Vec<RecordedCall>>,
     faults: Mutex<FaultState>,
+    realism: Mutex<Realism>,
 }
 
 impl Shared {
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        let delete_lag = self.realism().delete_lag;
         let mut world = lock(&self.world);
-        world.settle(tokio::time::Instant::now());
+        world.settle(tokio::time::Instant::now(), delete_lag);
         world
+    }
+
+    /// A copy of the switches (never held while the world is locked).
+    pub(crate) fn realism(&self) -> Realism {
+        lock(&self.realism).clone()
     }
 }
 
@@ -114,6 +126,15 @@ impl FlyEmulator {
     /// Starts on 127.0.0.1 with a free port and default settings.
     pub async fn start() -> FlyEmulator {
         FlyEmulator::start_with(EmulatorConfig::default()).await
+    }
+
+    /// Fly as its spec describes it, without lags: for tests that count exact calls.
+    pub async fn start_without_lags() -> FlyEmulator {
+        let config = EmulatorConfig {
+            realism: Realism::none(),
+            ..EmulatorConfig::default()
+        };
+        FlyEmulator::start_with(config).await
     }
 
     pub async fn start_with(config: EmulatorConfig) -> FlyEmulator {
@@ -132,6 +153,7 @@ impl FlyEmulator {
             world: Mutex::new(World::default()),
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(FaultState::new(config.faults, config.seed)),
+            realism: Mutex::new(config.realism),
         });
         let router = Router::new()
             .fallback(pipeline::handle)
@@ -178,6 +200,11 @@ impl FlyEmulator {
         lock(&self.shared.calls).clear();
     }
 
+    /// Changes Fly's behaviour beyond the spec from now on.
+    pub fn set_realism(&self, realism: Realism) {
+        *lock(&self.shared.realism) = realism;
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         lock(&self.shared.faults).faults = faults;
     }
@@ -192,8 +219,16 @@ impl FlyEmulator {
         lock(&self.shared.faults).plan(operation_id, nth, status, true);
     }
 
+    /// Names of the apps that exist, dying ones (deleted, not yet gone) included.
     pub fn app_names(&self) -> Vec<String> {
         self.shared.world().apps.keys().cloned().collect()
+    }
+
+    /// Names of the apps that exist and are not being deleted.
+    pub fn live_app_names(&self) -> Vec<String> {
+        let world = self.shared.world();
+        let live = world.apps.values().filter(|app| app.deleted_at.is_none());
+        live.map(|app| app.name.clone()).collect()
     }
 
     /// A snapshot of one app with its IPs, secrets and machines.
@@ -213,13 +248,25 @@ impl FlyEmulator {
             .unwrap_or_default()
     }
 
-    /// Puts an app in place as if someone else had created it.
+    /// Puts an app in place as if someone else had created it long ago.
     pub fn insert_app(&self, name: &str, org_slug: &str) {
+        self.insert_app_in_network(name, org_slug, None);
+    }
+
+    /// Like `insert_app`, with the app's private network (which marks a deployment's apps).
+    pub fn insert_app_in_network(&self, name: &str, org_slug: &str, network: Option<&str>) {
         let mut world = self.shared.world();
         let id = world.new_id(16);
-        world
-            .apps
-            .insert(name.to_owned(), apps_api::new_app(id, name, org_slug, None));
+        let now = tokio::time::Instant::now();
+        let long_ago = now.checked_sub(Duration::from_secs(3600)).unwrap_or(now);
+        let network = network.map(str::to_owned);
+        let app = apps_api::new_app(id, name, org_slug, network, long_ago);
+        world.apps.insert(name.to_owned(), app);
+    }
+
+    /// Deletes an app out of band, at once (the dashboard, `fly apps destroy`).
+    pub fn remove_app(&self, name: &str) -> bool {
+        self.shared.world().apps.remove(name).is_some()
     }
 
     /// Forces a machine's state, e.g. to leave it wedged in `starting`.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::spec::Rejection;
-use super::{RecordedCall, Shared, apps_api, lock, machines_api};
+use super::{RecordedCall, Shared, apps_api, lock, machines_api, realism};
 
 /// An operation's answer.
 pub(crate) enum Answer {
@@ -161,9 +161,12 @@ async fn answer(
             .map(str::to_owned),
         body,
     };
-    let answer = match apps_api::handle(shared, &request) {
-        Some(answer) => answer,
-        None => machines_api::handle(shared, &request).await,
+    let answer = if let Some(answer) = realism::gate(shared, &request) {
+        answer
+    } else if let Some(answer) = apps_api::handle(shared, &request) {
+        answer
+    } else {
+        machines_api::handle(shared, &request).await
     };
     match decision.fail_after {
         Some(status) => (injected(status), None),

@@ -37,6 +37,12 @@ struct Parameter {
     schema: Value,
 }
 
+/// Boolean query flags Fly's own clients send that the spec does not declare:
+/// fly-go creates apps with `POST /apps?wait=true` (`flaps/flaps_apps.go`), and
+/// Fly's docs delete an app with `?force=true`.
+const UNDECLARED_FLAGS_FLY_ACCEPTS: &[(&str, &str)] =
+    &[("Apps_create", "wait"), ("Apps_delete", "force")];
+
 /// Why a request was refused before reaching the emulated API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -155,6 +161,16 @@ impl Spec {
         pairs: &[(String, String)],
     ) -> Result<(), Rejection> {
         for (key, value) in pairs {
+            if UNDECLARED_FLAGS_FLY_ACCEPTS
+                .contains(&(operation.operation_id.as_str(), key.as_str()))
+            {
+                if !matches!(value.as_str(), "true" | "false") {
+                    return Err(invalid(format!(
+                        "query parameter {key:?} must be true or false"
+                    )));
+                }
+                continue;
+            }
             let parameter = operation
                 .parameters
                 .iter()
@@ -376,8 +392,22 @@ mod tests {
         );
         let (delete_app, _) = spec.match_request("DELETE", "/v1/apps/a").unwrap();
         assert!(
-            spec.check_query(delete_app, &pairs(&[("force", "true")]))
+            spec.check_query(delete_app, &pairs(&[("purge", "true")]))
                 .is_err()
+        );
+        // What Fly's own clients send beyond the spec is accepted, as booleans only.
+        assert!(
+            spec.check_query(delete_app, &pairs(&[("force", "true")]))
+                .is_ok()
+        );
+        assert!(
+            spec.check_query(delete_app, &pairs(&[("force", "maybe")]))
+                .is_err()
+        );
+        let (create_app, _) = spec.match_request("POST", "/v1/apps").unwrap();
+        assert!(
+            spec.check_query(create_app, &pairs(&[("wait", "true")]))
+                .is_ok()
         );
         let (list, _) = spec.match_request("GET", "/v1/apps/a/machines").unwrap();
         assert!(

@@ -27,6 +27,10 @@ pub struct AppRecord {
     pub secrets: BTreeMap<String, String>,
     pub secrets_version: i64,
     pub machines: BTreeMap<String, MachineRecord>,
+    /// When it was created: reads answer 404 until the visibility lag has passed.
+    pub created_at: Instant,
+    /// When `DELETE` was accepted; it is gone once the delete lag has passed.
+    pub deleted_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ pub struct MachineRecord {
     pub version: String,
     pub lease: Option<LeaseRecord>,
     pub min_secrets_version: Option<i64>,
+    /// When it was created: reads answer 404 until the visibility lag has passed.
+    pub created_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -87,13 +93,21 @@ impl World {
         self.counter
     }
 
-    /// Applies every scheduled transition due by `now`, and drops expired leases.
-    pub fn settle(&mut self, now: Instant) {
+    /// Applies every scheduled transition due by `now`, drops expired leases,
+    /// and forgets apps deleted at least `delete_lag` ago.
+    pub fn settle(&mut self, now: Instant, delete_lag: Duration) {
+        self.apps
+            .retain(|_, app| app.deleted_at.is_none_or(|at| now < at + delete_lag));
         for app in self.apps.values_mut() {
             for machine in app.machines.values_mut() {
                 machine.settle(now);
             }
         }
+    }
+
+    /// Apps and machines created at least `list_lag` before `now`: what lists show.
+    pub fn listed(created_at: Instant, now: Instant, list_lag: Duration) -> bool {
+        created_at + list_lag <= now
     }
 
     pub fn app_mut(&mut self, name: &str) -> Option<&mut AppRecord> {
@@ -234,6 +248,7 @@ mod tests {
             version: "v".to_owned(),
             lease: None,
             min_secrets_version: None,
+            created_at: now,
         };
         let step = Duration::from_millis(10);
         machine.schedule(now, step, &["starting", "started"]);

@@ -1,30 +1,37 @@
-//! Finding our previews on Fly, for the reconciler: apps of the organization
-//! named `preview-<appId>` that are ours, because their machines carry our
-//! metadata or (no machine yet) their private network is named after the
-//! app, as `create_app` makes it.
-
-use sync_protocol::AppId;
+//! Finding our previews on Fly, for the reconciler. An organization is
+//! shared (staging, production, a laptop with a token), so an app is ours
+//! only when it has our prefix *and* its private network carries our
+//! deployment (`fly::identity`), and its machine is the one carrying our
+//! deployment in its metadata. Anything else is another owner's and is never
+//! reported, so the reconciler can neither adopt nor destroy it.
 
 use super::{FlyData, FlyDriver, parse_state};
 use crate::fly::FlyError;
-use crate::fly::machine_config::{MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY};
+use crate::fly::machine_config::{
+    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_DEPLOYMENT, METADATA_MANAGED_BY,
+};
 use crate::lifecycle::driver::{DriverError, MachineState};
+use sync_protocol::AppId;
 
 impl FlyDriver {
     pub(super) async fn list_previews(
         &self,
     ) -> Result<Vec<(AppId, MachineState, FlyData)>, DriverError> {
+        let identity = &self.config.identity;
         let apps = self.client.list_apps(&self.config.org_slug).await?;
         let mut previews = Vec::new();
         for app in apps {
-            let Some(app_id) = app
-                .name
-                .strip_prefix("preview-")
-                .and_then(|id| AppId::parse(id).ok())
-            else {
+            let Some(app_id) = identity.app_id_of(&app.name) else {
                 continue;
             };
-            let filter = [(METADATA_MANAGED_BY, MANAGED_BY_VALUE)];
+            if app.network.as_deref() != Some(identity.network(&app.name).as_str()) {
+                tracing::debug!(fly_app = %app.name, network = ?app.network, "not this deployment's app; left alone");
+                continue;
+            }
+            let filter = [
+                (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
+                (METADATA_DEPLOYMENT, identity.deployment()),
+            ];
             let machines = match self.client.list_machines(&app.name, &filter).await {
                 Ok(machines) => machines,
                 // Deleted between the two calls.
@@ -38,20 +45,17 @@ impl FlyDriver {
                 .clone()
                 .find(|m| m.state != "destroyed")
                 .or_else(|| ours.clone().next());
-            match live {
-                Some(machine) => previews.push((
-                    app_id,
+            let (state, data) = match live {
+                Some(machine) => (
                     parse_state(&machine.state),
                     FlyData {
                         machine_id: Some(machine.id.clone()),
                         ..FlyData::default()
                     },
-                )),
-                None if app.network.as_deref() == Some(app.name.as_str()) => {
-                    previews.push((app_id, MachineState::Absent, FlyData::default()));
-                }
-                None => {}
-            }
+                ),
+                None => (MachineState::Absent, FlyData::default()),
+            };
+            previews.push((app_id, state, data));
         }
         Ok(previews)
     }

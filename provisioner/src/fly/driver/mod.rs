@@ -14,6 +14,7 @@ mod inventory;
 mod power;
 mod states;
 mod steps;
+mod teardown;
 
 use std::time::Duration;
 
@@ -22,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use sync_protocol::AppId;
 
 use crate::fly::machine_config::{
-    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_MANAGED_BY, PreviewMachineSettings,
+    MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_DEPLOYMENT, METADATA_MANAGED_BY,
+    PreviewMachineSettings, check_memory_mb,
 };
 use crate::fly::types::Machine;
-use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError};
-use crate::lifecycle::Autostop;
+use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
 };
@@ -85,9 +86,14 @@ pub struct FlyData {
 pub struct FlyDriverConfig {
     /// Organization that owns the preview apps.
     pub org_slug: String,
+    /// This deployment and its app names (see `fly::identity`).
+    pub identity: Identity,
     pub machine: PreviewMachineSettings,
     /// How long one start, stop or provisioning wait may take in all.
     pub wait_budget: Duration,
+    /// How long a just-created app or machine may answer 404 before it counts
+    /// as missing (fly-go's `WaitForApp` waits up to a minute).
+    pub visibility_budget: Duration,
 }
 
 pub struct FlyDriver {
@@ -101,16 +107,27 @@ impl FlyDriver {
     }
 
     /// The driver `serve` uses when a Fly token is configured.
-    pub fn from_args(args: &FlyArgs, autostop: Autostop) -> anyhow::Result<FlyDriver> {
+    pub fn from_args(args: &FlyArgs) -> anyhow::Result<FlyDriver> {
         let token = args
             .fly_api_token
             .clone()
             .ok_or_else(|| anyhow::anyhow!("the fly driver needs FLY_API_TOKEN"))?;
+        let deployment = args.deployment.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the fly driver needs --deployment (PROVISIONER_DEPLOYMENT), e.g. production: \
+                 a Fly organization is shared, and a provisioner only touches previews of its own deployment"
+            )
+        })?;
+        let identity =
+            Identity::new(deployment, &args.fly_app_prefix).map_err(anyhow::Error::msg)?;
+        check_memory_mb(args.preview_memory_mb).map_err(anyhow::Error::msg)?;
         let client = FlyClient::new(FlyClientConfig::new(args.fly_api_url.clone(), token))?;
         let config = FlyDriverConfig {
             org_slug: args.fly_org_slug.clone(),
-            machine: PreviewMachineSettings::from_args(args, autostop),
+            identity,
+            machine: PreviewMachineSettings::from_args(args),
             wait_budget: Duration::from_secs(180),
+            visibility_budget: Duration::from_secs(60),
         };
         Ok(FlyDriver::new(client, config))
     }
@@ -119,15 +136,21 @@ impl FlyDriver {
         &self.client
     }
 
+    /// The Fly app of `app_id`'s preview: `<prefix><appId>`.
+    pub fn app_name(&self, app_id: &AppId) -> String {
+        self.config.identity.app_name(app_id)
+    }
+
     /// The live machine of `app_id` that carries our metadata, if any.
     async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
         let filter = [
             (METADATA_APP_ID, app_id.as_str()),
             (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
+            (METADATA_DEPLOYMENT, self.config.identity.deployment()),
         ];
         let machines = self
             .client
-            .list_machines(&app_id.preview_name(), &filter)
+            .list_machines(&self.app_name(app_id), &filter)
             .await?;
         Ok(machines
             .into_iter()
@@ -166,7 +189,7 @@ impl FlyDriver {
         states: &[&str],
         version: Option<&str>,
     ) -> Result<(), FlyError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let budget = self.config.wait_budget;
         self.client
             .wait_for_state(&name, machine_id, states, budget, version)
@@ -202,7 +225,7 @@ impl PlatformDriver for FlyDriver {
         };
         match self
             .client
-            .get_machine(&app_id.preview_name(), &machine_id)
+            .get_machine(&self.app_name(app_id), &machine_id)
             .await
         {
             Ok(machine) => Ok(parse_state(&machine.state)),
@@ -224,36 +247,22 @@ impl PlatformDriver for FlyDriver {
         self.stop_machine(app_id, data, mode).await
     }
 
-    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    /// Deletes the app and returns once Fly answers 404 for it (see `teardown.rs`).
     async fn destroy(&self, app_id: &AppId, _data: &FlyData) -> Result<(), DriverError> {
-        match self.client.delete_app(&app_id.preview_name()).await {
-            Ok(()) | Err(FlyError::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        self.destroy_app(app_id).await
     }
 
-    /// Deletes just the machine (the app, IPs and secrets stay) and resumes at `create_machine`.
+    /// Deletes just the machine, or, when the app is gone, starts over (see `teardown.rs`).
     async fn discard_machine(
         &self,
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<FlyStep, DriverError> {
-        if let Some(machine_id) = self.machine_id(app_id, data).await.ok().flatten() {
-            match self
-                .client
-                .delete_machine(&app_id.preview_name(), &machine_id, true)
-                .await
-            {
-                Ok(()) | Err(FlyError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        data.machine_id = None;
-        Ok(FlyStep::CreateMachine)
+        self.discard(app_id, data).await
     }
 
     fn url(&self, app_id: &AppId) -> String {
-        format!("https://{}.fly.dev", app_id.preview_name())
+        format!("https://{}.fly.dev", self.app_name(app_id))
     }
 
     /// Apps named `preview-<appId>` whose machines carry our metadata (see `inventory.rs`).

@@ -16,7 +16,7 @@ impl FlyDriver {
         data: &mut FlyData,
     ) -> Result<(), DriverError> {
         let machine_id = self.require_machine(app_id, data).await?;
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let machine = self.client.get_machine(&name, &machine_id).await?;
         match parse_state(&machine.state) {
             MachineState::Started => return Ok(()),
@@ -55,7 +55,7 @@ impl FlyDriver {
             Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(()),
             Err(error) => return Err(error.into()),
         };
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let machine = match self.client.get_machine(&name, &machine_id).await {
             Ok(machine) => machine,
             Err(FlyError::NotFound { .. }) => return Ok(()),

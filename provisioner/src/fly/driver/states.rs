@@ -15,10 +15,14 @@ impl From<FlyError> for DriverError {
     }
 }
 
-/// Fly's state names; ones we do not model (`replacing`, `launch_failed`...) count as failed or transient.
+/// Fly's state names (superfly/docs `machines/machine-states`). Only
+/// `failed` and `launch_failed` are failures; `creating` is on its way to
+/// `created`, and a state this code does not know yet counts as transient
+/// (the reconciler replaces a machine only once it stays so too long).
 pub fn parse_state(state: &str) -> MachineState {
     match state {
-        "created" => MachineState::Created,
+        "created" | "creating" => MachineState::Created,
+        "failed" | "launch_failed" => MachineState::Failed,
         "starting" | "restarting" | "updating" | "replacing" => MachineState::Starting,
         "started" => MachineState::Started,
         "stopping" => MachineState::Stopping,
@@ -27,7 +31,7 @@ pub fn parse_state(state: &str) -> MachineState {
         "suspended" => MachineState::Suspended,
         "destroying" => MachineState::Destroying,
         "destroyed" | "replaced" | "migrated" => MachineState::Destroyed,
-        _ => MachineState::Failed,
+        _ => MachineState::Starting,
     }
 }
 
@@ -44,6 +48,12 @@ mod tests {
         assert_eq!(parse_state("replacing"), MachineState::Starting);
         assert_eq!(parse_state("replaced"), MachineState::Destroyed);
         assert_eq!(parse_state("launch_failed"), MachineState::Failed);
+        assert_eq!(parse_state("failed"), MachineState::Failed);
+        assert_eq!(parse_state("creating"), MachineState::Created);
+        assert_eq!(
+            parse_state("a-state-fly-adds-later"),
+            MachineState::Starting
+        );
     }
 
     #[test]
@@ -55,6 +65,7 @@ mod tests {
         assert!(matches!(transient, DriverError::Transient(_)));
         let refused = DriverError::from(FlyError::NameTaken {
             name: "preview-x".to_owned(),
+            holder: "another Fly organization".to_owned(),
         });
         assert!(matches!(refused, DriverError::Permanent(_)));
     }

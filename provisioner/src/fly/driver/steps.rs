@@ -3,13 +3,20 @@
 //! our metadata is found) and only records it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use sync_protocol::AppId;
+use tokio::time::Instant;
 
 use super::{FlyData, FlyDriver};
 use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
-use crate::fly::types::{CreateAppRequest, IpAssignmentType};
+use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine};
+use crate::fly::{FlyError, Identity};
 use crate::lifecycle::driver::{DriverError, PreviewSpec};
+
+/// How long a machine may be missing from lists after its create (Fly's
+/// lists are eventually consistent: flyctl `test/preflight/testlib/test_env.go`).
+const LIST_LAG_ALLOWANCE: Duration = Duration::from_secs(5);
 
 impl FlyDriver {
     #[tracing::instrument(skip_all, fields(app_id = %app_id))]
@@ -18,24 +25,29 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let key = data
             .create_key
             .get_or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
             .clone();
+        Identity::check_app_name(&name).map_err(DriverError::permanent)?;
         let request = CreateAppRequest {
             name: name.clone(),
             org_slug: self.config.org_slug.clone(),
-            // Its own private network: previews of different users cannot reach each other.
-            network: Some(name.clone()),
+            // Its own private network, so previews of different users cannot
+            // reach each other; its name carries our deployment, marking the app ours.
+            network: Some(self.config.identity.network(&name)),
             idempotency_key: Some(key),
         };
-        let app = self.client.create_app(&request).await?;
+        self.client.create_app(&request).await?;
+        // Reads lag the create: the next steps address the app, so wait until it answers.
+        let budget = self.config.visibility_budget;
+        let app = self.client.wait_for_app(&name, budget).await?;
         Ok(format!("app {name} ready (id {})", app.id))
     }
 
     pub(super) async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
+        let name = self.app_name(app_id);
         let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
         let allocated = self.client.ensure_ips(&name, &kinds).await?;
         Ok(match allocated.len() {
@@ -55,7 +67,7 @@ impl FlyDriver {
         ]);
         let version = self
             .client
-            .set_secrets(&spec.app_id.preview_name(), values)
+            .set_secrets(&self.app_name(&spec.app_id), values)
             .await?;
         match version {
             Some(version) => {
@@ -73,13 +85,23 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = app_id.preview_name();
-        let request = preview_machine_request(&self.config.machine, app_id, data.secrets_version);
+        let name = self.app_name(app_id);
+        let request = preview_machine_request(
+            &self.config.machine,
+            &self.config.identity,
+            app_id,
+            data.secrets_version,
+        );
         // A create whose answer was lost may still have made the machine, so
-        // every attempt first looks for one carrying our metadata.
+        // every attempt first looks for one carrying our metadata; lists lag
+        // writes, so after such a failure the look lasts a while.
         let mut last_error = None;
-        for _ in 0..3 {
-            if let Some(machine) = self.find_machine(app_id).await? {
+        for attempt in 0..3u32 {
+            let window = match attempt {
+                0 => Duration::ZERO,
+                _ => LIST_LAG_ALLOWANCE.min(self.config.visibility_budget),
+            };
+            if let Some(machine) = self.find_machine_within(app_id, window).await? {
                 data.machine_id = Some(machine.id.clone());
                 return Ok(format!("machine {} exists ({})", machine.id, machine.state));
             }
@@ -101,20 +123,38 @@ impl FlyDriver {
         ))
     }
 
+    /// Our machine of `app_id`, looking again every 100 ms for up to `window`.
+    async fn find_machine_within(
+        &self,
+        app_id: &AppId,
+        window: Duration,
+    ) -> Result<Option<Machine>, FlyError> {
+        let deadline = Instant::now() + window;
+        loop {
+            let found = self.find_machine(app_id).await?;
+            if found.is_some() || Instant::now() >= deadline {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub(super) async fn wait_started(
         &self,
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let machine_id = self.require_machine(app_id, data).await?;
+        // A machine just created may answer 404 for a moment.
+        let budget = self.config.visibility_budget;
         let machine = self
             .client
-            .get_machine(&app_id.preview_name(), &machine_id)
+            .wait_for_machine(&self.app_name(app_id), &machine_id, budget)
             .await?;
         // A machine that went to sleep before we looked (autostop) is woken.
         if matches!(machine.state.as_str(), "stopped" | "suspended") {
             self.client
-                .start_machine(&app_id.preview_name(), &machine_id, None)
+                .start_machine(&self.app_name(app_id), &machine_id, None)
                 .await?;
         }
         self.wait(app_id, &machine_id, &["started"], machine.version())

@@ -20,6 +20,8 @@ pub struct LocalDriverConfig {
     pub exec: String,
     /// The daemon's `--install` command; detected from the lockfile when unset.
     pub install: Option<String>,
+    /// The package cache all previews share (see [`package_cache_env`]).
+    pub package_cache: PathBuf,
     /// The provisioner's port, which serves `preview-<appId>.localhost`.
     pub proxy_port: u16,
     /// Where daemons reach this provisioner now. Overrides the URL a preview
@@ -62,6 +64,13 @@ impl LocalDriverConfig {
             sync_daemon_bin,
             exec: args.local.local_exec.clone(),
             install: args.local.local_install.clone(),
+            package_cache: std::path::absolute(
+                args.local
+                    .local_package_cache
+                    .clone()
+                    .unwrap_or_else(|| args.store.data_dir.join("package-cache")),
+            )
+            .context("failed to resolve --local-package-cache")?,
             proxy_port,
             server_url: Some(args.http.public_url.clone().unwrap_or_else(|| {
                 let host = match args.http.listen.ip() {
@@ -75,4 +84,16 @@ impl LocalDriverConfig {
             sandbox,
         })
     }
+}
+
+/// The environment that points every package manager at the shared cache:
+/// npm's cache (read offline first), pnpm's store, yarn's and bun's caches.
+/// Each tool locks its own cache, so concurrent installs are safe.
+pub fn package_cache_env(cache: &std::path::Path) -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("npm_config_cache", cache.join("npm")),
+        ("npm_config_store_dir", cache.join("pnpm-store")),
+        ("YARN_CACHE_FOLDER", cache.join("yarn")),
+        ("BUN_INSTALL_CACHE_DIR", cache.join("bun")),
+    ]
 }

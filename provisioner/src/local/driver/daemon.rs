@@ -12,6 +12,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::LocalDriverConfig;
+use super::config::package_cache_env;
 use super::process_tree::{self, groups_under, signal_groups};
 use super::work_dir::{Launch, PidRecord, WorkDir};
 use crate::local::sandbox::PreviewSandbox;
@@ -83,6 +84,8 @@ impl DaemonProcess {
         for name in WITHHELD_ENV {
             command.env_remove(name);
         }
+        command.envs(package_cache_env(&config.package_cache));
+        command.env("npm_config_prefer_offline", "true");
         // By env, never argv: argv is world-readable in /proc.
         command
             .env("SYNC_TOKEN", token)

@@ -34,6 +34,7 @@ fn driver_config_with(root: &std::path::Path, script: &str) -> LocalDriverConfig
         sync_daemon_bin: bin,
         exec: "node server.js".to_owned(),
         install: None,
+        package_cache: root.join("package-cache"),
         proxy_port: 8080,
         server_url: None,
         stop_grace: Duration::from_millis(300),

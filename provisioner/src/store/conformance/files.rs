@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{LIMITS, Store, app, delete, path, paths_of, put};
-use crate::store::{AppLimits, Changes, StoreError};
+use crate::store::{AppLimits, Changes, FileChange, StoreError};
 
 pub async fn each_write_is_one_revision_and_a_no_op_keeps_it(store: &dyn Store, _: &dyn Store) {
     let app_id = app("app");
@@ -311,4 +311,33 @@ pub async fn replaced_content_is_collected_once_unreferenced(
         .unwrap();
     let content = second.read_file(&app_id, &path("a")).await.unwrap();
     assert_eq!(content.unwrap().bytes, Bytes::from_static(b"old"));
+}
+
+pub async fn the_sweep_pages_through_many_blobs_and_removes_only_garbage(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    // Four apps of 90 files, each rewritten once: 360 blobs live, 360
+    // garbage, more than one sweep page of each, interleaved in sha256 order.
+    let apps = ["pa", "pb", "pc", "pd"].map(app);
+    for app_id in &apps {
+        for version in ["one", "two"] {
+            let changes: Vec<FileChange> = (0..90)
+                .map(|index| put(&format!("f{index}"), &format!("{app_id} {version} {index}")))
+                .collect();
+            first.apply(app_id, &changes, LIMITS).await.unwrap();
+        }
+    }
+    assert_eq!(first.stored_blob_count().await.unwrap(), 720);
+
+    let removed = second.remove_unreferenced_blobs().await.unwrap();
+
+    assert_eq!(removed, 360);
+    assert_eq!(first.stored_blob_count().await.unwrap(), 360);
+    for app_id in &apps {
+        let live = sync_protocol::sha256_hex(format!("{app_id} two 89").as_bytes());
+        let gone = sync_protocol::sha256_hex(format!("{app_id} one 89").as_bytes());
+        assert!(first.read_blob(app_id, &live).await.unwrap().is_some());
+        assert!(first.read_blob(app_id, &gone).await.unwrap().is_none());
+    }
 }

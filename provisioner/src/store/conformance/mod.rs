@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
             limits_count_the_whole_write_and_blobs_stay_with_their_apps,
             blobs_are_shared_but_read_only_by_apps_that_hold_them,
             replaced_content_is_collected_once_unreferenced,
+            the_sweep_pages_through_many_blobs_and_removes_only_garbage,
             tokens_and_status_written_through_one_handle_are_read_through_the_other,
             previews_round_trip_and_activity_only_moves_forward,
             the_identity_is_one_per_store_and_a_fresh_store_is_ready,

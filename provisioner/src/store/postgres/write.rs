@@ -91,15 +91,23 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn sweep_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+    /// Removes the unreferenced blobs among those with `first < sha256 <= last`.
+    pub(super) async fn sweep_blob_range(
+        &self,
+        first: &str,
+        last: &str,
+    ) -> Result<u64, StoreError> {
         // Blobs a concurrent write has locked (it is about to reference them)
         // are skipped until the next sweep; one this sweep locked first is
         // gone before that write looks, so the write stores it again.
         let removed = sqlx::query(
             "DELETE FROM blobs WHERE sha256 IN (SELECT b.sha256 FROM blobs b \
-             WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = b.sha256) \
+             WHERE b.sha256 > $1 AND b.sha256 <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = b.sha256) \
              FOR UPDATE SKIP LOCKED)",
         )
+        .bind(first)
+        .bind(last)
         .execute(self.pool())
         .await?
         .rows_affected();

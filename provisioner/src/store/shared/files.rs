@@ -202,8 +202,28 @@ macro_rules! file_store {
                 Ok($crate::store::shared::to_u64(count))
             }
 
+            /// Pages through the blobs in sha256 order, reading each page's
+            /// bounds without a lock and sweeping it in a short write of its
+            /// own, so writes to other apps wait at most one page.
             async fn remove_unreferenced_blobs(&self) -> Result<u64, $crate::store::StoreError> {
-                self.sweep_unreferenced_blobs().await
+                let mut removed = 0;
+                let mut after = String::new();
+                loop {
+                    let page: Vec<String> = sqlx::query_scalar(
+                        "SELECT sha256 FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT $2",
+                    )
+                    .bind(&after)
+                    .bind($crate::store::shared::SWEEP_PAGE)
+                    .fetch_all(self.pool())
+                    .await?;
+                    let Some(last) = page.last() else {
+                        return Ok(removed);
+                    };
+                    removed += self.sweep_blob_range(&after, last).await?;
+                    after.clone_from(last);
+                    // Lets waiting writes take the lock between pages.
+                    tokio::task::yield_now().await;
+                }
             }
         }
 

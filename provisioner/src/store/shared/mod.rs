@@ -57,3 +57,7 @@ pub(crate) fn stored_path(text: String) -> Result<FilePath, StoreError> {
 /// How many paths one `IN (...)` list holds: far below either database's
 /// limit on bound parameters, whatever the size of a batch.
 pub(crate) const PATHS_PER_QUERY: usize = 500;
+
+/// Blobs looked at per write of the blob sweep: small enough that a sweep
+/// holds SQLite's write lock for milliseconds at a time.
+pub(crate) const SWEEP_PAGE: i64 = 256;

@@ -73,15 +73,24 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn sweep_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+    /// Removes the unreferenced blobs among those with `first < sha256 <= last`.
+    pub(super) async fn sweep_blob_range(
+        &self,
+        first: &str,
+        last: &str,
+    ) -> Result<u64, StoreError> {
         // Under the write lock, so no write can be between storing a blob and
-        // the file row that references it.
+        // the file row that references it; one page, so the lock is short.
         let mut transaction = self.begin_write().await?;
-        let removed =
-            sqlx::query("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM files)")
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
+        let removed = sqlx::query(
+            "DELETE FROM blobs WHERE sha256 > $1 AND sha256 <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blobs.sha256)",
+        )
+        .bind(first)
+        .bind(last)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
         transaction.commit().await?;
         Ok(removed)
     }
