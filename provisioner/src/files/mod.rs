@@ -72,6 +72,8 @@ pub struct FilesService {
     notifier: RevisionNotifier,
     /// Writes that made a new revision, for `/metrics`.
     writes: Arc<AtomicU64>,
+    /// Unreferenced blobs the sweeps removed, for `/metrics`.
+    blobs_swept: Arc<AtomicU64>,
     /// The store's identity, read once at start: every manifest answer carries it.
     store_id: Arc<str>,
 }
@@ -84,6 +86,7 @@ impl FilesService {
             store_id: Arc::from(store_id),
             notifier: RevisionNotifier::default(),
             writes: Arc::default(),
+            blobs_swept: Arc::default(),
         }
     }
 
@@ -103,6 +106,11 @@ impl FilesService {
     /// Writes that made a new revision since start.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Unreferenced blobs removed by the sweeps since start.
+    pub fn blobs_swept(&self) -> u64 {
+        self.blobs_swept.load(Ordering::Relaxed)
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app_id, path = %path, size = content.len()))]
@@ -283,9 +291,13 @@ impl FilesService {
     /// triggered it has already answered.
     fn spawn_blob_collection(&self) {
         let store = self.store.clone();
+        let swept = self.blobs_swept.clone();
         tokio::spawn(async move {
             match store.remove_unreferenced_blobs().await {
-                Ok(removed) => tracing::info!(removed, "unreferenced blobs removed"),
+                Ok(removed) => {
+                    swept.fetch_add(removed, Ordering::Relaxed);
+                    tracing::info!(removed, "unreferenced blobs removed");
+                }
                 Err(error) => tracing::warn!(
                     error.message = %error,
                     error.cause_chain = ?error,

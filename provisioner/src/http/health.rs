@@ -141,6 +141,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     let _ = writeln!(
         text,
+        "# HELP provisioner_blobs_swept_total Unreferenced blobs removed by the blob sweep.\n\
+         # TYPE provisioner_blobs_swept_total counter\n\
+         provisioner_blobs_swept_total {}",
+        state.files.blobs_swept()
+    );
+    let _ = writeln!(
+        text,
         "# HELP provisioner_long_poll_waiters Long-polls of the files manifest waiting now.\n\
          # TYPE provisioner_long_poll_waiters gauge\n\
          provisioner_long_poll_waiters {}",

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use preview_tests::provisioner::TestProvisioner;
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -121,4 +122,36 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     assert!(closed.is_ok(), "still open after 10 s");
     let health = provisioner.healthz().await;
     assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_blob_sweep_counts_what_it_removes_in_the_metrics() {
+    // Arrange: one file rewritten 1,001 times, 8 writes at a time. A sweep
+    // runs after the first write and after the 1,000th next one.
+    let provisioner = TestProvisioner::spawn().await.unwrap();
+    let writes = futures::stream::iter(0..1001).map(|version| {
+        let provisioner = &provisioner;
+        async move {
+            written(
+                provisioner
+                    .put_file("churn", "a.txt", format!("v{version}"))
+                    .await,
+            )
+            .await
+        }
+    });
+    writes.buffer_unordered(8).collect::<Vec<_>>().await;
+
+    // Act and assert: every replaced version is garbage, and the sweep says
+    // how many it removed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = provisioner.metrics().await.text().await.unwrap();
+        if text.contains("provisioner_blobs_swept_total 1000\n") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sweep did not report 1000 removed blobs:\n{text}");
 }
