@@ -13,4 +13,5 @@ pub mod launch;
 pub mod lifecycle_client;
 pub mod local_preview;
 pub mod npm_apps;
+pub mod processes;
 pub mod provisioner;
