@@ -13,23 +13,14 @@
 // Environment: PREVIEW_URL, API_URL, API_KEY, APP_ID, EDITS (default 10),
 // WAKE (default 1), CHROMIUM (default /usr/bin/chromium).
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { env, launchChromium, sleep, waitFor } from './common.mjs'
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback
-  if (value === undefined) throw new Error(`${name} is not set`)
-  return value
-}
 const previewUrl = env('PREVIEW_URL')
 const apiUrl = env('API_URL')
 const apiKey = env('API_KEY')
 const appId = env('APP_ID')
 const edits = Number(env('EDITS', '10'))
 const wake = env('WAKE', '1') === '1'
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function api(method, path, body) {
   const response = await fetch(`${apiUrl}${path}`, {
@@ -57,33 +48,9 @@ async function inFrame(frame, fn, arg, boundMs = 60_000) {
   }
 }
 
-async function waitFor(what, check, boundMs) {
-  const deadline = Date.now() + boundMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${boundMs} ms waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
 
-// A fresh profile for every run: nothing cached from an earlier one.
-const profile = mkdtempSync(join(tmpdir(), 'preview-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const { context, close } = await launchChromium()
 const result = { edits, hmr_ms: [] }
 try {
   const page = context.pages()[0] ?? (await context.newPage())
@@ -170,7 +137,6 @@ try {
     result.woke = true
   }
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }
 console.log(JSON.stringify(result))

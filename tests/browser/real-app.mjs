@@ -18,16 +18,8 @@
 // content), SHOWN, HOT (default 1), BREAK_FIND, BREAK_REPLACE,
 // CHROMIUM (default /usr/bin/chromium).
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { env, launchChromium, sleep, waitFor } from './common.mjs'
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback
-  if (value === undefined) throw new Error(`${name} is not set`)
-  return value
-}
 const previewUrl = env('PREVIEW_URL')
 const apiUrl = env('API_URL')
 const apiKey = env('API_KEY')
@@ -38,7 +30,6 @@ const shown = env('SHOWN')
 const hot = env('HOT', '1') === '1'
 const breakFind = env('BREAK_FIND', '')
 const breakReplace = env('BREAK_REPLACE', '')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 if (!original.includes(shown)) throw new Error(`${file} does not contain ${JSON.stringify(shown)}`)
 if (breakFind && !original.includes(breakFind)) throw new Error(`${file} does not contain ${JSON.stringify(breakFind)}`)
@@ -61,16 +52,6 @@ async function inFrame(frame, fn, arg) {
   }
 }
 
-async function waitFor(what, check, boundMs) {
-  const deadline = Date.now() + boundMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${boundMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
-
 const pageShows = (frame, text) => inFrame(frame, (expected) => document.body?.innerText.includes(expected), text)
 
 /// Waits for `text` in the open page, or (HOT=0) reloads the frame until it shows.
@@ -89,12 +70,7 @@ async function waitForText(page, frame, text, boundMs) {
   )
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'preview-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-})
+const { context, close } = await launchChromium()
 const result = {}
 try {
   const page = context.pages()[0] ?? (await context.newPage())
@@ -161,7 +137,6 @@ try {
   result.reloaded_after_fix = navigations !== navigationsBeforeFix
   result.recovered = true
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }
 console.log(JSON.stringify(result))

@@ -147,18 +147,3 @@ pub struct PreviewEvent {
     pub kind: EventKind,
     pub record: PreviewRecord,
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_names_round_trip() {
-        for state in PreviewState::ALL {
-            assert_eq!(PreviewState::parse(state.as_str()), Some(state));
-            let json = serde_json::to_string(&state).unwrap();
-            assert_eq!(json, format!("\"{}\"", state.as_str()));
-        }
-        assert_eq!(PreviewState::parse("sleeping"), None);
-    }
-}
