@@ -8,7 +8,10 @@ use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator, Realism};
 use provisioner::lifecycle::driver::{DriverData, PreviewDriver};
 use tokio::time::Instant;
 
-use crate::fly_client::{assert_spec_clean, driver, preview_spec, provision};
+use provisioner::fly::machine_config::PreviewMachineSettings;
+use provisioner::fly::types::Autostop;
+
+use crate::fly_client::{assert_spec_clean, driver, driver_with, preview_spec, provision};
 
 fn lagging(visibility: u64, list: u64, delete: u64) -> EmulatorConfig {
     EmulatorConfig {
@@ -119,5 +122,41 @@ async fn an_app_deleted_out_of_band_is_made_again_from_create_app() {
 
     assert_eq!(resume_at.name(), "create_app");
     assert!(data.is_empty(), "nothing of the old app is kept: {data:?}");
+    assert_spec_clean(&fly);
+}
+
+#[tokio::test]
+async fn the_emulated_proxy_autostops_a_machine_without_requests_unless_told_off() {
+    let fly = FlyEmulator::start_with(EmulatorConfig {
+        realism: Realism {
+            proxy_autostop: Some(Duration::from_millis(200)),
+            ..Realism::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let left_alone = driver(&fly);
+    let proxy_owned = driver_with(
+        &fly,
+        "test",
+        "proxied-",
+        PreviewMachineSettings {
+            autostop: Autostop::Stop,
+            ..PreviewMachineSettings::default()
+        },
+    );
+    provision(&left_alone, &preview_spec("off")).await;
+    provision(&proxy_owned, &preview_spec("stops")).await;
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let off = fly.live_machines("preview-off")[0].state;
+    let stopped = fly.live_machines("proxied-stops")[0].state;
+    let served = fly.proxy_request("proxied-stops");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    assert_eq!(off, "started", "autostop off: the proxy leaves it running");
+    assert_eq!(stopped, "stopped", "no requests: the proxy stopped it");
+    assert!(served);
+    assert_eq!(fly.live_machines("proxied-stops")[0].state, "started");
     assert_spec_clean(&fly);
 }

@@ -81,6 +81,8 @@ async fn health(State(state): State<GatewayState>) -> Response {
 }
 
 async fn proxy(State(state): State<GatewayState>, request: Request) -> Response {
+    // A visitor (the health route is not one): the provisioner counts it as activity.
+    state.board.record_visit();
     let upstream = *state.upstream.borrow();
     let wants_html = pages::wants_html(request.method(), request.headers());
     if let Some(upstream) = upstream {

@@ -10,6 +10,7 @@
 //! and wait until it is started. What later calls need (the machine id, the
 //! secrets version) is kept in `DriverData`.
 
+mod boot;
 mod inventory;
 mod power;
 mod states;
@@ -31,7 +32,7 @@ use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
 };
-pub use states::parse_state;
+pub use states::{machine_state, parse_state};
 
 /// The provisioning steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +229,7 @@ impl PlatformDriver for FlyDriver {
             .get_machine(&self.app_name(app_id), &machine_id)
             .await
         {
-            Ok(machine) => Ok(parse_state(&machine.state)),
+            Ok(machine) => Ok(machine_state(&machine)),
             Err(FlyError::NotFound { .. }) => Ok(MachineState::Absent),
             Err(error) => Err(error.into()),
         }

@@ -3,6 +3,7 @@
 
 use sync_protocol::AppId;
 
+use super::boot::newest_event_ms;
 use super::{FlyData, FlyDriver, parse_state};
 use crate::fly::FlyError;
 use crate::fly::types::StopRequest;
@@ -37,9 +38,39 @@ impl FlyDriver {
             }
             _ => {}
         }
-        self.client.start_machine(&name, &machine_id, None).await?;
-        self.wait(app_id, &machine_id, &["started"], machine.version())
-            .await?;
+        let since = newest_event_ms(&machine);
+        match self.client.start_machine(&name, &machine_id, None).await {
+            Ok(()) => {
+                self.await_boot(app_id, &machine_id, machine.version(), since)
+                    .await
+            }
+            Err(FlyError::Capacity { message }) => {
+                self.replace_refused(app_id, data, &machine_id, &message)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Fly cannot start the machine where it is (no volume holds it there):
+    /// it is destroyed and a new one made, which Fly places on a host with
+    /// room, instead of waiting for capacity that may not come.
+    async fn replace_refused(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+        machine_id: &str,
+        message: &str,
+    ) -> Result<(), DriverError> {
+        tracing::warn!(machine = %machine_id, message, "start refused; replacing the machine");
+        let name = self.app_name(app_id);
+        match self.client.delete_machine(&name, machine_id, true).await {
+            Ok(()) | Err(FlyError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        data.machine_id = None;
+        self.create_machine(app_id, data).await?;
+        self.wait_started(app_id, data).await?;
         Ok(())
     }
 
@@ -81,9 +112,12 @@ impl FlyDriver {
         }
         if mode == StopMode::Suspend {
             match self.client.suspend_machine(&name, &machine_id, None).await {
+                // "Will attempt (but is not guaranteed)" (spec `Machines_suspend`):
+                // it may end as a stop, which the lifecycle reads back with `state`.
                 Ok(()) => {
+                    let landed = ["suspended", "stopped"];
                     return Ok(self
-                        .wait(app_id, &machine_id, &["suspended"], machine.version())
+                        .wait(app_id, &machine_id, &landed, machine.version())
                         .await?);
                 }
                 // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.

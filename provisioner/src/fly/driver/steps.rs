@@ -151,14 +151,10 @@ impl FlyDriver {
             .client
             .wait_for_machine(&self.app_name(app_id), &machine_id, budget)
             .await?;
-        // A machine that went to sleep before we looked (autostop) is woken.
-        if matches!(machine.state.as_str(), "stopped" | "suspended") {
-            self.client
-                .start_machine(&self.app_name(app_id), &machine_id, None)
-                .await?;
-        }
-        self.wait(app_id, &machine_id, &["started"], machine.version())
+        // Exits and checks decide when it is ready: `started` is not enough.
+        // A machine that went to sleep before we looked (autostop) is woken there.
+        self.await_boot(app_id, &machine_id, machine.version(), 0)
             .await?;
-        Ok(format!("machine {machine_id} started"))
+        Ok(format!("machine {machine_id} started, checks passing"))
     }
 }
