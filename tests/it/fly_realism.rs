@@ -5,13 +5,16 @@
 use std::time::Duration;
 
 use preview_tests::fly_emulator::{EmulatorConfig, FlyEmulator, Realism};
-use provisioner::lifecycle::driver::{DriverData, PreviewDriver};
+use provisioner::fly::driver::FlyData;
+use provisioner::lifecycle::driver::{DriverData, PreviewDriver, StopMode};
 use tokio::time::Instant;
 
 use provisioner::fly::machine_config::PreviewMachineSettings;
 use provisioner::fly::types::Autostop;
 
-use crate::fly_client::{assert_spec_clean, driver, driver_with, preview_spec, provision};
+use crate::fly_client::{
+    assert_spec_clean, driver, driver_with, machine_id, preview_spec, provision,
+};
 
 fn lagging(visibility: u64, list: u64, delete: u64) -> EmulatorConfig {
     EmulatorConfig {
@@ -158,5 +161,88 @@ async fn the_emulated_proxy_autostops_a_machine_without_requests_unless_told_off
     assert_eq!(stopped, "stopped", "no requests: the proxy stopped it");
     assert!(served);
     assert_eq!(fly.live_machines("proxied-stops")[0].state, "started");
+    assert_spec_clean(&fly);
+}
+
+#[tokio::test]
+async fn power_calls_hold_the_machines_lease_and_wait_for_another_holder() {
+    let fly = FlyEmulator::start().await;
+    let driver = driver(&fly);
+    let spec = preview_spec("contended");
+    let mut data = provision(&driver, &spec).await;
+    let machine = machine_id(&data);
+    // Another provisioner instance (or `fly machine stop`) holds the lease.
+    let other = driver
+        .client()
+        .acquire_lease("preview-contended", &machine, 30, "another holder")
+        .await
+        .unwrap();
+
+    let while_held = driver.stop(&spec.app_id, &mut data, StopMode::Stop).await;
+    let state_while_held = fly.live_machines("preview-contended")[0].state;
+    driver
+        .client()
+        .release_lease("preview-contended", &machine, &other.nonce)
+        .await
+        .unwrap();
+    driver
+        .stop(&spec.app_id, &mut data, StopMode::Stop)
+        .await
+        .unwrap();
+    driver.start(&spec.app_id, &mut data).await.unwrap();
+
+    let error = while_held.expect_err("a leased machine is not ours to stop");
+    assert!(error.is_transient(), "{error}");
+    assert!(error.to_string().contains("leased"), "{error}");
+    assert_eq!(state_while_held, "started");
+    assert_eq!(fly.live_machines("preview-contended")[0].state, "started");
+    let leases = fly
+        .operation_ids()
+        .into_iter()
+        .filter(|id| id == "Machines_create_lease" || id == "Machines_release_lease")
+        .count();
+    assert_eq!(
+        leases,
+        2 + 2 + 2 + 1,
+        "ours around stop and start, the other's, the refused take"
+    );
+    assert!(
+        fly.app("preview-contended").unwrap().machines[&machine]
+            .lease
+            .is_none()
+    );
+    assert_spec_clean(&fly);
+}
+
+#[tokio::test]
+async fn a_replacement_machine_runs_the_image_digest_the_first_one_resolved() {
+    let fly = FlyEmulator::start().await;
+    let driver = driver(&fly);
+    let spec = preview_spec("pinned");
+    let mut data = provision(&driver, &spec).await;
+    let first: FlyData = data.decode().unwrap();
+    let pinned = first.pinned_image.clone().expect("the digest is kept");
+
+    let resume_at = driver
+        .discard_machine(&spec.app_id, &mut data)
+        .await
+        .unwrap();
+    for step in driver
+        .steps()
+        .into_iter()
+        .skip_while(|step| *step != resume_at)
+    {
+        driver.run_step(step, &spec, &mut data).await.unwrap();
+    }
+
+    assert!(
+        pinned.starts_with("registry.fly.io/preview-runtime@sha256:"),
+        "{pinned}"
+    );
+    let machines = fly.live_machines("preview-pinned");
+    let live: Vec<_> = machines.iter().filter(|m| m.state == "started").collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].config["image"], pinned.as_str());
+    assert_ne!(live[0].id, first.machine_id.unwrap());
     assert_spec_clean(&fly);
 }

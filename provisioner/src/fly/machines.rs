@@ -180,13 +180,14 @@ impl FlyClient {
         app_name: &str,
         machine_id: &str,
         force: bool,
+        lease_nonce: Option<&str>,
     ) -> Result<(), FlyError> {
         let path = format!("/v1/apps/{app_name}/machines/{machine_id}");
         let mut call = Call::new(Method::DELETE, path, machine_id, "delete_machine");
         if force {
             call = call.query("force", "true");
         }
-        self.execute(call).await.map(drop)
+        self.execute(with_nonce(call, lease_nonce)).await.map(drop)
     }
 
     /// Takes the machine's lease for `ttl_seconds`; the returned nonce goes

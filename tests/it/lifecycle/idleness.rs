@@ -12,11 +12,12 @@ use sync_protocol::{DevServerState, PreviewState, SyncStatusReport};
 
 #[tokio::test]
 async fn lifecycle_a_viewed_preview_is_not_reaped() {
-    // Arrange: idle after 1 s; the preview is being looked at through Fly's
+    // Arrange: idle after 2 s (well above the visits' period, so a slow
+    // request cannot lapse it); the preview is being looked at through Fly's
     // proxy, and its daemon reports the gateway's visits.
     let args = [
         "--idle-timeout",
-        "1s",
+        "2s",
         "--loop-interval",
         "200ms",
         "--autostop",
@@ -32,8 +33,8 @@ async fn lifecycle_a_viewed_preview_is_not_reaped() {
         visited_secs_ago: Some(0),
     };
 
-    // Act: two idle timeouts of visits, then none.
-    for revision in 0..10 {
+    // Act: one and a half idle timeouts of visits, then none.
+    for revision in 0..12 {
         assert!(
             fly.proxy_request("preview-shop"),
             "the proxy found no machine"
@@ -42,7 +43,7 @@ async fn lifecycle_a_viewed_preview_is_not_reaped() {
             .report_sync_status("shop", &token, &visited(revision))
             .await;
         assert_eq!(reported.status(), StatusCode::NO_CONTENT);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let while_viewed = provisioner.preview_state("shop").await;
     let machine_while_viewed = fly.live_machines("preview-shop")[0].state;

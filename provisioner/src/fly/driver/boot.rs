@@ -89,7 +89,8 @@ impl FlyDriver {
         machine_id: &str,
         version: Option<&str>,
         since_ms: i64,
-    ) -> Result<(), DriverError> {
+        lease_nonce: Option<&str>,
+    ) -> Result<Machine, DriverError> {
         let name = self.app_name(app_id);
         let deadline = Instant::now() + self.config.wait_budget;
         let landed = ["started", "stopped", "suspended", "failed"];
@@ -99,7 +100,7 @@ impl FlyDriver {
         loop {
             let machine = self.client.get_machine(&name, machine_id).await?;
             match judge_boot(&machine, since_ms) {
-                Boot::Ready => return Ok(()),
+                Boot::Ready => return Ok(machine),
                 Boot::Crashed {
                     exit_code,
                     exits,
@@ -117,7 +118,8 @@ impl FlyDriver {
                 }
                 Boot::Asleep if !woken => {
                     woken = true;
-                    self.client.start_machine(&name, machine_id, None).await?;
+                    let nonce = lease_nonce;
+                    self.client.start_machine(&name, machine_id, nonce).await?;
                 }
                 Boot::Asleep | Boot::Waiting => {}
             }

@@ -12,6 +12,7 @@
 
 mod boot;
 mod inventory;
+mod lease;
 mod power;
 mod states;
 mod steps;
@@ -81,6 +82,13 @@ pub struct FlyData {
         skip_serializing_if = "Option::is_none"
     )]
     pub create_key: Option<String>,
+    /// The image by digest (`registry/repository@sha256:…`) Fly resolved
+    /// for the first machine, which replacements run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_image: Option<String>,
+    /// The configured image `pinned_image` was resolved from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_from: Option<String>,
 }
 
 #[derive(Clone, Debug)]
