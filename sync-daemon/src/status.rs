@@ -3,7 +3,7 @@
 //! of a shared board; one reporter task posts the latest whenever it changes,
 //! so a burst of updates costs one request and a failed post is retried.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
@@ -23,7 +23,13 @@ pub struct Status {
     /// Paths still not on disk: they hold `revision` back and are reported.
     pub refusals: Refusals,
     pub runtime: Option<RuntimeReport>,
+    /// When the gateway last served a visitor, to the nearest [`VISIT_GRAIN`].
+    pub last_visit: Option<Instant>,
 }
+
+/// Visits closer together than this are one piece of news: a page with a
+/// hundred assets makes one report, not a hundred.
+pub const VISIT_GRAIN: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug)]
 pub struct StatusBoard {
@@ -38,6 +44,7 @@ impl StatusBoard {
             message: None,
             refusals: Refusals::default(),
             runtime: None,
+            last_visit: None,
         });
         StatusBoard { sender }
     }
@@ -82,6 +89,21 @@ impl StatusBoard {
             });
     }
 
+    /// The gateway served a visitor: reported (as activity) unless one was
+    /// reported less than [`VISIT_GRAIN`] ago.
+    pub fn record_visit(&self) {
+        let now = Instant::now();
+        self.sender.send_if_modified(|status| {
+            let news = status
+                .last_visit
+                .is_none_or(|last| now.duration_since(last) >= VISIT_GRAIN);
+            if news {
+                status.last_visit = Some(now);
+            }
+            news
+        });
+    }
+
     pub fn current(&self) -> Status {
         self.sender.borrow().clone()
     }
@@ -104,6 +126,7 @@ impl Status {
             dev_server: self.dev_server,
             message: (!notes.is_empty()).then(|| notes.join("; ")),
             runtime: self.runtime.clone(),
+            visited_secs_ago: self.last_visit.map(|at| at.elapsed().as_secs()),
         })
     }
 }
@@ -180,5 +203,24 @@ mod tests {
         board.set_dev_server(DevServerState::Crashed, Some("exit 1".to_owned()));
         assert!(receiver.has_changed().unwrap());
         assert_eq!(board.current().message.as_deref(), Some("exit 1"));
+    }
+
+    #[test]
+    fn a_visit_is_reported_once_per_grain() {
+        let board = StatusBoard::new(DevServerState::Ready);
+        board.record_cycle(&applied(1));
+        let mut receiver = board.subscribe();
+        receiver.borrow_and_update();
+        assert_eq!(board.current().report().unwrap().visited_secs_ago, None);
+
+        board.record_visit();
+        assert!(receiver.has_changed().unwrap());
+        let report = receiver.borrow_and_update().report().unwrap();
+        assert_eq!(report.visited_secs_ago, Some(0));
+
+        // More visits within the grain are no news.
+        board.record_visit();
+        board.record_visit();
+        assert!(!receiver.has_changed().unwrap());
     }
 }

@@ -112,6 +112,11 @@ pub struct SyncStatusReport {
     /// What the daemon detected and chose to run the app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<RuntimeReport>,
+    /// Seconds since the preview's gateway last served a visitor (its health
+    /// route aside): the provisioner counts a visit as activity, since a
+    /// platform proxy's own idle stop is off and sees nothing on its behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visited_secs_ago: Option<u64>,
 }
 
 /// How a preview runs its app: what was detected from the app's files (or

@@ -38,10 +38,20 @@ pub(crate) fn driver(fly: &FlyEmulator) -> FlyDriver {
 
 /// A driver of deployment `deployment` naming its apps `<prefix><appId>`.
 pub(crate) fn driver_as(fly: &FlyEmulator, deployment: &str, prefix: &str) -> FlyDriver {
+    driver_with(fly, deployment, prefix, PreviewMachineSettings::default())
+}
+
+/// A driver whose previews run on `machine`.
+pub(crate) fn driver_with(
+    fly: &FlyEmulator,
+    deployment: &str,
+    prefix: &str,
+    machine: PreviewMachineSettings,
+) -> FlyDriver {
     let config = FlyDriverConfig {
         org_slug: ORG.to_owned(),
         identity: Identity::new(deployment, prefix).unwrap(),
-        machine: PreviewMachineSettings::default(),
+        machine,
         wait_budget: Duration::from_secs(10),
         visibility_budget: Duration::from_secs(5),
     };
@@ -78,7 +88,7 @@ pub(crate) async fn provision(driver: &FlyDriver, spec: &PreviewSpec) -> DriverD
 }
 
 /// The machine id the driver keeps for a preview.
-fn machine_id(data: &DriverData) -> String {
+pub(crate) fn machine_id(data: &DriverData) -> String {
     let data: FlyData = data.decode().expect("fly driver data");
     data.machine_id.expect("a machine id")
 }

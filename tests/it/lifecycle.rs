@@ -3,7 +3,9 @@
 //! and loop intervals are set in hundreds of milliseconds so that time-driven
 //! behaviour (idle stop, reconcile) happens within a test's seconds.
 
+mod boots;
 mod faults;
+mod idleness;
 mod realism;
 mod shared_org;
 mod sweeps;
@@ -20,7 +22,7 @@ use serde_json::Value;
 use sync_protocol::{PreviewState, StepStatus};
 
 /// Fast loops and a short idle timeout, stopping (not suspending) when idle.
-const FAST_IDLE_STOP: &[&str] = &[
+pub(crate) const FAST_IDLE_STOP: &[&str] = &[
     "--idle-timeout",
     "1s",
     "--loop-interval",
@@ -172,6 +174,9 @@ async fn lifecycle_heartbeats_keep_a_preview_awake() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let while_active = provisioner.preview_state("shop").await;
+    // The emulated proxy autostops machines without inbound requests unless
+    // the service says `autostop: off`, which the provisioner's machines do.
+    let machine_while_active = fly.live_machines("preview-shop")[0].state;
     provisioner
         .wait_for_state("shop", "stopped", Duration::from_secs(10))
         .await
@@ -179,6 +184,7 @@ async fn lifecycle_heartbeats_keep_a_preview_awake() {
 
     // Assert
     assert_eq!(while_active, Some(PreviewState::Running));
+    assert_eq!(machine_while_active, "started");
     assert_eq!(count(&fly, "Machines_stop"), 1);
 }
 

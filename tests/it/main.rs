@@ -10,6 +10,7 @@ mod deploy_config;
 mod deploy_docs;
 mod entrypoint;
 mod files_api;
+mod fly_boots;
 mod fly_client;
 mod fly_faults;
 mod fly_realism;

@@ -4,9 +4,11 @@
 
 /// A first provisioning from nothing: the app (read back until it answers,
 /// as Fly's reads lag its writes), its two IPs (after listing none), the
-/// secrets, the machine (after listing none), then waiting for it to start.
+/// secrets, the machine (after listing none), then waiting for it to start
+/// and reading it once more: started is not ready until no exit shows in its
+/// events and its gateway check passes.
 /// Exact on an emulator without lags (`FlyEmulator::start_without_lags`).
-pub const FIRST_PROVISION: [&str; 10] = [
+pub const FIRST_PROVISION: [&str; 11] = [
     "Apps_create",
     "Apps_show",
     "App_IPAssignments_list",
@@ -17,6 +19,7 @@ pub const FIRST_PROVISION: [&str; 10] = [
     "Machines_create",
     "Machines_show",
     "Machines_wait",
+    "Machines_show",
 ];
 
 /// The preview's recorded steps on the Fly platform, in order.

@@ -274,14 +274,22 @@ fn classify(
     let any = call.retry_on == RetryOn::Any;
     match status.as_u16() {
         404 => (FlyError::NotFound { message }, false, None),
-        422 if parsed.status.as_deref() == Some("name_taken") => (
-            FlyError::NameTaken {
-                name: String::new(),
-                holder: "someone else".to_owned(),
-            },
-            false,
-            None,
-        ),
+        // Older answers say so in words only ("Name has already been taken").
+        422 if parsed.status.as_deref() == Some("name_taken")
+            || message.to_ascii_lowercase().contains("taken") =>
+        {
+            (
+                FlyError::NameTaken {
+                    name: String::new(),
+                    holder: "someone else".to_owned(),
+                },
+                false,
+                None,
+            )
+        }
+        409 | 412 if is_capacity(&parsed, &message) => {
+            (FlyError::Capacity { message }, false, None)
+        }
         429 => (FlyError::RateLimited { retry_after }, true, retry_after),
         408 => {
             let error = FlyError::Timeout {
@@ -306,6 +314,15 @@ fn classify(
             None,
         ),
     }
+}
+
+/// Whether a 409/412 says Fly has no room for the machine (rather than a
+/// lease held or a state conflict).
+fn is_capacity(parsed: &ErrorResponse, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    parsed.status.as_deref() == Some("insufficient_capacity")
+        || message.contains("capacity")
+        || message.contains("insufficient")
 }
 
 fn header_text(response: &reqwest::Response, name: &str) -> Option<String> {

@@ -19,6 +19,12 @@ pub enum FlyError {
     /// HTTP 5xx after every retry the time budget allowed.
     #[error("fly: server error {status}: {body}")]
     Server { status: u16, body: String },
+    /// Fly cannot run the machine where it is: a 409/412 capacity answer
+    /// ("insufficient memory", `insufficient_capacity`), or a start answered
+    /// `status: "error"` (flyctl `internal/command/machine/start.go`). Retrying
+    /// the same machine does not help; a new machine is placed elsewhere.
+    #[error("fly: the machine cannot run on its host: {message}")]
+    Capacity { message: String },
     /// The request never got an answer: connection refused, reset, timed out.
     #[error("fly: transport: {0}")]
     Transport(String),
@@ -39,6 +45,7 @@ impl FlyError {
                 | FlyError::Server { .. }
                 | FlyError::Transport(_)
                 | FlyError::Timeout { .. }
+                | FlyError::Capacity { .. }
         ) || matches!(
             self,
             FlyError::Unexpected {

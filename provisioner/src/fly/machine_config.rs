@@ -10,7 +10,7 @@ use sync_protocol::AppId;
 
 use super::types::{
     Autostop, CreateMachineRequest, MachineConfig, MachineGuest, MachinePort, MachineRestart,
-    MachineService, StopConfig,
+    MachineService, MachineServiceCheck, StopConfig,
 };
 use super::{FlyArgs, Identity};
 
@@ -34,6 +34,25 @@ pub const STOP_TIMEOUT: &str = "30s";
 
 /// Where the runtime image keeps the app's files.
 pub const SYNC_DIR: &str = "/app";
+
+/// The preview gateway's own health route (`sync-daemon` `gateway`): `200`
+/// whenever the gateway runs, whatever the dev server is doing.
+pub const GATEWAY_HEALTH_PATH: &str = "/__preview/health";
+
+/// The service check Fly's proxy runs against the gateway: a machine whose
+/// check does not pass gets no traffic, and the driver waits for it to pass
+/// before calling a start done ("started" is not "answering").
+fn gateway_check(port: u16) -> MachineServiceCheck {
+    MachineServiceCheck {
+        kind: Some("http".to_owned()),
+        port: Some(port),
+        method: Some("GET".to_owned()),
+        path: Some(GATEWAY_HEALTH_PATH.to_owned()),
+        interval: Some("10s".to_owned()),
+        timeout: Some("2s".to_owned()),
+        grace_period: Some("5s".to_owned()),
+    }
+}
 
 /// Everything about a preview machine that comes from configuration.
 #[derive(Clone, Debug)]
@@ -134,6 +153,7 @@ pub fn preview_machine_request(
         autostart: Some(true),
         autostop: Some(settings.autostop),
         min_machines_running: Some(0),
+        checks: vec![gateway_check(settings.port)],
     };
     CreateMachineRequest {
         config: MachineConfig {
@@ -207,6 +227,11 @@ mod tests {
         assert_eq!(
             config["services"][0]["ports"][0]["handlers"],
             serde_json::json!(["tls", "http"])
+        );
+        assert_eq!(
+            config["services"][0]["checks"][0],
+            serde_json::json!({"type": "http", "port": 3000, "method": "GET",
+                "path": "/__preview/health", "interval": "10s", "timeout": "2s", "grace_period": "5s"})
         );
         assert_eq!(config["metadata"][METADATA_APP_ID], "demo");
         assert_eq!(config["metadata"][METADATA_DEPLOYMENT], "production");

@@ -9,8 +9,8 @@ use super::client::{Call, FlyClient, RetryOn};
 use super::error::FlyError;
 use super::rate_limit::Rate;
 use super::types::{
-    CreateLeaseRequest, CreateMachineRequest, Lease, LeaseBody, Machine, StopRequest,
-    WaitMachineResponse,
+    CreateLeaseRequest, CreateMachineRequest, Lease, LeaseBody, Machine, MachineStartResponse,
+    StopRequest, WaitMachineResponse,
 };
 use super::visibility::until_visible;
 
@@ -82,7 +82,14 @@ impl FlyClient {
             Call::new(Method::POST, path, machine_id, "start"),
             lease_nonce,
         );
-        self.execute(call).await.map(drop)
+        let reply = self.execute(call).await?;
+        // A 200 can still be a refusal; an empty or odd body is not one.
+        let answer: MachineStartResponse = reply.json().unwrap_or_default();
+        if answer.status.as_deref() == Some("error") {
+            let message = answer.message.unwrap_or_else(|| "start refused".to_owned());
+            return Err(FlyError::Capacity { message });
+        }
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(fly_app = %app_name, machine = %machine_id))]
@@ -173,13 +180,14 @@ impl FlyClient {
         app_name: &str,
         machine_id: &str,
         force: bool,
+        lease_nonce: Option<&str>,
     ) -> Result<(), FlyError> {
         let path = format!("/v1/apps/{app_name}/machines/{machine_id}");
         let mut call = Call::new(Method::DELETE, path, machine_id, "delete_machine");
         if force {
             call = call.query("force", "true");
         }
-        self.execute(call).await.map(drop)
+        self.execute(with_nonce(call, lease_nonce)).await.map(drop)
     }
 
     /// Takes the machine's lease for `ttl_seconds`; the returned nonce goes

@@ -127,5 +127,11 @@ async fn post_sync_status(
         .sync_tokens
         .record_sync_status(&agent.app_id, &report)
         .await?;
+    if let Some(seconds) = report.visited_secs_ago {
+        // Someone looked at the preview through its gateway: activity.
+        state
+            .lifecycle
+            .touch_visit(&agent.app_id, std::time::Duration::from_secs(seconds));
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -80,6 +80,10 @@ pub enum MachineState {
     Destroying,
     Destroyed,
     Failed,
+    /// The platform cannot reach the machine's host for now (Fly's
+    /// `host_status` `unknown` or `unreachable`), so its state is not known:
+    /// transient, replaced only once it lasts `stuck_after`.
+    Unreachable,
 }
 
 /// How an idle preview is put to sleep.

@@ -61,6 +61,8 @@ pub struct MemoryDriver {
     start_delay: Duration,
     /// Machine ids handed out, so a replaced machine has a new id.
     next_machine: Mutex<u64>,
+    /// Apps `list` leaves out, as a lagging platform list does.
+    unlisted: Mutex<std::collections::BTreeSet<AppId>>,
 }
 
 impl MemoryDriver {
@@ -90,6 +92,16 @@ impl MemoryDriver {
     /// Changes a machine behind the lifecycle's back (Fly's autostop, a crash).
     pub fn set_machine(&self, app_id: &AppId, state: MachineState) {
         lock(&self.platform).insert(app_id.clone(), state);
+    }
+
+    /// Leaves `app_id` out of (or back in) `list` answers while `state` still sees it.
+    pub fn set_listed(&self, app_id: &AppId, listed: bool) {
+        let mut unlisted = lock(&self.unlisted);
+        if listed {
+            unlisted.remove(app_id);
+        } else {
+            unlisted.insert(app_id.clone());
+        }
     }
 
     /// Makes the next `count` calls of `operation` fail with a transient error.
@@ -213,8 +225,10 @@ impl PlatformDriver for MemoryDriver {
 
     async fn list(&self) -> Result<Vec<(AppId, MachineState, MemoryData)>, DriverError> {
         self.call("list")?;
+        let unlisted = lock(&self.unlisted);
         Ok(lock(&self.platform)
             .iter()
+            .filter(|(app_id, _)| !unlisted.contains(*app_id))
             .map(|(app_id, state)| (app_id.clone(), *state, MemoryData::default()))
             .collect())
     }

@@ -33,7 +33,8 @@ pub fn state_from_machine(machine: MachineState) -> Option<PreviewState> {
         | MachineState::Suspending
         | MachineState::Destroying
         | MachineState::Destroyed
-        | MachineState::Failed => None,
+        | MachineState::Failed
+        | MachineState::Unreachable => None,
     }
 }
 

@@ -187,7 +187,12 @@ impl LifecycleService {
         }
         let asleep = match mode {
             StopMode::Stop => PreviewState::Stopped,
-            StopMode::Suspend => PreviewState::Suspended,
+            // A platform may end a suspend as a stop (Fly: "will attempt, but
+            // is not guaranteed"): record what the machine became.
+            StopMode::Suspend => match self.driver.state(app_id, &record.driver_data).await {
+                Ok(MachineState::Stopped) => PreviewState::Stopped,
+                _ => PreviewState::Suspended,
+            },
         };
         record.error = None;
         self.transition(&mut record, asleep, EventKind::State)

@@ -136,6 +136,12 @@ impl LifecycleService {
         self.activity.touch(app_id, self.clock.now());
     }
 
+    /// Records a visit the preview's gateway served `ago` (its daemon reports
+    /// them): activity the platform's own proxy does not act on.
+    pub fn touch_visit(&self, app_id: &AppId, ago: std::time::Duration) {
+        self.activity.touch(app_id, self.clock.now() - ago);
+    }
+
     /// Writes unflushed activity to the store; on failure keeps it for the next flush.
     pub async fn flush_activity(&self) -> Result<usize, LifecycleError> {
         let entries = self.activity.take();

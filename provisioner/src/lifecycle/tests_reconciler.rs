@@ -25,17 +25,63 @@ async fn a_vanished_machine_is_replaced() {
     let app_id = app("shop");
     let before = settle(h.service.provision(&app_id).await.unwrap()).await;
     h.driver.set_machine(&app_id, MachineState::Absent);
+    let reconciler = Reconciler::new(h.service.clone());
 
-    let summary = Reconciler::new(h.service.clone()).activate().await;
+    let first_miss = reconciler.activate().await;
+    h.clock.advance(Duration::from_secs(1));
+    let second_miss = reconciler.activate().await;
     wait_running(&h, &app_id).await;
     let after = h.service.get(&app_id).await.unwrap();
 
-    assert_eq!(summary.replaced, 1);
+    assert_eq!((first_miss.replaced, second_miss.replaced), (0, 1));
     assert_ne!(
         before.driver_data.get("machine_id"),
         after.driver_data.get("machine_id")
     );
     assert_eq!(h.driver.machine(&app_id), Some(MachineState::Started));
+}
+
+#[tokio::test]
+async fn a_machine_missing_from_lagging_lists_but_there_when_read_is_kept() {
+    let h = harness(MemoryDriver::new(), Autostop::Suspend);
+    let app_id = app("shop");
+    let before = settle(h.service.provision(&app_id).await.unwrap()).await;
+    h.driver.set_listed(&app_id, false);
+    let reconciler = Reconciler::new(h.service.clone());
+
+    let first_miss = reconciler.activate().await;
+    h.clock.advance(Duration::from_secs(1));
+    let second_miss = reconciler.activate().await;
+    let after = h.service.get(&app_id).await.unwrap();
+
+    assert_eq!((first_miss.replaced, second_miss.replaced), (0, 0));
+    assert_eq!(after.state, PreviewState::Running);
+    assert_eq!(before.driver_data, after.driver_data);
+    assert_eq!(h.driver.calls("destroy"), 0);
+}
+
+#[tokio::test]
+async fn a_machine_on_an_unreachable_host_gets_a_grace_period() {
+    let h = harness(MemoryDriver::new(), Autostop::Suspend);
+    let app_id = app("shop");
+    settle(h.service.provision(&app_id).await.unwrap()).await;
+    h.driver.set_machine(&app_id, MachineState::Unreachable);
+    let reconciler = Reconciler::new(h.service.clone());
+
+    let first_seen = reconciler.activate().await;
+    h.clock.advance(Duration::from_secs(240));
+    let within_grace = reconciler.activate().await;
+    h.driver.set_machine(&app_id, MachineState::Started);
+    let back = reconciler.activate().await;
+
+    assert_eq!(
+        (first_seen.replaced, within_grace.replaced, back.replaced),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        h.service.get(&app_id).await.unwrap().state,
+        PreviewState::Running
+    );
 }
 
 #[tokio::test]

@@ -94,6 +94,9 @@ async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Respo
     if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
         return answer;
     }
+    // A visitor let in (the health route is not one, nor a refused
+    // stranger): the provisioner counts it as activity.
+    state.board.record_visit();
     let upstream = *state.upstream.borrow();
     if let Some(upstream) = upstream {
         match state.forwarder.forward(request, upstream).await {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::apps_api::app_not_found;
+use super::machine_life::StartRefusal;
 use super::state::{LeaseRecord, MachineRecord, World};
 use super::{Answer, Request, Shared, error};
 
@@ -75,12 +76,17 @@ fn create(shared: &Shared, request: &Request) -> Answer {
         .pointer("/guest/memory_mb")
         .and_then(Value::as_u64)
         .unwrap_or(256);
+    let realism = shared.realism();
     let mut world: std::sync::MutexGuard<'_, World> = shared.world();
     let id = world.new_id(14);
     let version = format!("01{}", world.new_id(24)).to_uppercase();
     let Some(app) = world.app_mut(request.param("app_name")) else {
         return app_not_found();
     };
+    let crash_exit_code = config
+        .get("image")
+        .and_then(Value::as_str)
+        .and_then(|image| realism.crashing_images.get(image).copied());
     let min_secrets_version = body.get("min_secrets_version").and_then(Value::as_i64);
     if min_secrets_version.is_some_and(|wanted| wanted > app.secrets_version) {
         return error(400, "min_secrets_version is newer than the app's secrets");
@@ -102,13 +108,17 @@ fn create(shared: &Shared, request: &Request) -> Answer {
         config,
         state: "created",
         pending: VecDeque::new(),
+        events: Vec::new(),
+        crash_exit_code,
+        host_status: "ok",
+        last_inbound: Instant::now(),
         version,
         lease: None,
         min_secrets_version,
         created_at: Instant::now(),
     };
     if body.get("skip_launch").and_then(Value::as_bool) != Some(true) {
-        machine.schedule(
+        machine.boot(
             Instant::now(),
             shared.transition,
             &["created", "starting", "started"],
@@ -165,7 +175,12 @@ enum Power {
 
 fn power(shared: &Shared, request: &Request, action: Power) -> Answer {
     let force = request.query_value("force") == Some("true");
-    with_machine(shared, request, |machine, step| {
+    let suspend_becomes_stop = shared.realism().suspend_becomes_stop;
+    let mut refusal = match action {
+        Power::Start => shared.world().start_refusals.pop_front(),
+        _ => None,
+    };
+    let answer = with_machine(shared, request, |machine, step| {
         if let Some(lease) = &machine.lease
             && request.lease_nonce.as_ref() != Some(&lease.nonce)
         {
@@ -193,6 +208,7 @@ fn power(shared: &Shared, request: &Request, action: Power) -> Answer {
                     "suspend needs a machine with at most 2048 MB of memory",
                 );
             }
+            (Power::Suspend, "started") if suspend_becomes_stop => &["suspending", "stopped"],
             (Power::Suspend, "started") => &["suspending", "suspended"],
             (Power::Destroy, "started" | "starting" | "stopping" | "suspending") if !force => {
                 return error(412, "machine is still running; stop it or pass force=true");
@@ -200,7 +216,14 @@ fn power(shared: &Shared, request: &Request, action: Power) -> Answer {
             (Power::Destroy, _) => &["destroying", "destroyed"],
             (_, state) => return error(412, format!("machine cannot do that from state {state}")),
         };
-        machine.schedule(now, step, plan);
+        match (action, refusal.take()) {
+            (Power::Start, Some(how)) if !plan.is_empty() => return refuse(how, previous),
+            (Power::Start, unused) => {
+                refusal = unused;
+                machine.boot(now, step, plan);
+            }
+            _ => machine.schedule(now, step, plan),
+        }
         match action {
             Power::Start => Answer::Json(
                 200,
@@ -208,7 +231,26 @@ fn power(shared: &Shared, request: &Request, action: Power) -> Answer {
             ),
             _ => Answer::Json(200, json!({"ok": true})),
         }
-    })
+    });
+    if let Some(unused) = refusal {
+        shared.world().start_refusals.push_front(unused);
+    }
+    answer
+}
+
+/// A start Fly cannot honour on the machine's host.
+fn refuse(how: StartRefusal, previous: &str) -> Answer {
+    match how {
+        StartRefusal::NoMemory412 => Answer::Json(
+            412,
+            json!({"error": "insufficient memory available to fulfill request", "status": "insufficient_capacity"}),
+        ),
+        StartRefusal::NoCapacity409 => error(409, "insufficient resources to start machine"),
+        StartRefusal::ErrorStatus => Answer::Json(
+            200,
+            json!({"status": "error", "message": "could not reserve resources for machine", "previous_state": previous}),
+        ),
+    }
 }
 
 fn memory_mb(machine: &MachineRecord) -> u64 {

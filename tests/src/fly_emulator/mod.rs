@@ -26,6 +26,7 @@
 
 mod apps_api;
 mod faults;
+mod machine_life;
 mod machines_api;
 mod pipeline;
 mod realism;
@@ -44,6 +45,7 @@ use tokio::task::JoinHandle;
 
 use faults::FaultState;
 pub use faults::Faults;
+pub use machine_life::StartRefusal;
 pub use realism::Realism;
 use spec::Spec;
 use state::World;
@@ -104,9 +106,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        let delete_lag = self.realism().delete_lag;
+        let realism = self.realism();
         let mut world = lock(&self.world);
-        world.settle(tokio::time::Instant::now(), delete_lag);
+        world.settle(tokio::time::Instant::now(), &realism, self.transition);
         world
     }
 
@@ -281,6 +283,40 @@ impl FlyEmulator {
         machine.pending.clear();
         machine.state = state;
         true
+    }
+
+    /// The next `count` starts (of any machine) are refused as `how`.
+    pub fn refuse_next_starts(&self, count: usize, how: StartRefusal) {
+        let mut world = self.shared.world();
+        world.start_refusals.extend(std::iter::repeat_n(how, count));
+    }
+
+    /// Says a machine's host is `ok`, `unknown` or `unreachable`.
+    pub fn set_host_status(&self, app: &str, machine_id: &str, status: &'static str) -> bool {
+        let mut world = self.shared.world();
+        let machine = world
+            .app_mut(app)
+            .and_then(|app| app.machines.get_mut(machine_id));
+        machine
+            .map(|machine| machine.host_status = status)
+            .is_some()
+    }
+
+    /// A request through Fly's proxy to `app` (`https://<app>.fly.dev`): it
+    /// counts as traffic for the proxy's autostop and wakes a sleeping
+    /// machine whose service has `autostart`. Whether a machine serves it.
+    pub fn proxy_request(&self, app: &str) -> bool {
+        let step = self.shared.transition;
+        let mut world = self.shared.world();
+        let now = tokio::time::Instant::now();
+        let Some(app) = world.app_mut(app) else {
+            return false;
+        };
+        let mut served = false;
+        for machine in app.machines.values_mut() {
+            served |= machine.proxied_request(now, step);
+        }
+        served
     }
 }
 

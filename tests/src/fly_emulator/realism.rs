@@ -11,10 +11,24 @@
 //! - Global names: names in `foreign_names` belong to another organization
 //!   (create answers 422 `name_taken`, a GET 403).
 //!
+//! - Boots that fail: a machine whose image is in `crashing_images` exits
+//!   with that code one transition after every start, flyd restarts it
+//!   (exit events with restart counts) and finally leaves it `stopped`.
+//! - Suspends that end as stops (`suspend_becomes_stop`): the spec's
+//!   `Machines_suspend` "will attempt (but is not guaranteed)".
+//! - Fly's proxy autostop (`proxy_autostop`): a started machine whose
+//!   service does not say `autostop: off` is stopped or suspended once no
+//!   proxied request reached it for that long; a proxied request
+//!   (`FlyEmulator::proxy_request`) wakes it when the service has
+//!   `autostart`. Fly's proxy does this always, so it is on by default.
+//!
+//! Start refusals (`FlyEmulator::refuse_next_starts`) and host trouble
+//! (`FlyEmulator::set_host_status`) are one-off events a test triggers.
+//!
 //! Lags are on by default, in milliseconds, because Fly always has them; a
 //! test that counts exact calls turns them off with [`Realism::none`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -32,6 +46,12 @@ pub struct Realism {
     pub delete_lag: Duration,
     /// App names held by another organization: 422 on create, 403 on read.
     pub foreign_names: BTreeSet<String>,
+    /// Images whose entrypoint exits at once, with the exit code.
+    pub crashing_images: BTreeMap<String, i64>,
+    /// Whether a suspend ends as a stop.
+    pub suspend_becomes_stop: bool,
+    /// How long Fly's proxy lets a machine without proxied requests run.
+    pub proxy_autostop: Option<Duration>,
 }
 
 impl Default for Realism {
@@ -42,6 +62,9 @@ impl Default for Realism {
             list_lag: Duration::from_millis(30),
             delete_lag: Duration::from_millis(30),
             foreign_names: BTreeSet::new(),
+            crashing_images: BTreeMap::new(),
+            suspend_becomes_stop: false,
+            proxy_autostop: Some(Duration::from_millis(500)),
         }
     }
 }
@@ -54,6 +77,9 @@ impl Realism {
             list_lag: Duration::ZERO,
             delete_lag: Duration::ZERO,
             foreign_names: BTreeSet::new(),
+            crashing_images: BTreeMap::new(),
+            suspend_becomes_stop: false,
+            proxy_autostop: None,
         }
     }
 

@@ -9,9 +9,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::Realism;
+pub use super::machine_life::Pending;
+use super::machine_life::{StartRefusal, image_ref};
+
 #[derive(Debug, Default)]
 pub struct World {
     pub apps: BTreeMap<String, AppRecord>,
+    /// Starts still to be refused, in order (`FlyEmulator::refuse_next_starts`).
+    pub start_refusals: VecDeque<StartRefusal>,
     /// idempotency_key → app name of the create that used it first.
     pub idempotency_keys: HashMap<String, String>,
     counter: u64,
@@ -49,8 +55,17 @@ pub struct MachineRecord {
     /// The config as sent, echoed back the way Fly does (see `machine_json`).
     pub config: Value,
     pub state: &'static str,
-    /// States still to come, each with the instant it is reached.
-    pub pending: VecDeque<(Instant, &'static str)>,
+    /// States still to come, each with the instant it is reached (and the
+    /// event Fly records then, such as an exit).
+    pub pending: VecDeque<Pending>,
+    /// Fly's record of what happened to it, newest first (exits, with codes).
+    pub events: Vec<Value>,
+    /// The exit code of its entrypoint when its image crashes (`Realism::crashing_images`).
+    pub crash_exit_code: Option<i64>,
+    /// `ok`, or `unknown`/`unreachable` while Fly cannot reach its host.
+    pub host_status: &'static str,
+    /// The last request Fly's proxy routed to it (see `Realism::proxy_autostop`).
+    pub last_inbound: Instant,
     pub version: String,
     pub lease: Option<LeaseRecord>,
     pub min_secrets_version: Option<i64>,
@@ -94,13 +109,18 @@ impl World {
     }
 
     /// Applies every scheduled transition due by `now`, drops expired leases,
-    /// and forgets apps deleted at least `delete_lag` ago.
-    pub fn settle(&mut self, now: Instant, delete_lag: Duration) {
+    /// forgets apps deleted at least `delete_lag` ago, and lets Fly's proxy
+    /// stop machines without requests.
+    pub fn settle(&mut self, now: Instant, realism: &Realism, step: Duration) {
+        let delete_lag = realism.delete_lag;
         self.apps
             .retain(|_, app| app.deleted_at.is_none_or(|at| now < at + delete_lag));
         for app in self.apps.values_mut() {
             for machine in app.machines.values_mut() {
                 machine.settle(now);
+                if let Some(window) = realism.proxy_autostop {
+                    machine.proxy_autostop(now, window, step);
+                }
             }
         }
     }
@@ -117,12 +137,14 @@ impl World {
 
 impl MachineRecord {
     pub fn settle(&mut self, now: Instant) {
-        while let Some((due, state)) = self.pending.front().copied() {
-            if due > now {
+        while self.pending.front().is_some_and(|next| next.due <= now) {
+            let Some(next) = self.pending.pop_front() else {
                 break;
+            };
+            self.state = next.state;
+            if let Some(event) = next.event {
+                self.events.insert(0, event);
             }
-            self.state = state;
-            self.pending.pop_front();
         }
         if self
             .lease
@@ -141,15 +163,18 @@ impl MachineRecord {
         };
         self.state = first;
         for (index, state) in rest.iter().enumerate() {
-            self.pending
-                .push_back((now + step * (index as u32 + 1), state));
+            self.pending.push_back(Pending {
+                due: now + step * (index as u32 + 1),
+                state,
+                event: None,
+            });
         }
         self.settle(now);
     }
 
     /// When the next scheduled state arrives, if any.
     pub fn next_change(&self) -> Option<Instant> {
-        self.pending.front().map(|(due, _)| *due)
+        self.pending.front().map(|next| next.due)
     }
 
     pub fn is_settled(&self) -> bool {
@@ -188,11 +213,12 @@ impl MachineRecord {
             "version": self.version,
             "private_ip": format!("fdaa:0:1:a7b:1::{}", &self.id[..4]),
             "config": config,
-            "image_ref": {"registry": "registry.fly.io", "repository": "preview", "tag": "latest"},
+            "image_ref": image_ref(&config),
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z",
-            "host_status": "ok",
-            "events": [],
+            "host_status": self.host_status,
+            "events": self.events,
+            "checks": self.checks_json(),
         });
         if let Some(lease) = lease {
             machine["lease"] = lease;
@@ -245,6 +271,10 @@ mod tests {
             config: Value::Null,
             state: "stopped",
             pending: VecDeque::new(),
+            events: Vec::new(),
+            crash_exit_code: None,
+            host_status: "ok",
+            last_inbound: now,
             version: "v".to_owned(),
             lease: None,
             min_secrets_version: None,

@@ -5,7 +5,7 @@
 //! deployment in its metadata. Anything else is another owner's and is never
 //! reported, so the reconciler can neither adopt nor destroy it.
 
-use super::{FlyData, FlyDriver, parse_state};
+use super::{FlyData, FlyDriver, machine_state};
 use crate::fly::FlyError;
 use crate::fly::machine_config::{
     MANAGED_BY_VALUE, METADATA_APP_ID, METADATA_DEPLOYMENT, METADATA_MANAGED_BY,
@@ -47,7 +47,7 @@ impl FlyDriver {
                 .or_else(|| ours.clone().next());
             let (state, data) = match live {
                 Some(machine) => (
-                    parse_state(&machine.state),
+                    machine_state(machine),
                     FlyData {
                         machine_id: Some(machine.id.clone()),
                         ..FlyData::default()

@@ -10,7 +10,9 @@
 //! and wait until it is started. What later calls need (the machine id, the
 //! secrets version) is kept in `DriverData`.
 
+mod boot;
 mod inventory;
+mod lease;
 mod power;
 mod states;
 mod steps;
@@ -31,7 +33,7 @@ use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
 };
-pub use states::parse_state;
+pub use states::{machine_state, parse_state};
 
 /// The provisioning steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +82,13 @@ pub struct FlyData {
         skip_serializing_if = "Option::is_none"
     )]
     pub create_key: Option<String>,
+    /// The image by digest (`registry/repository@sha256:…`) Fly resolved
+    /// for the first machine, which replacements run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_image: Option<String>,
+    /// The configured image `pinned_image` was resolved from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_from: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -228,7 +237,7 @@ impl PlatformDriver for FlyDriver {
             .get_machine(&self.app_name(app_id), &machine_id)
             .await
         {
-            Ok(machine) => Ok(parse_state(&machine.state)),
+            Ok(machine) => Ok(machine_state(&machine)),
             Err(FlyError::NotFound { .. }) => Ok(MachineState::Absent),
             Err(error) => Err(error.into()),
         }

@@ -3,6 +3,7 @@
 
 use sync_protocol::AppId;
 
+use super::boot::newest_event_ms;
 use super::{FlyData, FlyDriver, parse_state};
 use crate::fly::FlyError;
 use crate::fly::types::StopRequest;
@@ -37,9 +38,48 @@ impl FlyDriver {
             }
             _ => {}
         }
-        self.client.start_machine(&name, &machine_id, None).await?;
-        self.wait(app_id, &machine_id, &["started"], machine.version())
-            .await?;
+        let since = newest_event_ms(&machine);
+        let lease = self.take_lease(&name, &machine_id, "start").await?;
+        let nonce = Some(lease.nonce.as_str());
+        let started = match self.client.start_machine(&name, &machine_id, nonce).await {
+            Ok(()) => self
+                .await_boot(app_id, &machine_id, machine.version(), since, nonce)
+                .await
+                .map(drop),
+            Err(FlyError::Capacity { message }) => {
+                self.replace_refused(app_id, data, &machine_id, &message, nonce)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        self.release_lease(lease).await;
+        started
+    }
+
+    /// Fly cannot start the machine where it is (no volume holds it there):
+    /// it is destroyed and a new one made, which Fly places on a host with
+    /// room, instead of waiting for capacity that may not come.
+    async fn replace_refused(
+        &self,
+        app_id: &AppId,
+        data: &mut FlyData,
+        machine_id: &str,
+        message: &str,
+        nonce: Option<&str>,
+    ) -> Result<(), DriverError> {
+        tracing::warn!(machine = %machine_id, message, "start refused; replacing the machine");
+        let name = self.app_name(app_id);
+        match self
+            .client
+            .delete_machine(&name, machine_id, true, nonce)
+            .await
+        {
+            Ok(()) | Err(FlyError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        data.machine_id = None;
+        self.create_machine(app_id, data).await?;
+        self.wait_started(app_id, data).await?;
         Ok(())
     }
 
@@ -79,12 +119,35 @@ impl FlyDriver {
             }
             _ => {}
         }
+        let lease = self.take_lease(&name, &machine_id, "stop").await?;
+        let stopped = self
+            .sleep_leased(app_id, &machine_id, machine.version(), mode, &lease.nonce)
+            .await;
+        self.release_lease(lease).await;
+        stopped
+    }
+
+    /// Suspends or stops a started machine while holding its lease.
+    async fn sleep_leased(
+        &self,
+        app_id: &AppId,
+        machine_id: &str,
+        version: Option<&str>,
+        mode: StopMode,
+        nonce: &str,
+    ) -> Result<(), DriverError> {
+        let name = self.app_name(app_id);
         if mode == StopMode::Suspend {
-            match self.client.suspend_machine(&name, &machine_id, None).await {
+            match self
+                .client
+                .suspend_machine(&name, machine_id, Some(nonce))
+                .await
+            {
+                // "Will attempt (but is not guaranteed)" (spec `Machines_suspend`):
+                // it may end as a stop, which the lifecycle reads back with `state`.
                 Ok(()) => {
-                    return Ok(self
-                        .wait(app_id, &machine_id, &["suspended"], machine.version())
-                        .await?);
+                    let landed = ["suspended", "stopped"];
+                    return Ok(self.wait(app_id, machine_id, &landed, version).await?);
                 }
                 // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.
                 Err(FlyError::Unexpected { status, body }) if (400..500).contains(&status) => {
@@ -93,11 +156,11 @@ impl FlyDriver {
                 Err(error) => return Err(error.into()),
             }
         }
+        let request = StopRequest::default();
         self.client
-            .stop_machine(&name, &machine_id, &StopRequest::default(), None)
+            .stop_machine(&name, machine_id, &request, Some(nonce))
             .await?;
-        self.wait(app_id, &machine_id, &["stopped"], machine.version())
-            .await?;
+        self.wait(app_id, machine_id, &["stopped"], version).await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! errors that keep the Fly error as their source.
 
 use crate::fly::FlyError;
+use crate::fly::types::Machine;
 use crate::lifecycle::driver::{DriverError, MachineState};
 
 impl From<FlyError> for DriverError {
@@ -12,6 +13,16 @@ impl From<FlyError> for DriverError {
         } else {
             DriverError::permanent(error)
         }
+    }
+}
+
+/// A machine's state as the lifecycle should see it: while Fly cannot reach
+/// its host (`host_status` other than `ok`; fly-go `HostStatus`) the state
+/// Fly reports is stale, so it is `Unreachable`, which gets a grace period.
+pub fn machine_state(machine: &Machine) -> MachineState {
+    match machine.host_status.as_deref() {
+        None | Some("ok" | "") => parse_state(&machine.state),
+        Some(_) => MachineState::Unreachable,
     }
 }
 
@@ -53,6 +64,25 @@ mod tests {
         assert_eq!(
             parse_state("a-state-fly-adds-later"),
             MachineState::Starting
+        );
+    }
+
+    #[test]
+    fn a_machine_on_an_unreachable_host_is_unreachable_whatever_its_state() {
+        let on = |host: Option<&str>| Machine {
+            state: "started".to_owned(),
+            host_status: host.map(str::to_owned),
+            ..Machine::default()
+        };
+        assert_eq!(machine_state(&on(None)), MachineState::Started);
+        assert_eq!(machine_state(&on(Some("ok"))), MachineState::Started);
+        assert_eq!(
+            machine_state(&on(Some("unreachable"))),
+            MachineState::Unreachable
+        );
+        assert_eq!(
+            machine_state(&on(Some("unknown"))),
+            MachineState::Unreachable
         );
     }
 

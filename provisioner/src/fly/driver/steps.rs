@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::{FlyData, FlyDriver};
 use crate::fly::machine_config::{SECRET_SERVER_URL, SECRET_SYNC_TOKEN, preview_machine_request};
-use crate::fly::types::{CreateAppRequest, IpAssignmentType, Machine};
+use crate::fly::types::{CreateAppRequest, ImageRef, IpAssignmentType, Machine};
 use crate::fly::{FlyError, Identity};
 use crate::lifecycle::driver::{DriverError, PreviewSpec};
 
@@ -86,8 +86,16 @@ impl FlyDriver {
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
         let name = self.app_name(app_id);
+        let mut settings = self.config.machine.clone();
+        // A replacement runs the digest the first machine resolved, unless
+        // the configured image changed since.
+        if let Some(pinned) = &data.pinned_image
+            && data.pinned_from.as_ref() == Some(&settings.image)
+        {
+            settings.image = pinned.clone();
+        }
         let request = preview_machine_request(
-            &self.config.machine,
+            &settings,
             &self.config.identity,
             app_id,
             data.secrets_version,
@@ -151,14 +159,17 @@ impl FlyDriver {
             .client
             .wait_for_machine(&self.app_name(app_id), &machine_id, budget)
             .await?;
-        // A machine that went to sleep before we looked (autostop) is woken.
-        if matches!(machine.state.as_str(), "stopped" | "suspended") {
-            self.client
-                .start_machine(&self.app_name(app_id), &machine_id, None)
-                .await?;
-        }
-        self.wait(app_id, &machine_id, &["started"], machine.version())
+        // Exits and checks decide when it is ready: `started` is not enough.
+        // A machine that went to sleep before we looked (autostop) is woken there.
+        let booted = self
+            .await_boot(app_id, &machine_id, machine.version(), 0, None)
             .await?;
-        Ok(format!("machine {machine_id} started"))
+        // What the tag resolved to: replacements run the same image, even
+        // after the tag moved (fly-go `Machine.FullImageRef`).
+        if let Some(pinned) = booted.image_ref.as_ref().and_then(ImageRef::pinned) {
+            data.pinned_image = Some(pinned);
+            data.pinned_from = Some(self.config.machine.image.clone());
+        }
+        Ok(format!("machine {machine_id} started, checks passing"))
     }
 }

@@ -65,7 +65,21 @@ impl FlyDriver {
             Err(error) => return Err(error.into()),
         }
         if let Some(machine_id) = self.machine_id(app_id, data).await.ok().flatten() {
-            match self.client.delete_machine(&name, &machine_id, true).await {
+            let lease = match self.take_lease(&name, &machine_id, "destroy").await {
+                Ok(lease) => Some(lease),
+                // Already gone, or never visible: nothing to hold.
+                Err(DriverError::Permanent(_)) => None,
+                Err(error) => return Err(error),
+            };
+            let nonce = lease.as_ref().map(|lease| lease.nonce.as_str());
+            let deleted = self
+                .client
+                .delete_machine(&name, &machine_id, true, nonce)
+                .await;
+            if let Some(lease) = lease {
+                self.release_lease(lease).await;
+            }
+            match deleted {
                 Ok(()) | Err(FlyError::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             }

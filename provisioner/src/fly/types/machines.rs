@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::{CheckStatus, ImageRef, MachineEvent, MachineServiceCheck};
+
 /// `CreateMachineRequest`.
 #[derive(Clone, Debug, Serialize)]
 pub struct CreateMachineRequest {
@@ -76,6 +78,8 @@ pub struct MachineService {
     pub autostop: Option<Autostop>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_machines_running: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<MachineServiceCheck>,
 }
 
 /// `fly.MachinePort`.
@@ -155,6 +159,16 @@ pub struct Machine {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// Newest first (fly-go `GetLatestEventOfType` reads them so).
+    #[serde(default)]
+    pub events: Vec<MachineEvent>,
+    #[serde(default)]
+    pub checks: Vec<CheckStatus>,
+    /// `ok`, `unknown` or `unreachable`: whether Fly can reach the machine's host.
+    #[serde(default)]
+    pub host_status: Option<String>,
+    #[serde(default)]
+    pub image_ref: Option<ImageRef>,
 }
 
 impl Machine {

@@ -5,7 +5,9 @@
 //! over time and older ones go away.
 
 mod apps;
+mod machine_status;
 mod machines;
 
 pub use apps::*;
+pub use machine_status::*;
 pub use machines::*;

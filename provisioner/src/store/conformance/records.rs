@@ -27,6 +27,7 @@ pub async fn tokens_and_status_written_through_one_handle_are_read_through_the_o
             upstream_port: Some(4100),
             gateway_port: 3000,
         }),
+        visited_secs_ago: None,
     };
 
     first.add_sync_token(&app_id, "digest-one").await.unwrap();

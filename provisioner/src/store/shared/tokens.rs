@@ -142,6 +142,7 @@ pub(crate) fn sync_status(
             dev_server,
             message,
             runtime: decode_runtime(runtime),
+            visited_secs_ago: None,
         },
         reported_at: from_ms(reported_at_ms)?,
     })

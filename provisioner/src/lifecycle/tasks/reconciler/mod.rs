@@ -3,8 +3,10 @@
 //!
 //! - A preview stuck in `provisioning` (a crash, a transient failure) resumes.
 //! - A preview left in `deleting` is destroyed.
-//! - A machine that is gone, failed, or in a transient state for longer than
-//!   `stuck_after` is replaced by re-running the driver's machine steps.
+//! - A machine that failed, or stayed in a transient state (an unreachable
+//!   host included) for longer than `stuck_after`, is replaced by re-running
+//!   the driver's machine steps. One that is gone is replaced only when two
+//!   passes missed it and a direct read of it confirms (lists lag on Fly).
 //! - A machine that stopped or started by itself (Fly's proxy autostops and
 //!   autostarts) is adopted: the record follows the platform.
 //! - A platform preview carrying our marks that the store does not know (or
@@ -59,6 +61,8 @@ pub struct Reconciler {
 struct Seen {
     /// Platform previews absent from the store, and when each was first seen.
     orphans: HashMap<AppId, OffsetDateTime>,
+    /// Machines the platform list did not show, and when first missed.
+    absent: HashMap<AppId, OffsetDateTime>,
     /// Machines in a transient state, which one, and since when.
     transient: HashMap<AppId, (MachineState, OffsetDateTime)>,
 }
@@ -68,6 +72,8 @@ enum Repair {
     Resume,
     FinishDelete,
     Replace(&'static str),
+    /// Missing from two lists: replaced once a direct read confirms it.
+    ReplaceMissing,
     Adopt(PreviewState),
 }
 
@@ -131,7 +137,7 @@ impl Reconciler {
                 Ok(true) => match repair {
                     Repair::Resume => summary.resumed += 1,
                     Repair::FinishDelete => summary.deletes_finished += 1,
-                    Repair::Replace(_) => summary.replaced += 1,
+                    Repair::Replace(_) | Repair::ReplaceMissing => summary.replaced += 1,
                     Repair::Adopt(_) => summary.adopted += 1,
                 },
                 Err(error) => {
@@ -198,13 +204,19 @@ impl Reconciler {
                     .seen
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if matches!(
-                    machine,
-                    MachineState::Absent | MachineState::Destroyed | MachineState::Failed
-                ) {
+                if machine == MachineState::Failed {
                     seen.transient.remove(&record.app_id);
-                    return Some(Repair::Replace("the machine is gone or failed"));
+                    seen.absent.remove(&record.app_id);
+                    return Some(Repair::Replace("the machine failed"));
                 }
+                if matches!(machine, MachineState::Absent | MachineState::Destroyed) {
+                    seen.transient.remove(&record.app_id);
+                    // Lists lag: one reading is not enough. Replace on the
+                    // second pass that misses it, after a direct look (see `repair`).
+                    let first = *seen.absent.entry(record.app_id.clone()).or_insert(now);
+                    return (first < now).then_some(Repair::ReplaceMissing);
+                }
+                seen.absent.remove(&record.app_id);
                 match model::state_from_machine(machine) {
                     Some(observed) => {
                         seen.transient.remove(&record.app_id);

@@ -7,7 +7,7 @@ use sync_protocol::AppId;
 use time::OffsetDateTime;
 
 use super::{Reconciler, Repair};
-use crate::lifecycle::driver::PlatformPreview;
+use crate::lifecycle::driver::{MachineState, PlatformPreview};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{self, EventKind, PreviewRecord, PreviewState, StepRecord};
 
@@ -29,29 +29,9 @@ impl Reconciler {
         match repair {
             Repair::Resume => {}
             Repair::FinishDelete => service.destroy_locked(&mut record).await?,
-            Repair::Replace(reason) => {
-                tracing::warn!(app_id = %record.app_id, "replacing the machine: {reason}");
-                let from = service
-                    .driver()
-                    .discard_machine(&record.app_id, &mut record.driver_data)
-                    .await?;
-                let Some(first) = record
-                    .steps
-                    .iter()
-                    .position(|step| step.name == from.name())
-                else {
-                    return Err(LifecycleError::Internal(format!(
-                        "the driver resumes at step {from}, which the preview does not record"
-                    )));
-                };
-                for step in &mut record.steps[first..] {
-                    *step = StepRecord::pending(&step.name);
-                }
-                record.error = Some(format!("replacing the machine: {reason}"));
-                service
-                    .transition(&mut record, PreviewState::Provisioning, EventKind::State)
-                    .await?;
-            }
+            Repair::ReplaceMissing if !self.confirmed_missing(&record).await => return Ok(false),
+            Repair::ReplaceMissing => self.replace(&mut record, "the machine is gone").await?,
+            Repair::Replace(reason) => self.replace(&mut record, reason).await?,
             Repair::Adopt(observed) => {
                 if observed == PreviewState::Running {
                     // Started by a visit through the platform's proxy: that is activity.
@@ -64,11 +44,71 @@ impl Reconciler {
             }
         }
         drop(guard);
-        if matches!(repair, Repair::Resume | Repair::Replace(_)) {
+        if matches!(
+            repair,
+            Repair::Resume | Repair::Replace(_) | Repair::ReplaceMissing
+        ) {
             // Runs on its own task; the next pass sees how it went.
             let _in_flight = service.provision_in_flight(&snapshot.app_id);
         }
         Ok(true)
+    }
+
+    /// Whether a direct read of the preview's machine (not a list) also
+    /// finds it gone; a machine found again is forgotten as missing.
+    async fn confirmed_missing(&self, record: &PreviewRecord) -> bool {
+        let state = self
+            .service
+            .driver()
+            .state(&record.app_id, &record.driver_data)
+            .await;
+        let missing = matches!(state, Ok(MachineState::Absent | MachineState::Destroyed));
+        if !missing {
+            tracing::info!(app_id = %record.app_id, ?state, "the machine missing from the list is there");
+            self.seen
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .absent
+                .remove(&record.app_id);
+        }
+        missing
+    }
+
+    /// Throws the machine away and sends the preview back to provisioning
+    /// at the step the driver names.
+    async fn replace(
+        &self,
+        record: &mut PreviewRecord,
+        reason: &str,
+    ) -> Result<(), LifecycleError> {
+        let service = &self.service;
+        tracing::warn!(app_id = %record.app_id, "replacing the machine: {reason}");
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .absent
+            .remove(&record.app_id);
+        let from = service
+            .driver()
+            .discard_machine(&record.app_id, &mut record.driver_data)
+            .await?;
+        let Some(first) = record
+            .steps
+            .iter()
+            .position(|step| step.name == from.name())
+        else {
+            return Err(LifecycleError::Internal(format!(
+                "the driver resumes at step {from}, which the preview does not record"
+            )));
+        };
+        for step in &mut record.steps[first..] {
+            *step = StepRecord::pending(&step.name);
+        }
+        record.error = Some(format!("replacing the machine: {reason}"));
+        service
+            .transition(record, PreviewState::Provisioning, EventKind::State)
+            .await?;
+        Ok(())
     }
 
     /// Tracks first sightings and returns the orphans seen for longer than the grace period.
