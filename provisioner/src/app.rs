@@ -79,6 +79,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             lifecycle,
             store_health: store.health(),
+            renders: Default::default(),
             config: Arc::new(args),
         };
         Ok(Application {

@@ -46,6 +46,7 @@ pub mod logging;
 pub mod plan;
 pub mod poller;
 pub mod refusals;
+pub mod render;
 pub mod sandbox;
 pub mod stage;
 pub mod staging;
@@ -170,11 +171,22 @@ async fn gateway_and_context(
     };
     let (upstream, upstream_receiver) = channel::channel(None);
     let output = gateway::OutputTail::new();
+    let (page, deliveries) = render::page_events::PageInbox::new();
+    // Ends once the gateway (holding the inbox) has stopped.
+    let roots = [config.dir.display().to_string(), "/app".to_owned()];
+    tokio::spawn(render::run(
+        board.clone(),
+        output.clone(),
+        deliveries,
+        roots.into(),
+    ));
     let state = gateway::GatewayState {
         upstream: upstream_receiver,
         output: output.clone(),
         board: board.clone(),
         forwarder: gateway::Forwarder::default(),
+        page,
+        script: render::inject::script_tag(&supervise.editor_origins).into(),
     };
     let context = supervise::Context {
         config: supervise,

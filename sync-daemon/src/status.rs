@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sync_protocol::render::RenderReport;
 use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
 
@@ -23,6 +24,8 @@ pub struct Status {
     /// Paths still not on disk: they hold `revision` back and are reported.
     pub refusals: Refusals,
     pub runtime: Option<RuntimeReport>,
+    /// What the preview shows (the `render` module's verdict).
+    pub render: Option<RenderReport>,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +41,7 @@ impl StatusBoard {
             message: None,
             refusals: Refusals::default(),
             runtime: None,
+            render: None,
         });
         StatusBoard { sender }
     }
@@ -66,6 +70,15 @@ impl StatusBoard {
         self.sender.send_if_modified(|status| {
             let changed = status.runtime != runtime;
             status.runtime = runtime;
+            changed
+        });
+    }
+
+    /// The render verdict for the applied revision.
+    pub fn set_render(&self, render: RenderReport) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.render.as_ref() != Some(&render);
+            status.render = Some(render);
             changed
         });
     }
@@ -104,6 +117,7 @@ impl Status {
             dev_server: self.dev_server,
             message: (!notes.is_empty()).then(|| notes.join("; ")),
             runtime: self.runtime.clone(),
+            render: self.render.clone(),
         })
     }
 }

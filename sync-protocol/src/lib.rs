@@ -8,6 +8,7 @@ mod app_id;
 mod duration;
 mod file_path;
 mod preview;
+pub mod render;
 mod token;
 mod wire;
 

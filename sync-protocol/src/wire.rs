@@ -112,6 +112,9 @@ pub struct SyncStatusReport {
     /// What the daemon detected and chose to run the app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<RuntimeReport>,
+    /// What the preview shows for `render.revision` (see [`crate::render`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render: Option<crate::render::RenderReport>,
 }
 
 /// How a preview runs its app: what was detected from the app's files (or

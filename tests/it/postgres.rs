@@ -227,6 +227,7 @@ async fn a_sync_token_minted_on_one_instance_works_on_the_other() {
         dev_server: DevServerState::Ready,
         message: None,
         runtime: None,
+        render: None,
     };
     let reported = second.report_sync_status("app", &token, &report).await;
 

@@ -10,6 +10,7 @@ mod files;
 mod health;
 mod import;
 mod previews;
+pub mod render;
 pub mod serve;
 mod status;
 mod sync;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub lifecycle: Arc<LifecycleService>,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
+    /// Wakes writes waiting for their render (`render`).
+    pub renders: render::RenderWatch,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with

@@ -127,5 +127,8 @@ async fn post_sync_status(
         .sync_tokens
         .record_sync_status(&agent.app_id, &report)
         .await?;
+    if report.render.is_some() {
+        state.renders.notify();
+    }
     Ok(StatusCode::NO_CONTENT)
 }

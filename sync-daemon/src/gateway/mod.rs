@@ -14,21 +14,28 @@
 //! - `/__preview/health` is the gateway's own: `200` whenever the gateway
 //!   runs, with the dev server's state in the body (the platform's health
 //!   check asks it).
+//! - HTML pages get the page script (`render::inject`), which reports to
+//!   `/__preview/events` (`render::page_events`).
 
 pub mod forward;
 pub mod output;
 pub mod pages;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::render::inject;
+use crate::render::page_events::PageInbox;
 use crate::status::StatusBoard;
 pub use forward::Forwarder;
 pub use output::OutputTail;
@@ -46,11 +53,16 @@ pub struct GatewayState {
     pub output: OutputTail,
     pub board: StatusBoard,
     pub forwarder: Forwarder,
+    /// Where the page script's events go (`render::page_events`).
+    pub page: PageInbox,
+    /// The `<script>` element added to HTML pages (`render::inject`).
+    pub script: Arc<str>,
 }
 
 pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route(pages::HEALTH_PATH, get(health))
+        .route(inject::EVENTS_PATH, post(page_event))
         .fallback(proxy)
         .with_state(state)
 }
@@ -80,11 +92,24 @@ async fn health(State(state): State<GatewayState>) -> Response {
     pages::health(&snapshot(&state))
 }
 
-async fn proxy(State(state): State<GatewayState>, request: Request) -> Response {
+async fn page_event(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.page.receive(&headers, body).await
+}
+
+async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Response {
     let upstream = *state.upstream.borrow();
     let wants_html = pages::wants_html(request.method(), request.headers());
+    let method = request.method().clone();
+    inject::prepare_request(&method, request.headers_mut());
     if let Some(upstream) = upstream {
         match state.forwarder.forward(request, upstream).await {
+            Ok(response) if inject::wants_script(&method, response.headers()) => {
+                return inject::into_scripted(response, &state.script).await;
+            }
             Ok(response) => return response,
             Err(error) => {
                 tracing::debug!(%error, %upstream, "forwarding to the dev server failed");

@@ -94,6 +94,7 @@ async fn the_daemon_reports_its_status_with_its_token_only() {
         dev_server: DevServerState::Ready,
         message: None,
         runtime: None,
+        render: None,
     };
 
     let accepted = provisioner.report_sync_status("app", &token, &report).await;

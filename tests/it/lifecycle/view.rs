@@ -21,6 +21,7 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
         dev_server: DevServerState::Ready,
         message: None,
         runtime: None,
+        render: None,
     };
     provisioner
         .report_sync_status("shop", &token, &report)

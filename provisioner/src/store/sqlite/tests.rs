@@ -27,6 +27,7 @@ async fn tokens_status_and_files_survive_a_reopen() {
         dev_server: DevServerState::Ready,
         message: None,
         runtime: None,
+        render: None,
     };
     store.record_sync_status(&app_id, &report).await.unwrap();
     store
