@@ -95,7 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let supervisor = match supervise {
         Some(supervise) => {
             let (context, listener, state) =
-                gateway_and_context(&config, supervise, &board).await?;
+                gateway_and_context(&config, supervise, &board, stop_receiver.clone()).await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
@@ -150,6 +150,7 @@ async fn gateway_and_context(
     config: &Config,
     supervise: config::SuperviseConfig,
     board: &StatusBoard,
+    stop: channel::Receiver<bool>,
 ) -> Result<
     (
         supervise::Context,
@@ -172,13 +173,13 @@ async fn gateway_and_context(
     let (upstream, upstream_receiver) = channel::channel(None);
     let output = gateway::OutputTail::new();
     let (page, deliveries) = render::page_events::PageInbox::new();
-    // Ends once the gateway (holding the inbox) has stopped.
     let roots = [config.dir.display().to_string(), "/app".to_owned()];
     tokio::spawn(render::run(
         board.clone(),
         output.clone(),
         deliveries,
         roots.into(),
+        stop,
     ));
     let state = gateway::GatewayState {
         upstream: upstream_receiver,

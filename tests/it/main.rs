@@ -24,3 +24,4 @@ mod postgres;
 mod postgres_store;
 mod postgres_support;
 mod real_apps;
+mod render;

@@ -150,6 +150,11 @@ impl Classifier {
     fn relative(&self, file: &str) -> String {
         relative_to(&self.roots, file)
     }
+
+    /// The roots cut from paths (each ending in `/`).
+    pub fn roots(&self) -> &[String] {
+        &self.roots
+    }
 }
 
 fn compile_error(message: &str) -> RenderError {
@@ -197,7 +202,8 @@ fn split_location(location: &str) -> (Option<&str>, Option<u32>) {
     }
 }
 
-fn relative_to(roots: &[String], file: &str) -> String {
+/// `file` as the app names it: without one of `roots` or a leading `./`.
+pub fn relative_to(roots: &[String], file: &str) -> String {
     let file = roots
         .iter()
         .find_map(|root| file.strip_prefix(root.as_str()))

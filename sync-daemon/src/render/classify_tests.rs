@@ -126,7 +126,11 @@ fn typescript_errors_read_the_same_plain_or_pretty() {
         include_str!("captures/tsc.log"),
         include_str!("captures/tsc-pretty.log"),
     ] {
-        assert_eq!(signals(capture, &[]), std::slice::from_ref(&expected), "{capture}");
+        assert_eq!(
+            signals(capture, &[]),
+            std::slice::from_ref(&expected),
+            "{capture}"
+        );
     }
 }
 

@@ -18,7 +18,7 @@ pub mod state;
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::gateway::OutputTail;
 use crate::status::StatusBoard;
@@ -29,12 +29,14 @@ use state::{Input, Tracker};
 /// How often the revision and the output are looked at.
 pub const TICK: Duration = Duration::from_millis(20);
 
-/// Runs until the gateway's inbox is dropped (the gateway stopped).
+/// Runs until `stop` turns true (or the gateway's inbox is dropped), so the
+/// board it holds never delays the daemon's last status report.
 pub async fn run(
     board: StatusBoard,
     output: OutputTail,
     mut deliveries: mpsc::Receiver<Delivery>,
     roots: Vec<String>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut classifier = Classifier::new(roots);
     let mut tracker = Tracker::default();
@@ -44,8 +46,10 @@ pub async fn run(
     loop {
         let mut changed = false;
         tokio::select! {
+            _ = stop.wait_for(|stopping| *stopping) => return,
             delivery = deliveries.recv() => {
-                let Some((event, reply)) = delivery else { return };
+                let Some((mut event, reply)) = delivery else { return };
+                event.file = event.file.map(|file| classify::relative_to(classifier.roots(), &file));
                 // The revision first: an event tells about what is on disk now.
                 changed |= take_revision(&board, &mut tracker);
                 changed |= tracker.take(Input::Page(event));

@@ -89,14 +89,29 @@
     });
   }
 
+  // The app's own frame of an error's stack (not a dependency's, not the
+  // dev server's client), else where the browser says it was thrown.
+  function located(error, file, line) {
+    var stack = (error && error.stack) || '';
+    var frames = stack.match(/https?:\/\/[^\s()]+:\d+:\d+/g) || [];
+    for (var i = 0; i < frames.length; i++) {
+      var parts = frames[i].match(/^(.*):(\d+):\d+$/);
+      if (parts && !/\/node_modules\/|\/@(vite|react-refresh|fs)\/|\/_next\//.test(parts[1])) {
+        return { file: fileOf(parts[1]), line: Number(parts[2]) };
+      }
+    }
+    return { file: fileOf(file), line: line };
+  }
   window.addEventListener('error', function (event) {
     if (!event.error && !event.message) return;
     lastError++;
-    report('error', { message: event.error || event.message, file: fileOf(event.filename), line: event.lineno });
+    var where = located(event.error, event.filename, event.lineno);
+    report('error', { message: event.error || event.message, file: where.file, line: where.line });
   });
   window.addEventListener('unhandledrejection', function (event) {
     lastError++;
-    report('rejection', { message: event.reason });
+    var where = located(event.reason);
+    report('rejection', { message: event.reason, file: where.file, line: where.line });
   });
   var consoleError = console.error;
   console.error = function () {

@@ -86,11 +86,12 @@ fn output(report: &mut RenderReport, signal: Signal) {
     match signal {
         Signal::Error(error) => {
             // A compile error replaces an earlier account of itself (the
-            // classifier refines it line by line); a page's error stays.
+            // classifier refines it line by line, the overlay echoes it); an
+            // error the page's code threw stays.
             let keeps_page_error = report
                 .error
                 .as_ref()
-                .is_some_and(|kept| kept.origin != ErrorOrigin::Compile);
+                .is_some_and(|kept| kept.origin == ErrorOrigin::Runtime);
             if !keeps_page_error {
                 report.error = Some(error);
             }

@@ -71,6 +71,16 @@ fn each_revision_ends_where_its_inputs_lead() {
             Some("Unexpected token"),
         ),
         (
+            "a compile error after the overlay gives the compiler's account",
+            vec![
+                Input::Applied(1),
+                page(Overlay, Some("Transform failed")),
+                compile("Unexpected token"),
+            ],
+            RenderState::Error,
+            Some("Unexpected token"),
+        ),
+        (
             "an error thrown on render after the update was applied",
             vec![
                 Input::Applied(1),
