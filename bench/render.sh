@@ -65,4 +65,5 @@ r = json.loads(sys.argv[1])
 print(f"save -> on disk:             p50 {r['disk_p50_ms']} ms, p95 {r['disk_p95_ms']} ms")
 print(f"save -> rendered (answer):   p50 {r['rendered_p50_ms']} ms, p95 {r['rendered_p95_ms']} ms (provisioner's own wait p50 {r['rendered_waited_p50_ms']} ms)")
 print(f"save -> compile error known: p50 {r['error_p50_ms']} ms, p95 {r['error_p95_ms']} ms")
+print(f"answers other than expected: {len(r['missed'])}" + "".join(f"\n  {m}" for m in r['missed']))
 PY

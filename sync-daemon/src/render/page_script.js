@@ -79,7 +79,7 @@
     }
   }
   // "Shown" once the page had a frame to paint and a moment for a render
-  // scheduled by the update, unless an error came in between.
+  // scheduled by the update, unless the page's code threw in between.
   function settled(type) {
     var errorsBefore = lastError;
     requestAnimationFrame(function () {
@@ -152,8 +152,9 @@
         settled('hmr-applied');
       });
       hot.on('vite:error', function (payload) {
+        // Not counted against a settling update: Vite's error for the
+        // revision before can arrive after the next one was applied.
         var err = (payload && payload.err) || {};
-        lastError++;
         report('overlay', {
           message: err.message,
           file: (err.loc && err.loc.file) || err.id,
@@ -172,7 +173,6 @@
     var dialog = root && root.querySelector('[data-nextjs-dialog], [data-nextjs-toast-errors]');
     if (dialog && !overlaySeen) {
       overlaySeen = true;
-      lastError++;
       var title = root.querySelector('#nextjs__container_errors_desc, [data-nextjs-error-overlay-title], h1, p');
       report('overlay', { message: (title || dialog).textContent });
     } else if (!dialog) {

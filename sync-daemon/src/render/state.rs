@@ -29,6 +29,9 @@ pub enum Input {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tracker {
     report: Option<RenderReport>,
+    /// The error of the revision before, and its number: a page's overlay
+    /// repeating it after the next revision was applied is about that one.
+    previous: Option<(u64, RenderError)>,
 }
 
 impl Tracker {
@@ -54,7 +57,7 @@ impl Tracker {
             }
             Input::Page(event) => {
                 if let Some(report) = &mut self.report {
-                    page(report, event);
+                    page(report, event, self.previous.as_ref());
                 }
             }
         }
@@ -65,6 +68,7 @@ impl Tracker {
         match &mut self.report {
             Some(report) if report.revision == revision => {}
             Some(report) => {
+                self.previous = report.error.take().map(|error| (report.revision, error));
                 report.revision = revision;
                 report.state = RenderState::Applied;
                 report.error = None;
@@ -105,8 +109,24 @@ fn output(report: &mut RenderReport, signal: Signal) {
     }
 }
 
-fn page(report: &mut RenderReport, mut event: PageEvent) {
+fn page(report: &mut RenderReport, mut event: PageEvent, previous: Option<&(u64, RenderError)>) {
     event.revision = Some(report.revision);
+    let late = previous.filter(|(_, error)| {
+        event.event_type == PageEventType::Overlay
+            && report.error.is_none()
+            && !error.message.is_empty()
+            && event
+                .message
+                .as_deref()
+                .is_some_and(|message| message.contains(&error.message))
+    });
+    if let Some((revision, _)) = late {
+        // The overlay of the revision before, arriving after this one was
+        // applied (the page reports it late): kept as that revision's event.
+        event.revision = Some(*revision);
+        push_event(report, event);
+        return;
+    }
     if let Some(url) = &event.url
         && matches!(
             event.event_type,
@@ -136,6 +156,10 @@ fn page(report: &mut RenderReport, mut event: PageEvent) {
         }
         _ => {}
     }
+    push_event(report, event);
+}
+
+fn push_event(report: &mut RenderReport, event: PageEvent) {
     if report.events.len() == REPORTED_PAGE_EVENTS {
         report.events.remove(0);
     }

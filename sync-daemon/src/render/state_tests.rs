@@ -112,6 +112,32 @@ fn each_revision_ends_where_its_inputs_lead() {
             None,
         ),
         (
+            "the overlay of the broken revision, arriving after the fix, is not the fix's",
+            vec![
+                Input::Applied(1),
+                compile("Unexpected token"),
+                Input::Applied(2),
+                page(
+                    Overlay,
+                    Some("Transform failed with 1 error:\n\nUnexpected token"),
+                ),
+                page(HmrApplied, None),
+            ],
+            Rendered,
+            None,
+        ),
+        (
+            "a new overlay after the fix is the fix's",
+            vec![
+                Input::Applied(1),
+                compile("Unexpected token"),
+                Input::Applied(2),
+                page(Overlay, Some("Failed to resolve import")),
+            ],
+            RenderState::Error,
+            Some("Failed to resolve import"),
+        ),
+        (
             "the fix renders",
             vec![
                 Input::Applied(1),
