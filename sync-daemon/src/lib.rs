@@ -48,6 +48,7 @@ pub mod poller;
 pub mod refusals;
 pub mod render;
 pub mod sandbox;
+pub mod settings;
 pub mod stage;
 pub mod staging;
 pub mod status;
@@ -94,8 +95,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut gateway = None;
     let supervisor = match supervise {
         Some(supervise) => {
-            let (context, listener, state) =
-                gateway_and_context(&config, supervise, &board, stop_receiver.clone()).await?;
+            let (settings, access) = settings::SettingsSource::new(client.clone());
+            tokio::spawn(settings.clone().keep_fresh(stop_receiver.clone()));
+            let (context, listener, state) = gateway_and_context(
+                &config,
+                supervise,
+                &board,
+                settings,
+                access,
+                stop_receiver.clone(),
+            )
+            .await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
@@ -150,6 +160,8 @@ async fn gateway_and_context(
     config: &Config,
     supervise: config::SuperviseConfig,
     board: &StatusBoard,
+    settings: settings::SettingsSource,
+    access: channel::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
     stop: channel::Receiver<bool>,
 ) -> Result<
     (
@@ -186,6 +198,8 @@ async fn gateway_and_context(
         output: output.clone(),
         board: board.clone(),
         forwarder: gateway::Forwarder::default(),
+        app_id: config.app_id.clone(),
+        access,
         page,
         script: render::inject::script_tag(&supervise.editor_origins).into(),
     };
@@ -197,6 +211,7 @@ async fn gateway_and_context(
         dev_port,
         output,
         upstream,
+        settings,
     };
     Ok((context, listener, state))
 }

@@ -23,5 +23,6 @@ mod multi_instance;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
+mod private_previews;
 mod real_apps;
 mod render;

@@ -12,6 +12,7 @@ mod import;
 mod previews;
 pub mod render;
 pub mod serve;
+mod settings;
 mod status;
 mod sync;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub store_health: Arc<dyn crate::store::StoreHealth>,
     /// Wakes writes waiting for their render (`render`).
     pub renders: render::RenderWatch,
+    /// Per-app settings and private preview links.
+    pub settings: crate::settings::SettingsService,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with
@@ -59,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .merge(import::routes())
+        .merge(settings::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

@@ -14,9 +14,12 @@
 //! - `/__preview/health` is the gateway's own: `200` whenever the gateway
 //!   runs, with the dev server's state in the body (the platform's health
 //!   check asks it).
+//! - A private preview lets in only holders of a link, its cookie or a
+//!   bearer token (`access`), and nobody until the app's access is known.
 //! - HTML pages get the page script (`render::inject`), which reports to
 //!   `/__preview/events` (`render::page_events`).
 
+mod access;
 pub mod forward;
 pub mod output;
 pub mod pages;
@@ -26,16 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::render::inject;
-use crate::render::page_events::PageInbox;
+use crate::render::page_events::{self, PageInbox};
 use crate::status::StatusBoard;
 pub use forward::Forwarder;
 pub use output::OutputTail;
@@ -57,6 +58,9 @@ pub struct GatewayState {
     pub page: PageInbox,
     /// The `<script>` element added to HTML pages (`render::inject`).
     pub script: Arc<str>,
+    pub app_id: sync_protocol::AppId,
+    /// Who may see the preview; `None` until the settings were first read.
+    pub access: watch::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
 }
 
 pub fn router(state: GatewayState) -> Router {
@@ -92,25 +96,40 @@ async fn health(State(state): State<GatewayState>) -> Response {
     pages::health(&snapshot(&state))
 }
 
-async fn page_event(
-    State(state): State<GatewayState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    state.page.receive(&headers, body).await
+async fn page_event(State(state): State<GatewayState>, mut request: Request) -> Response {
+    let Some(access) = state.access.borrow().clone() else {
+        return pages::unavailable(&snapshot(&state));
+    };
+    if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
+        return answer;
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, page_events::MAX_EVENT_BYTES).await {
+        Ok(body) => state.page.receive(&parts.headers, body).await,
+        Err(_) => page_events::too_large(),
+    }
 }
 
 async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Response {
-    let upstream = *state.upstream.borrow();
     let wants_html = pages::wants_html(request.method(), request.headers());
+    let Some(access) = state.access.borrow().clone() else {
+        return pages::unavailable(&snapshot(&state));
+    };
+    if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
+        return answer;
+    }
     let method = request.method().clone();
     inject::prepare_request(&method, request.headers_mut());
+    let upstream = *state.upstream.borrow();
     if let Some(upstream) = upstream {
         match state.forwarder.forward(request, upstream).await {
-            Ok(response) if inject::wants_script(&method, response.headers()) => {
-                return inject::into_scripted(response, &state.script).await;
+            Ok(mut response) => {
+                access::restrict_framing(&access, &mut response);
+                if inject::wants_script(&method, response.headers()) {
+                    return inject::into_scripted(response, &state.script).await;
+                }
+                return response;
             }
-            Ok(response) => return response,
             Err(error) => {
                 tracing::debug!(%error, %upstream, "forwarding to the dev server failed");
             }

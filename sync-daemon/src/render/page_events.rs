@@ -65,11 +65,7 @@ impl PageInbox {
             );
         }
         if body.len() > MAX_EVENT_BYTES {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "page_event_too_large",
-                &format!("a page event is at most {MAX_EVENT_BYTES} bytes; send a shorter message"),
-            );
+            return too_large();
         }
         if !self.within_rate() {
             return refuse(
@@ -103,6 +99,15 @@ impl PageInbox {
             ),
         }
     }
+}
+
+/// The answer to a body over [`MAX_EVENT_BYTES`].
+pub fn too_large() -> Response {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "page_event_too_large",
+        &format!("a page event is at most {MAX_EVENT_BYTES} bytes; send a shorter message"),
+    )
 }
 
 /// Texts cut to their bound; the revision is the daemon's to set.
