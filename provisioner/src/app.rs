@@ -100,6 +100,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             lifecycle,
             store_health: store.health(),
+            renders: Default::default(),
             settings,
             config: Arc::new(args),
         };

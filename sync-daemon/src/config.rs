@@ -88,6 +88,12 @@ pub struct Args {
     #[arg(long, env = "SYNC_READY_TIMEOUT", default_value = "180s", value_parser = parse_duration)]
     pub ready_timeout: Duration,
 
+    /// Origins of the editor windows that frame the preview and receive its
+    /// page events by `postMessage` (comma-separated, e.g.
+    /// `https://editor.example`); none: the page tells no other window.
+    #[arg(long, env = "PREVIEW_EDITOR_ORIGINS", value_delimiter = ',')]
+    pub editor_origins: Vec<String>,
+
     /// How log lines are written: `text`, or `json` for a log shipper.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -122,6 +128,8 @@ pub struct SuperviseConfig {
     pub gateway_bind: IpAddr,
     pub dev_port: Option<u16>,
     pub ready_timeout: Duration,
+    /// Where the page script may `postMessage` its events.
+    pub editor_origins: Vec<String>,
 }
 
 impl Config {
@@ -176,6 +184,12 @@ impl Config {
             gateway_bind: args.gateway_bind,
             dev_port: args.dev_port,
             ready_timeout: args.ready_timeout,
+            editor_origins: args
+                .editor_origins
+                .iter()
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
         });
         Ok(Config {
             server,

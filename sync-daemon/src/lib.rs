@@ -46,6 +46,7 @@ pub mod logging;
 pub mod plan;
 pub mod poller;
 pub mod refusals;
+pub mod render;
 pub mod sandbox;
 pub mod settings;
 pub mod stage;
@@ -96,8 +97,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Some(supervise) => {
             let (settings, access) = settings::SettingsSource::new(client.clone());
             tokio::spawn(settings.clone().keep_fresh(stop_receiver.clone()));
-            let (context, listener, state) =
-                gateway_and_context(&config, supervise, &board, settings, access).await?;
+            let (context, listener, state) = gateway_and_context(
+                &config,
+                supervise,
+                &board,
+                settings,
+                access,
+                stop_receiver.clone(),
+            )
+            .await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
@@ -154,6 +162,7 @@ async fn gateway_and_context(
     board: &StatusBoard,
     settings: settings::SettingsSource,
     access: channel::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
+    stop: channel::Receiver<bool>,
 ) -> Result<
     (
         supervise::Context,
@@ -175,6 +184,15 @@ async fn gateway_and_context(
     };
     let (upstream, upstream_receiver) = channel::channel(None);
     let output = gateway::OutputTail::new();
+    let (page, deliveries) = render::page_events::PageInbox::new();
+    let roots = [config.dir.display().to_string(), "/app".to_owned()];
+    tokio::spawn(render::run(
+        board.clone(),
+        output.clone(),
+        deliveries,
+        roots.into(),
+        stop,
+    ));
     let state = gateway::GatewayState {
         upstream: upstream_receiver,
         output: output.clone(),
@@ -182,6 +200,8 @@ async fn gateway_and_context(
         forwarder: gateway::Forwarder::default(),
         app_id: config.app_id.clone(),
         access,
+        page,
+        script: render::inject::script_tag(&supervise.editor_origins).into(),
     };
     let context = supervise::Context {
         config: supervise,

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use sync_protocol::render::RenderReport;
 use sync_protocol::{DevServerState, RuntimeReport, SyncStatusReport};
 use tokio::sync::watch;
 
@@ -25,6 +26,8 @@ pub struct Status {
     pub runtime: Option<RuntimeReport>,
     /// When the gateway last served a visitor, to the nearest [`VISIT_GRAIN`].
     pub last_visit: Option<Instant>,
+    /// What the preview shows (the `render` module's verdict).
+    pub render: Option<RenderReport>,
 }
 
 /// Visits closer together than this are one piece of news: a page with a
@@ -45,6 +48,7 @@ impl StatusBoard {
             refusals: Refusals::default(),
             runtime: None,
             last_visit: None,
+            render: None,
         });
         StatusBoard { sender }
     }
@@ -73,6 +77,15 @@ impl StatusBoard {
         self.sender.send_if_modified(|status| {
             let changed = status.runtime != runtime;
             status.runtime = runtime;
+            changed
+        });
+    }
+
+    /// The render verdict for the applied revision.
+    pub fn set_render(&self, render: RenderReport) {
+        self.sender.send_if_modified(|status| {
+            let changed = status.render.as_ref() != Some(&render);
+            status.render = Some(render);
             changed
         });
     }
@@ -127,6 +140,7 @@ impl Status {
             message: (!notes.is_empty()).then(|| notes.join("; ")),
             runtime: self.runtime.clone(),
             visited_secs_ago: self.last_visit.map(|at| at.elapsed().as_secs()),
+            render: self.render.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@ mod app_id;
 mod duration;
 mod file_path;
 mod preview;
+pub mod render;
 pub mod settings;
 mod token;
 mod wire;

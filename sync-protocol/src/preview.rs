@@ -111,6 +111,9 @@ pub struct PreviewResponse {
     /// What runs the app in the preview, as its daemon last reported it.
     #[serde(default)]
     pub runtime: Option<crate::RuntimeReport>,
+    /// What the preview shows for `render.revision` (see [`crate::render`]).
+    #[serde(default)]
+    pub render: Option<crate::render::RenderReport>,
     #[serde(default)]
     pub error: Option<String>,
     pub created_at: String,

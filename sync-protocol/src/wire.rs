@@ -117,6 +117,9 @@ pub struct SyncStatusReport {
     /// platform proxy's own idle stop is off and sees nothing on its behalf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visited_secs_ago: Option<u64>,
+    /// What the preview shows for `render.revision` (see [`crate::render`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render: Option<crate::render::RenderReport>,
 }
 
 /// How a preview runs its app: what was detected from the app's files (or

@@ -26,3 +26,4 @@ mod postgres_store;
 mod postgres_support;
 mod private_previews;
 mod real_apps;
+mod render;

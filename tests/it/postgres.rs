@@ -228,6 +228,7 @@ async fn a_sync_token_minted_on_one_instance_works_on_the_other() {
         message: None,
         runtime: None,
         visited_secs_ago: None,
+        render: None,
     };
     let reported = second.report_sync_status("app", &token, &report).await;
 

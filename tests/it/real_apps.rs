@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use preview_tests::binaries::provisioner_binary;
 use preview_tests::browser::run_script;
 use preview_tests::local_preview::LocalProvisioner;
 use preview_tests::npm_apps::{self, shared_package_cache};
@@ -42,19 +41,7 @@ async fn provisioner() -> LocalProvisioner {
 
 /// `provisioner push --app APP DIR`, as a user runs it.
 async fn push(provisioner: &LocalProvisioner, app: &str, dir: &Path) {
-    let output = tokio::process::Command::new(provisioner_binary().expect("binary"))
-        .args(["push", "--app", app, "--server", &provisioner.base_url()])
-        .args(["--api-key", provisioner.api_key()])
-        .arg(dir)
-        .output()
-        .await
-        .expect("push runs");
-    assert!(
-        output.status.success(),
-        "push failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    provisioner.push_dir(app, dir).await.expect("push");
 }
 
 fn daemon_log(provisioner: &LocalProvisioner, app: &str) -> String {

@@ -48,6 +48,8 @@ pub struct LocalProvisioner {
     port: u16,
     api_key: String,
     args: Vec<String>,
+    /// Extra environment of the provisioner, which its daemons inherit.
+    env: Vec<(String, String)>,
     client: reqwest::Client,
 }
 
@@ -62,6 +64,17 @@ impl LocalProvisioner {
         exec: &str,
         install: Option<&str>,
         extra_args: &[&str],
+    ) -> anyhow::Result<LocalProvisioner> {
+        LocalProvisioner::start_with_env(exec, install, extra_args, &[]).await
+    }
+
+    /// [`LocalProvisioner::start_with`], with extra environment for the
+    /// provisioner and the daemons it starts (`PREVIEW_EDITOR_ORIGINS`, say).
+    pub async fn start_with_env(
+        exec: &str,
+        install: Option<&str>,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
     ) -> anyhow::Result<LocalProvisioner> {
         let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
         let daemon = sync_daemon_binary()?;
@@ -89,6 +102,10 @@ impl LocalProvisioner {
             port: 0,
             api_key,
             args,
+            env: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
             client,
         };
         provisioner.launch().await?;
@@ -99,6 +116,7 @@ impl LocalProvisioner {
         let mut command = ServeCommand::new(self.data_dir.path());
         command.api_key = Some(self.api_key.clone());
         command.args = self.args.clone();
+        command.env = self.env.clone();
         let served = command.start().await?;
         self.port = served.address.port();
         self.child = Some(served.child);
@@ -200,6 +218,24 @@ impl LocalProvisioner {
             )
             .await?;
         anyhow::ensure!(status < 300, "batch answered {status}: {body}");
+        Ok(())
+    }
+
+    /// `provisioner push --app APP DIR`, as a user runs it (which provisions).
+    pub async fn push_dir(&self, app: &str, dir: &Path) -> anyhow::Result<()> {
+        let output = tokio::process::Command::new(crate::binaries::provisioner_binary()?)
+            .args(["push", "--app", app, "--server", &self.base_url()])
+            .args(["--api-key", self.api_key()])
+            .arg(dir)
+            .output()
+            .await
+            .context("failed to run `provisioner push`")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "push failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         Ok(())
     }
 

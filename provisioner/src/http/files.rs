@@ -15,6 +15,7 @@ use sync_protocol::{
 };
 
 use super::auth::{FilesReader, Operator};
+use super::render::{self, RenderWaitQuery};
 use super::{ApiError, AppState};
 use crate::files::FilesError;
 use crate::store::{Changes, Manifest, StoreError, WriteOutcome};
@@ -41,15 +42,18 @@ async fn put_file(
     _operator: Operator,
     State(state): State<AppState>,
     Path((app_id, path)): Path<(String, String)>,
+    Query(wait): Query<RenderWaitQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (app_id, path) = (AppId::parse(&app_id)?, FilePath::parse(&path)?);
+    let wait = wait.limit()?;
     let body = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::File)
     })?;
     // A save is editor activity: it keeps the app's preview awake.
     state.lifecycle.touch(&app_id);
-    Ok(written(state.files.put(&app_id, path, body).await?))
+    let outcome = state.files.put(&app_id, path, body).await?;
+    render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
 async fn delete_file(
@@ -66,14 +70,17 @@ async fn post_batch(
     _operator: Operator,
     State(state): State<AppState>,
     Path(app_id): Path<String>,
+    Query(wait): Query<RenderWaitQuery>,
     body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let app_id = AppId::parse(&app_id)?;
+    let wait = wait.limit()?;
     let Json(request) = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
     })?;
     state.lifecycle.touch(&app_id);
-    Ok(written(state.files.batch(&app_id, request.changes).await?))
+    let outcome = state.files.batch(&app_id, request.changes).await?;
+    render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
 async fn get_file(
@@ -159,7 +166,7 @@ async fn get_manifest(
     }
 }
 
-fn written(outcome: WriteOutcome) -> Response {
+pub(super) fn written(outcome: WriteOutcome) -> Response {
     let body = WriteResponse {
         revision: outcome.revision,
         changed: outcome.changed,

@@ -10,6 +10,7 @@ mod files;
 mod health;
 mod import;
 mod previews;
+pub mod render;
 pub mod serve;
 mod settings;
 mod status;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub lifecycle: Arc<LifecycleService>,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
+    /// Wakes writes waiting for their render (`render`).
+    pub renders: render::RenderWatch,
     /// Per-app settings and private preview links.
     pub settings: crate::settings::SettingsService,
 }

@@ -167,7 +167,8 @@ async fn list_previews(
     Ok(Json(PreviewList { previews }))
 }
 
-/// A snapshot first, then every change of this preview; a subscriber that
+/// A snapshot first, then every change of this preview (`render` events:
+/// each new render verdict, see `render::events`); a subscriber that
 /// falls behind gets a fresh snapshot instead of the changes it missed.
 async fn preview_events(
     _operator: Operator,
@@ -176,6 +177,7 @@ async fn preview_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let app_id = AppId::parse(&app_id)?;
     let lifecycle = Arc::clone(&state.lifecycle);
+    let renders = super::render::events(state.clone(), app_id.clone());
     // Subscribe before reading the snapshot so no change falls in between.
     let receiver = lifecycle.subscribe();
     let snapshot = lifecycle.view(lifecycle.get(&app_id).await?).await?;
@@ -203,8 +205,9 @@ async fn preview_events(
                 return Some((sse_event(kind, &view), (receiver, lifecycle, app_id)));
             }
         },
-    )
-    .take_until(async move { shutdown.cancelled_owned().await });
+    );
+    let changes = futures::stream::select(changes, renders)
+        .take_until(async move { shutdown.cancelled_owned().await });
     Ok(Sse::new(first.chain(changes)).keep_alive(KeepAlive::default()))
 }
 

@@ -133,5 +133,8 @@ async fn post_sync_status(
             .lifecycle
             .touch_visit(&agent.app_id, std::time::Duration::from_secs(seconds));
     }
+    if report.render.is_some() {
+        state.renders.notify();
+    }
     Ok(StatusCode::NO_CONTENT)
 }

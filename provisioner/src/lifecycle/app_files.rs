@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sync_protocol::render::RenderReport;
 use sync_protocol::{AppId, DevServerState, RuntimeReport, SyncToken};
 
 use crate::store::{FileStore, SyncTokenStore};
@@ -19,6 +20,8 @@ pub struct SyncStatus {
     /// unresponsive dev server, why, with its last output.
     pub message: Option<String>,
     pub runtime: Option<RuntimeReport>,
+    /// What the preview shows for the revision it applied.
+    pub render: Option<RenderReport>,
 }
 
 #[async_trait]
@@ -67,6 +70,7 @@ impl AppFiles for StoreAppFiles {
             dev_server: status.report.dev_server,
             message: status.report.message,
             runtime: status.report.runtime,
+            render: status.report.render,
         }))
     }
 }

@@ -55,6 +55,7 @@ impl AppFiles for FakeFiles {
                 dev_server: DevServerState::Ready,
                 message: None,
                 runtime: None,
+                render: None,
             }))
     }
 }

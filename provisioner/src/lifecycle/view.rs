@@ -2,6 +2,7 @@
 //! revision and what the daemon last applied.
 
 use serde::Serialize;
+use sync_protocol::render::RenderReport;
 use sync_protocol::{AppId, DevServerState, RuntimeReport};
 use time::OffsetDateTime;
 
@@ -28,6 +29,10 @@ pub struct PreviewView {
     /// What runs the app in the preview: framework, package manager,
     /// commands and ports, as its daemon last reported them.
     pub runtime: Option<RuntimeReport>,
+    /// What the preview shows: `{revision, state, error}` (state `applied`,
+    /// `compiled`, `error` or `rendered`), with the page's last URL and
+    /// events, as its daemon last reported them.
+    pub render: Option<RenderReport>,
     /// Why the preview is not fine: a failed step, paths its daemon could
     /// not apply, or a dev server that crashed or never answered (with its
     /// last output). A preview missing a file never shows `error: null`.
@@ -60,6 +65,7 @@ impl LifecycleService {
                 view.error = status.message;
             }
             view.runtime = status.runtime;
+            view.render = status.render;
         }
         Ok(view)
     }
@@ -86,6 +92,7 @@ impl LifecycleService {
             applied_revision: None,
             dev_server: None,
             runtime: None,
+            render: None,
             error: record.error,
             created_at: record.created_at,
             updated_at: record.updated_at,

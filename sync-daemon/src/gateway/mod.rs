@@ -16,6 +16,8 @@
 //!   check asks it).
 //! - A private preview lets in only holders of a link, its cookie or a
 //!   bearer token (`access`), and nobody until the app's access is known.
+//! - HTML pages get the page script (`render::inject`), which reports to
+//!   `/__preview/events` (`render::page_events`).
 
 mod access;
 pub mod forward;
@@ -23,15 +25,18 @@ pub mod output;
 pub mod pages;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::render::inject;
+use crate::render::page_events::{self, PageInbox};
 use crate::status::StatusBoard;
 pub use forward::Forwarder;
 pub use output::OutputTail;
@@ -49,6 +54,10 @@ pub struct GatewayState {
     pub output: OutputTail,
     pub board: StatusBoard,
     pub forwarder: Forwarder,
+    /// Where the page script's events go (`render::page_events`).
+    pub page: PageInbox,
+    /// The `<script>` element added to HTML pages (`render::inject`).
+    pub script: Arc<str>,
     pub app_id: sync_protocol::AppId,
     /// Who may see the preview; `None` until the settings were first read.
     pub access: watch::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
@@ -57,6 +66,7 @@ pub struct GatewayState {
 pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route(pages::HEALTH_PATH, get(health))
+        .route(inject::EVENTS_PATH, post(page_event))
         .fallback(proxy)
         .with_state(state)
 }
@@ -86,6 +96,20 @@ async fn health(State(state): State<GatewayState>) -> Response {
     pages::health(&snapshot(&state))
 }
 
+async fn page_event(State(state): State<GatewayState>, mut request: Request) -> Response {
+    let Some(access) = state.access.borrow().clone() else {
+        return pages::unavailable(&snapshot(&state));
+    };
+    if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
+        return answer;
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, page_events::MAX_EVENT_BYTES).await {
+        Ok(body) => state.page.receive(&parts.headers, body).await,
+        Err(_) => page_events::too_large(),
+    }
+}
+
 async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Response {
     let wants_html = pages::wants_html(request.method(), request.headers());
     let Some(access) = state.access.borrow().clone() else {
@@ -97,11 +121,16 @@ async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Respo
     // A visitor let in (the health route is not one, nor a refused
     // stranger): the provisioner counts it as activity.
     state.board.record_visit();
+    let method = request.method().clone();
+    inject::prepare_request(&method, request.headers_mut());
     let upstream = *state.upstream.borrow();
     if let Some(upstream) = upstream {
         match state.forwarder.forward(request, upstream).await {
             Ok(mut response) => {
                 access::restrict_framing(&access, &mut response);
+                if inject::wants_script(&method, response.headers()) {
+                    return inject::into_scripted(response, &state.script).await;
+                }
                 return response;
             }
             Err(error) => {

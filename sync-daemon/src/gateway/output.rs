@@ -51,6 +51,15 @@ impl OutputTail {
         tail.lines.iter().skip(skip).cloned().collect()
     }
 
+    /// The kept lines pushed after the first `seen` ones, and how many were
+    /// pushed in all (the `seen` of the next call).
+    pub fn lines_after(&self, seen: u64) -> (Vec<String>, u64) {
+        let tail = self.lines.lock().expect("output tail poisoned");
+        let new = usize::try_from(tail.total.saturating_sub(seen)).unwrap_or(usize::MAX);
+        let skip = tail.lines.len().saturating_sub(new);
+        (tail.lines.iter().skip(skip).cloned().collect(), tail.total)
+    }
+
     /// How many lines were pushed since the start.
     pub fn total(&self) -> u64 {
         self.lines.lock().expect("output tail poisoned").total
@@ -139,5 +148,12 @@ mod tests {
         assert!(last[2].len() <= LINE_BYTES && last[2].ends_with('é'));
         assert_eq!(tail.last(usize::MAX).len(), KEPT_LINES);
         assert_eq!(tail.total(), KEPT_LINES as u64 + 6);
+        let (new, seen) = tail.lines_after(KEPT_LINES as u64 + 4);
+        assert_eq!(
+            new,
+            [format!("dev | line {}", KEPT_LINES + 4), last[2].clone()]
+        );
+        assert_eq!(tail.lines_after(seen), (Vec::new(), seen));
+        assert_eq!(tail.lines_after(0).0.len(), KEPT_LINES, "only what is kept");
     }
 }

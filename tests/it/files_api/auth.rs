@@ -95,6 +95,7 @@ async fn the_daemon_reports_its_status_with_its_token_only() {
         message: None,
         runtime: None,
         visited_secs_ago: None,
+        render: None,
     };
 
     let accepted = provisioner.report_sync_status("app", &token, &report).await;

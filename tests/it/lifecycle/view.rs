@@ -22,6 +22,7 @@ async fn lifecycle_preview_reports_files_and_applied_revisions_and_streams_event
         message: None,
         runtime: None,
         visited_secs_ago: None,
+        render: None,
     };
     provisioner
         .report_sync_status("shop", &token, &report)

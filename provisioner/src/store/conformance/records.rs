@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use sync_protocol::render::{
+    ErrorOrigin, PageEvent, PageEventType, RenderError, RenderReport, RenderState,
+};
 use sync_protocol::{DevServerState, SyncStatusReport};
 use time::OffsetDateTime;
 
@@ -28,6 +31,25 @@ pub async fn tokens_and_status_written_through_one_handle_are_read_through_the_o
             gateway_port: 3000,
         }),
         visited_secs_ago: None,
+        render: Some(RenderReport {
+            revision: 7,
+            state: RenderState::Error,
+            error: Some(RenderError {
+                message: "Expected `,` or `)` but found `}`".to_owned(),
+                file: Some("src/App.jsx".to_owned()),
+                line: Some(12),
+                origin: ErrorOrigin::Compile,
+            }),
+            url: Some("/".to_owned()),
+            events: vec![PageEvent {
+                event_type: PageEventType::Overlay,
+                revision: Some(7),
+                message: Some("Transform failed".to_owned()),
+                file: None,
+                line: None,
+                url: Some("/".to_owned()),
+            }],
+        }),
     };
 
     first.add_sync_token(&app_id, "digest-one").await.unwrap();

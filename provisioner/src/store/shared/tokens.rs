@@ -59,18 +59,25 @@ macro_rules! token_store {
                 let mut transaction = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO sync_status \
-                     (app_id, revision, dev_server, message, reported_at_ms, runtime) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id) DO UPDATE SET \
+                     (app_id, revision, dev_server, message, reported_at_ms, runtime, render) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (app_id) DO UPDATE SET \
                      revision = excluded.revision, dev_server = excluded.dev_server, \
                      message = excluded.message, reported_at_ms = excluded.reported_at_ms, \
-                     runtime = excluded.runtime",
+                     runtime = excluded.runtime, render = excluded.render",
                 )
                 .bind(app_id.as_str())
                 .bind($crate::store::shared::to_i64(report.revision))
                 .bind(dev_server)
                 .bind(report.message.as_deref())
                 .bind($crate::store::shared::to_ms(time::OffsetDateTime::now_utc()))
-                .bind($crate::store::shared::tokens::encode_runtime(report)?)
+                .bind($crate::store::shared::tokens::encode_json(
+                    report.runtime.as_ref(),
+                    "runtime report",
+                )?)
+                .bind($crate::store::shared::tokens::encode_json(
+                    report.render.as_ref(),
+                    "render report",
+                )?)
                 .execute(&mut *transaction)
                 .await?;
                 transaction.commit().await?;
@@ -81,8 +88,9 @@ macro_rules! token_store {
                 &self,
                 app_id: &sync_protocol::AppId,
             ) -> Result<Option<$crate::store::SyncStatus>, $crate::store::StoreError> {
-                let row: Option<(i64, String, Option<String>, i64, Option<String>)> = sqlx::query_as(
-                    "SELECT revision, dev_server, message, reported_at_ms, runtime FROM sync_status \
+                let row: Option<$crate::store::shared::tokens::StatusRow> = sqlx::query_as(
+                    "SELECT revision, dev_server, message, reported_at_ms, runtime, render \
+                     FROM sync_status \
                      WHERE app_id = $1",
                 )
                 .bind(app_id.as_str())
@@ -108,13 +116,17 @@ pub(crate) fn dev_server_text(state: DevServerState) -> Result<String, StoreErro
     Ok(value.as_str().unwrap_or_default().to_owned())
 }
 
-/// A report's runtime as the JSON text both backends keep.
-pub(crate) fn encode_runtime(report: &SyncStatusReport) -> Result<Option<String>, StoreError> {
-    let Some(runtime) = &report.runtime else {
+/// A report's optional part (runtime, render) as the JSON text both
+/// backends keep.
+pub(crate) fn encode_json<T: serde::Serialize>(
+    value: Option<&T>,
+    what: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(value) = value else {
         return Ok(None);
     };
-    let text = serde_json::to_string(runtime)
-        .map_err(|error| StoreError::corrupt(format!("runtime report: {error}")))?;
+    let text = serde_json::to_string(value)
+        .map_err(|error| StoreError::corrupt(format!("{what}: {error}")))?;
     Ok(Some(text))
 }
 
@@ -124,15 +136,21 @@ fn decode_runtime(text: Option<String>) -> Option<sync_protocol::RuntimeReport> 
     serde_json::from_str(text.as_deref()?).ok()
 }
 
-/// A `sync_status` row: revision, dev server, message, reported at (ms), runtime.
+/// A `sync_status` row: revision, dev server, message, reported at (ms),
+/// runtime, render.
+pub(crate) type StatusRow = (
+    i64,
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// A kept row as the status it records; a runtime or render that no longer
+/// decodes (an older shape) reads as unknown.
 pub(crate) fn sync_status(
-    (revision, dev_server, message, reported_at_ms, runtime): (
-        i64,
-        String,
-        Option<String>,
-        i64,
-        Option<String>,
-    ),
+    (revision, dev_server, message, reported_at_ms, runtime, render): StatusRow,
 ) -> Result<SyncStatus, StoreError> {
     let dev_server: DevServerState = serde_json::from_value(dev_server.clone().into())
         .map_err(|_| StoreError::corrupt(format!("stored dev server state {dev_server:?}")))?;
@@ -143,6 +161,7 @@ pub(crate) fn sync_status(
             message,
             runtime: decode_runtime(runtime),
             visited_secs_ago: None,
+            render: render.and_then(|text| serde_json::from_str(&text).ok()),
         },
         reported_at: from_ms(reported_at_ms)?,
     })

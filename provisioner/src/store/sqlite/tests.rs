@@ -28,6 +28,7 @@ async fn tokens_status_and_files_survive_a_reopen() {
         message: None,
         runtime: None,
         visited_secs_ago: None,
+        render: None,
     };
     store.record_sync_status(&app_id, &report).await.unwrap();
     store
