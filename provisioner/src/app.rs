@@ -78,6 +78,7 @@ impl Application {
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),
             lifecycle,
+            logs: crate::logs::LogService::new(store.logs()),
             store_health: store.health(),
             config: Arc::new(args),
         };

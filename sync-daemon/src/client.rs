@@ -190,6 +190,18 @@ impl Client {
         checked(send(request, &url).await?, &url).await.map(drop)
     }
 
+    /// Ships a batch of log lines.
+    pub async fn ship_logs(&self, batch: &sync_protocol::logs::LogBatch) -> Result<(), Error> {
+        let url = self.url("logs");
+        let request = self
+            .http
+            .post(url.clone())
+            .timeout(Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(batch);
+        checked(send(request, &url).await?, &url).await.map(drop)
+    }
+
     fn url(&self, tail: &str) -> Url {
         // `app_url` ends in '/', and every tail is built from checked parts.
         self.app_url

@@ -43,6 +43,7 @@ pub mod gateway;
 pub mod index;
 pub mod journal;
 pub mod logging;
+pub mod logs;
 pub mod plan;
 pub mod poller;
 pub mod refusals;
@@ -91,11 +92,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
     let mut gateway = None;
+    let mut shipper = None;
     let supervisor = match supervise {
         Some(supervise) => {
             let (context, listener, state) =
                 gateway_and_context(&config, supervise, &board).await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
+            shipper = Some(tokio::spawn(logs::run(
+                client.clone(),
+                context.output.outbox().clone(),
+                stop_receiver.clone(),
+            )));
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
                     .instrument(tracing::info_span!("gateway")),
@@ -130,6 +137,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if let Some(gateway) = gateway {
         let _ = gateway.await;
+    }
+    // The shipper sends the supervisor's last lines, then ends (bounded).
+    if let Some(shipper) = shipper {
+        let _ = shipper.await;
     }
     // Let the reporter post the final state (the revision with --once,
     // `stopped` after a shutdown): it returns once the board is gone and the

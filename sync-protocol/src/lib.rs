@@ -7,6 +7,7 @@
 mod app_id;
 mod duration;
 mod file_path;
+pub mod logs;
 mod preview;
 mod token;
 mod wire;

@@ -19,6 +19,7 @@ mod import;
 mod lifecycle;
 mod local;
 mod local_push;
+mod logs;
 mod multi_instance;
 mod postgres;
 mod postgres_store;

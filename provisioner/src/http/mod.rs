@@ -9,6 +9,7 @@ mod fallback;
 mod files;
 mod health;
 mod import;
+mod logs;
 mod previews;
 pub mod serve;
 mod status;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub operator_key: OperatorKey,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<LifecycleService>,
+    /// The previews' logs (`GET`/`POST .../logs`).
+    pub logs: crate::logs::LogService,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
 }
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .merge(import::routes())
+        .merge(logs::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

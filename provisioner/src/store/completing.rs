@@ -151,6 +151,27 @@ impl<S: PreviewStore + Clone> PreviewStore for RunsToCompletion<S> {
     }
 }
 
+#[async_trait]
+impl<S: super::LogStore + Clone> super::LogStore for RunsToCompletion<S> {
+    async fn append_logs(
+        &self,
+        app_id: &AppId,
+        lines: &[sync_protocol::logs::ShippedLine],
+    ) -> Result<u64, StoreError> {
+        let (store, app_id, lines) = (self.0.clone(), app_id.clone(), lines.to_vec());
+        to_completion(async move { store.append_logs(&app_id, &lines).await }).await
+    }
+
+    async fn logs_since(
+        &self,
+        app_id: &AppId,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<super::logs::LogEntry>, StoreError> {
+        self.0.logs_since(app_id, since, limit).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

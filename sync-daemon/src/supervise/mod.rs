@@ -20,12 +20,14 @@ pub mod launch;
 pub mod ports;
 mod process;
 pub mod readiness;
+pub mod restart;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sync_protocol::DevServerState;
+use sync_protocol::logs::LogSource;
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
@@ -57,11 +59,35 @@ pub struct Context {
     pub upstream: watch::Sender<Option<SocketAddr>>,
 }
 
+impl Context {
+    /// Says what the supervisor does, in the daemon's log and the app's.
+    fn note(&self, text: &str) {
+        tracing::info!("{text}");
+        self.output.note(LogSource::Daemon, text);
+    }
+
+    /// Like `note`, for what went wrong.
+    fn warn(&self, text: &str) {
+        tracing::warn!("{text}");
+        self.output.note(LogSource::Daemon, text);
+    }
+
+    /// The dev server (or its install) failed: said in the logs, and the
+    /// preview's state until it recovers.
+    fn crashed(&self, message: String) {
+        self.warn(&message);
+        self.board
+            .set_dev_server(DevServerState::Crashed, Some(message));
+    }
+}
+
 enum Ended {
     Exited(String),
     DependenciesChanged,
     /// A new revision of a dev server that does not reload by itself.
     FilesChanged,
+    /// A file the dev server reads only at start changed (`restart`).
+    ConfigChanged,
     Stop,
 }
 
@@ -75,6 +101,7 @@ pub async fn run(
         () = stopping(&mut stop) => return Ok(()),
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut crashes = 0;
     loop {
         let launch = Launch::plan(
             &context.dir,
@@ -91,6 +118,7 @@ pub async fn run(
             break;
         }
         context.board.set_dev_server(DevServerState::Starting, None);
+        context.note(&format!("starting the dev server: {}", launch.dev));
         let started = Instant::now();
         let ended = match Group::spawn(
             "dev-server",
@@ -112,18 +140,39 @@ pub async fn run(
         match ended {
             Ended::Stop => break,
             Ended::DependenciesChanged => {
-                tracing::info!(
-                    "dependency files changed; reinstalling and restarting the dev server"
-                );
+                context
+                    .note("dependency files changed; reinstalling and restarting the dev server");
             }
             Ended::FilesChanged => {
-                tracing::info!(
-                    "files changed; restarting the dev server, which does not reload by itself"
+                context.note(
+                    "files changed; restarting the dev server, which does not reload by itself",
+                );
+            }
+            Ended::ConfigChanged => {
+                context.note(
+                    "a file read only at start changed (.env, a config); restarting the dev server",
                 );
             }
             Ended::Exited(status) => {
                 if started.elapsed() >= STABLE_RUN {
                     backoff.reset();
+                }
+                let decision;
+                (crashes, decision) =
+                    restart::after_exit(crashes + 1, started.elapsed(), STABLE_RUN);
+                if decision == restart::AfterExit::GiveUp {
+                    let message = format!(
+                        "dev server exited ({status}) {crashes} times in a row; not restarted until the app's files change or a restart is asked{}",
+                        last_output(&context.output)
+                    );
+                    context.crashed(message);
+                    tokio::select! {
+                        changed = applied.changed() => if changed.is_err() { break },
+                        () = stopping(&mut stop) => break,
+                    }
+                    crashes = 0;
+                    backoff.reset();
+                    continue;
                 }
                 let delay = backoff.next_delay();
                 let message = format!(
@@ -131,10 +180,7 @@ pub async fn run(
                     delay.as_millis(),
                     last_output(&context.output)
                 );
-                tracing::warn!("{message}");
-                context
-                    .board
-                    .set_dev_server(DevServerState::Crashed, Some(message));
+                context.crashed(message);
                 // A new revision may be the fix: it ends the wait early.
                 if wait_or_stop(delay, &mut applied, &mut stop).await {
                     break;
@@ -160,6 +206,7 @@ async fn watch_dev_server(
     let give_up = tokio::time::sleep(context.config.ready_timeout);
     let mut give_up = std::pin::pin!(give_up);
     let installed = install::recorded_install(&context.state_dir);
+    let config = restart::restart_inputs(&context.dir);
     loop {
         tokio::select! {
             status = group.wait() => {
@@ -167,7 +214,7 @@ async fn watch_dev_server(
             }
             upstream = &mut finding, if !ready => {
                 ready = true;
-                tracing::info!(%upstream, "dev server is ready");
+                context.note(&format!("the dev server answers HTTP at {upstream}"));
                 if upstream.port() != context.dev_port {
                     tracing::info!(port = context.dev_port, %upstream, "the dev server listens elsewhere than told; forwarding there");
                 }
@@ -183,7 +230,7 @@ async fn watch_dev_server(
                     context.dev_port,
                     last_output(&context.output)
                 );
-                tracing::warn!("{message}");
+                context.warn(&message);
                 context.board.set_dev_server(DevServerState::Unresponsive, Some(message));
             }
             changed = applied.changed() => {
@@ -193,6 +240,9 @@ async fn watch_dev_server(
                 let inputs = install_inputs(&context.dir);
                 if inputs.is_some() && inputs != installed {
                     return Ended::DependenciesChanged;
+                }
+                if restart::restart_inputs(&context.dir) != config {
+                    return Ended::ConfigChanged;
                 }
                 if launch.restart_on_change {
                     return Ended::FilesChanged;
