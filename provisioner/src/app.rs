@@ -79,6 +79,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             lifecycle,
             logs: crate::logs::LogService::new(store.logs()),
+            controls: crate::logs::controls::ControlService::new(store.controls()),
             store_health: store.health(),
             config: Arc::new(args),
         };

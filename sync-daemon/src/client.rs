@@ -202,6 +202,37 @@ impl Client {
         checked(send(request, &url).await?, &url).await.map(drop)
     }
 
+    /// The newest control once newer than `after`, holding the request up
+    /// to `wait`; `None` when the wait ended first.
+    pub async fn control(
+        &self,
+        after: u64,
+        wait: Duration,
+    ) -> Result<Option<sync_protocol::controls::Control>, Error> {
+        let mut url = self.url("preview/control");
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("wait", &wait.as_secs().to_string());
+        let request = self
+            .http
+            .get(url.clone())
+            .timeout(wait + Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone());
+        let response = checked(send(request, &url).await?, &url).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| http_error(&url, source))?;
+        let control = serde_json::from_slice(&body).map_err(|source| RuntimeError::Decode {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok(Some(control))
+    }
+
     fn url(&self, tail: &str) -> Url {
         // `app_url` ends in '/', and every tail is built from checked parts.
         self.app_url

@@ -36,6 +36,7 @@ pub mod apply;
 pub mod backoff;
 pub mod client;
 pub mod config;
+pub mod controls;
 pub mod error;
 pub mod fetch;
 pub mod fsio;
@@ -107,9 +108,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 gateway::serve(listener, state, stop_receiver.clone())
                     .instrument(tracing::info_span!("gateway")),
             ));
+            let (controls, controls_receiver) = channel::channel(None);
+            tokio::spawn(controls::follow(
+                client.clone(),
+                controls,
+                stop_receiver.clone(),
+            ));
             Some(tokio::spawn(
-                supervise::run(context, applied_receiver, stop_receiver.clone())
-                    .instrument(tracing::info_span!("supervise")),
+                supervise::run(
+                    context,
+                    applied_receiver,
+                    controls_receiver,
+                    stop_receiver.clone(),
+                )
+                .instrument(tracing::info_span!("supervise")),
             ))
         }
         None => None,

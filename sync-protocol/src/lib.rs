@@ -5,6 +5,7 @@
 //! down exactly once. Nothing here performs I/O.
 
 mod app_id;
+pub mod controls;
 mod duration;
 mod file_path;
 pub mod logs;

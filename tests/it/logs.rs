@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use preview_tests::local_preview::LocalProvisioner;
 
-const BOOT: Duration = Duration::from_secs(30);
+pub(crate) const BOOT: Duration = Duration::from_secs(30);
 
 /// A dev server that prints a banner and its whole environment at start,
 /// and any `?text` it is sent at `/say`.
-const CHATTY_SERVER: &str = r#"
+pub(crate) const CHATTY_SERVER: &str = r#"
 const http = require('http');
 console.log('chatty dev server listening on ' + process.env.PORT);
 console.log('environment: ' + JSON.stringify(process.env));
@@ -25,10 +25,10 @@ http.createServer((request, response) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 "#;
 
-const INSTALL: &str = "echo install step one && echo install step two >&2";
+pub(crate) const INSTALL: &str = "echo install step one && echo install step two >&2";
 
 /// An install runs only for an app with a `package.json`.
-const PACKAGE_JSON: &str = r#"{"name": "chatty", "private": true}"#;
+pub(crate) const PACKAGE_JSON: &str = r#"{"name": "chatty", "private": true}"#;
 
 /// One server-sent event: its id and its data, parsed.
 #[derive(Debug)]
@@ -102,7 +102,7 @@ async fn open_stream(
 }
 
 /// The whole kept log as `(source, text)` pairs, read page by page.
-async fn whole_log(provisioner: &LocalProvisioner, app: &str) -> Vec<(String, String)> {
+pub(crate) async fn whole_log(provisioner: &LocalProvisioner, app: &str) -> Vec<(String, String)> {
     let mut lines = Vec::new();
     let mut cursor = 0;
     loop {
@@ -131,7 +131,7 @@ async fn whole_log(provisioner: &LocalProvisioner, app: &str) -> Vec<(String, St
 }
 
 /// Reads the log until `check` finds what it wants (bounded).
-async fn log_until(
+pub(crate) async fn log_until(
     provisioner: &LocalProvisioner,
     app: &str,
     check: impl Fn(&[(String, String)]) -> bool,
@@ -151,7 +151,7 @@ async fn log_until(
 }
 
 /// A provisioner running one chatty preview named `app`.
-async fn chatty_preview(app: &str) -> LocalProvisioner {
+pub(crate) async fn chatty_preview(app: &str) -> LocalProvisioner {
     let provisioner = LocalProvisioner::start_with("node server.js", Some(INSTALL), &[])
         .await
         .expect("start");
@@ -174,7 +174,7 @@ async fn chatty_preview(app: &str) -> LocalProvisioner {
     provisioner
 }
 
-fn has(lines: &[(String, String)], source: &str, text: &str) -> bool {
+pub(crate) fn has(lines: &[(String, String)], source: &str, text: &str) -> bool {
     lines
         .iter()
         .any(|(line_source, line)| line_source == source && line.contains(text))

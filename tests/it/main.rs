@@ -20,6 +20,7 @@ mod lifecycle;
 mod local;
 mod local_push;
 mod logs;
+mod logs_controls;
 mod multi_instance;
 mod postgres;
 mod postgres_store;

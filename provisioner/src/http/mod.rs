@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod connections;
+mod controls;
 pub mod error;
 mod fallback;
 mod files;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub lifecycle: Arc<LifecycleService>,
     /// The previews' logs (`GET`/`POST .../logs`).
     pub logs: crate::logs::LogService,
+    /// Restart and rebuild, for the previews' daemons to act on.
+    pub controls: crate::logs::controls::ControlService,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
 }
@@ -60,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(status::routes())
         .merge(import::routes())
         .merge(logs::routes())
+        .merge(controls::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

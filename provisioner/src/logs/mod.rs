@@ -8,6 +8,7 @@
 //! the database reaches it within that period. Streams are bounded per
 //! instance: [`MAX_STREAMS_PER_APP`] per app and [`MAX_STREAMS`] in all.
 
+pub mod controls;
 mod streams;
 
 use std::sync::Arc;

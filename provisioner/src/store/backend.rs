@@ -56,6 +56,13 @@ impl Backend {
         }
     }
 
+    pub fn controls(&self) -> Arc<dyn super::logs::ControlStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
     /// Advisory locks on PostgreSQL; in-process locks for the one SQLite instance.
     pub fn coordination(&self) -> Arc<dyn Coordination> {
         match self {

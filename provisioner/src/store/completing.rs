@@ -172,6 +172,25 @@ impl<S: super::LogStore + Clone> super::LogStore for RunsToCompletion<S> {
     }
 }
 
+#[async_trait]
+impl<S: super::logs::ControlStore + Clone> super::logs::ControlStore for RunsToCompletion<S> {
+    async fn request_control(
+        &self,
+        app_id: &AppId,
+        kind: sync_protocol::controls::ControlKind,
+    ) -> Result<sync_protocol::controls::Control, StoreError> {
+        let (store, app_id) = (self.0.clone(), app_id.clone());
+        to_completion(async move { store.request_control(&app_id, kind).await }).await
+    }
+
+    async fn latest_control(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Option<sync_protocol::controls::Control>, StoreError> {
+        self.0.latest_control(app_id).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

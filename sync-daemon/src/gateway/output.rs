@@ -55,10 +55,13 @@ impl OutputTail {
         tail.total += 1;
     }
 
-    /// Ships one of the daemon's or the gateway's own lines to the
-    /// provisioner's log (not shown on the loading page).
+    /// Ships one of the daemon's or the gateway's own notes to the
+    /// provisioner's log (not shown on the loading page), a log line per
+    /// line of the note.
     pub fn note(&self, source: LogSource, text: &str) {
-        self.outbox.push(source, strip_ansi(text).trim_end());
+        for line in text.lines() {
+            self.outbox.push(source, strip_ansi(line).trim_end());
+        }
     }
 
     /// The lines waiting to be shipped.
@@ -165,7 +168,10 @@ mod tests {
         let tail = OutputTail::new();
         tail.push("install", "\u{1b}[1madded 3 packages\u{1b}[22m\n");
         tail.push("dev-server", "VITE ready\r\n");
-        tail.note(LogSource::Daemon, "restarting the dev server");
+        tail.note(
+            LogSource::Daemon,
+            "restarting the dev server;\nlast output:",
+        );
         let shipped: Vec<(LogSource, String)> = tail
             .outbox()
             .take(10)
@@ -177,7 +183,8 @@ mod tests {
             [
                 (LogSource::Install, "added 3 packages".to_owned()),
                 (LogSource::DevServer, "VITE ready".to_owned()),
-                (LogSource::Daemon, "restarting the dev server".to_owned()),
+                (LogSource::Daemon, "restarting the dev server;".to_owned()),
+                (LogSource::Daemon, "last output:".to_owned()),
             ]
         );
         assert_eq!(

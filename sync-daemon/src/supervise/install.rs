@@ -120,6 +120,11 @@ fn record_path(state_dir: &Path) -> PathBuf {
     state_dir.join("install.sha256")
 }
 
+/// Makes the next start install again, whatever the dependency files.
+pub(super) fn forget_install(state_dir: &Path) {
+    let _ = std::fs::remove_file(record_path(state_dir));
+}
+
 pub(super) fn recorded_install(state_dir: &Path) -> Option<String> {
     std::fs::read_to_string(record_path(state_dir)).ok()
 }

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sync_protocol::DevServerState;
+use sync_protocol::controls::{Control, ControlKind};
 use sync_protocol::logs::LogSource;
 use tokio::sync::watch;
 
@@ -88,12 +89,15 @@ enum Ended {
     FilesChanged,
     /// A file the dev server reads only at start changed (`restart`).
     ConfigChanged,
+    /// The operator asked for a restart or a rebuild.
+    Control(ControlKind),
     Stop,
 }
 
 pub async fn run(
     context: Context,
     mut applied: watch::Receiver<Option<u64>>,
+    mut controls: watch::Receiver<Option<Control>>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), CriticalError> {
     tokio::select! {
@@ -129,8 +133,14 @@ pub async fn run(
             context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
-                let ended =
-                    watch_dev_server(&context, &launch, &mut group, &mut applied, &mut stop).await;
+                let ended = watch_dev_server(
+                    &context,
+                    &launch,
+                    &mut group,
+                    (&mut applied, &mut controls),
+                    &mut stop,
+                )
+                .await;
                 context.upstream.send_replace(None);
                 group.stop().await;
                 ended
@@ -147,6 +157,11 @@ pub async fn run(
                 context.note(
                     "files changed; restarting the dev server, which does not reload by itself",
                 );
+            }
+            Ended::Control(kind) => {
+                restart::carry_out(&context, kind);
+                crashes = 0;
+                backoff.reset();
             }
             Ended::ConfigChanged => {
                 context.note(
@@ -168,6 +183,12 @@ pub async fn run(
                     context.crashed(message);
                     tokio::select! {
                         changed = applied.changed() => if changed.is_err() { break },
+                        Ok(()) = controls.changed() => {
+                            let asked = controls.borrow_and_update().map(|control| control.kind);
+                            if let Some(kind) = asked {
+                                restart::carry_out(&context, kind);
+                            }
+                        }
                         () = stopping(&mut stop) => break,
                     }
                     crashes = 0;
@@ -196,7 +217,10 @@ async fn watch_dev_server(
     context: &Context,
     launch: &Launch,
     group: &mut Group,
-    applied: &mut watch::Receiver<Option<u64>>,
+    (applied, controls): (
+        &mut watch::Receiver<Option<u64>>,
+        &mut watch::Receiver<Option<Control>>,
+    ),
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let mut ready = false;
@@ -246,6 +270,11 @@ async fn watch_dev_server(
                 }
                 if launch.restart_on_change {
                     return Ended::FilesChanged;
+                }
+            }
+            Ok(()) = controls.changed() => {
+                if let Some(control) = *controls.borrow_and_update() {
+                    return Ended::Control(control.kind);
                 }
             }
             () = stopping(stop) => return Ended::Stop,

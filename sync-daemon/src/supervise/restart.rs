@@ -7,11 +7,48 @@ use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use sync_protocol::controls::ControlKind;
+
+use super::Context;
 
 /// A dev server that crashed this many times in a row, each after running
 /// less than [`STABLE_RUN`](super::STABLE_RUN), is not started again until
 /// the next change of the app's files or an operator's restart.
-pub const MAX_CRASHES: u32 = 5;
+pub const MAX_CRASHES: u32 = 3;
+
+/// What a rebuild removes before installing again: the dependencies and
+/// the frameworks' caches, relative to the app's directory.
+pub const REBUILD_REMOVES: &[&str] = &["node_modules/.vite", "node_modules", ".next", ".vite"];
+
+/// Carries out an operator's control once the dev server is stopped: a
+/// restart needs nothing more; a rebuild removes [`REBUILD_REMOVES`] and the
+/// install record, so the next start installs from nothing. Each step is
+/// said in the log.
+pub(super) fn carry_out(context: &Context, kind: ControlKind) {
+    match kind {
+        ControlKind::Restart => context.note("restart asked: starting the dev server again"),
+        ControlKind::Rebuild => {
+            context.note("rebuild asked: removing the dependencies and the frameworks' caches");
+            for name in REBUILD_REMOVES {
+                let path = context.dir.join(name);
+                // Never followed: a link planted in the tree is removed, not its target.
+                let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                let removed = if metadata.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                match removed {
+                    Ok(()) => context.note(&format!("removed {name}")),
+                    Err(error) => context.warn(&format!("cannot remove {name}: {error}")),
+                }
+            }
+            super::install::forget_install(&context.state_dir);
+        }
+    }
+}
 
 /// Name prefixes of top-level files a dev server reads only when it starts.
 const RESTART_PREFIXES: &[&str] = &[

@@ -1,6 +1,7 @@
 //! The preview log's contract: cursors per app, in order, read back from
 //! any handle; the tail bounded, oldest lines trimmed first.
 
+use sync_protocol::controls::{Control, ControlKind};
 use sync_protocol::logs::{LogSource, ShippedLine};
 
 use super::{Store, app};
@@ -67,4 +68,40 @@ pub async fn the_log_keeps_the_newest_lines_of_each_app_and_trims_the_rest(
         kept.last().unwrap().line.text,
         format!("flood {} ünïcode", total - 1)
     );
+}
+
+pub async fn controls_are_numbered_per_app_and_the_newest_is_read_through_either_handle(
+    first: &impl Store,
+    second: &impl Store,
+) {
+    let (one, other) = (app("control-one"), app("control-other"));
+    assert_eq!(second.latest_control(&one).await.unwrap(), None);
+    let restart = first
+        .request_control(&one, ControlKind::Restart)
+        .await
+        .unwrap();
+    assert_eq!(
+        restart,
+        Control {
+            seq: 1,
+            kind: ControlKind::Restart
+        }
+    );
+    let rebuild = second
+        .request_control(&one, ControlKind::Rebuild)
+        .await
+        .unwrap();
+    assert_eq!(
+        rebuild,
+        Control {
+            seq: 2,
+            kind: ControlKind::Rebuild
+        }
+    );
+    assert_eq!(first.latest_control(&one).await.unwrap(), Some(rebuild));
+    let theirs = first
+        .request_control(&other, ControlKind::Restart)
+        .await
+        .unwrap();
+    assert_eq!(theirs.seq, 1, "numbered per app");
 }

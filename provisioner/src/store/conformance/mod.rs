@@ -22,15 +22,22 @@ pub use logs::*;
 pub use records::*;
 pub use tree::*;
 
+use super::logs::ControlStore;
 use super::previews::PreviewStore;
 use super::{
     AppLimits, Blob, Changes, FileChange, FileStore, LogStore, StoreHealth, SyncTokenStore,
 };
 
 /// Every store trait at once, as a backend implements them.
-pub trait Store: FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore {}
+pub trait Store:
+    FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore + ControlStore
+{
+}
 
-impl<S: FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore> Store for S {}
+impl<S: FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore + ControlStore> Store
+    for S
+{
+}
 
 /// One `#[tokio::test]` per conformance function. `$handles` is an
 /// expression (it may `.await`) giving `(keep_alive, first, second)`: two
@@ -54,6 +61,7 @@ macro_rules! store_conformance_tests {
             the_identity_is_one_per_store_and_a_fresh_store_is_ready,
             log_lines_appended_through_one_handle_are_read_in_order_through_the_other,
             the_log_keeps_the_newest_lines_of_each_app_and_trims_the_rest,
+            controls_are_numbered_per_app_and_the_newest_is_read_through_either_handle,
         );
     };
     (@each $handles:expr; $($name:ident),* $(,)?) => {

@@ -4,15 +4,17 @@ use std::collections::{HashMap, VecDeque};
 
 use async_trait::async_trait;
 use sync_protocol::AppId;
+use sync_protocol::controls::{Control, ControlKind};
 use sync_protocol::logs::ShippedLine;
 
-use super::{LogEntry, LogStore, MAX_LOG_LINES};
+use super::{ControlStore, LogEntry, LogStore, MAX_LOG_LINES};
 use crate::store::StoreError;
 use crate::store::memory::MemoryStore;
 
 #[derive(Debug, Default)]
 pub(crate) struct MemoryLogs {
     apps: HashMap<AppId, AppLog>,
+    controls: HashMap<AppId, Control>,
 }
 
 #[derive(Debug, Default)]
@@ -57,5 +59,24 @@ impl LogStore for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl ControlStore for MemoryStore {
+    async fn request_control(
+        &self,
+        app_id: &AppId,
+        kind: ControlKind,
+    ) -> Result<Control, StoreError> {
+        let mut logs = self.logs();
+        let seq = logs.controls.get(app_id).map_or(0, |control| control.seq) + 1;
+        let control = Control { seq, kind };
+        logs.controls.insert(app_id.clone(), control);
+        Ok(control)
+    }
+
+    async fn latest_control(&self, app_id: &AppId) -> Result<Option<Control>, StoreError> {
+        Ok(self.logs().controls.get(app_id).copied())
     }
 }

@@ -6,7 +6,11 @@
 //! `MAX_LINE_BYTES`, so at most [`MAX_LOG_BYTES`] of text. An append that
 //! takes the tail over the bound trims the oldest lines in pages of
 //! [`TRIM_PAGE`], each page its own short write.
+//!
+//! `ControlStore` (`controls`) keeps the newest restart or rebuild asked of
+//! each app's preview, for its daemon to act on.
 
+mod controls;
 #[cfg(any(test, feature = "testing"))]
 mod memory;
 mod sql;
@@ -15,6 +19,8 @@ use async_trait::async_trait;
 use sync_protocol::AppId;
 use sync_protocol::logs::{MAX_LINE_BYTES, ShippedLine};
 
+pub use controls::ControlStore;
+pub(crate) use controls::control_store;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use memory::MemoryLogs;
 pub(crate) use sql::{ROWS_PER_INSERT, log_store};

@@ -183,4 +183,5 @@ shared::files::file_store!(PostgresStore, Postgres);
 shared::tokens::token_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);
 shared::health::store_health!(PostgresStore, MIGRATOR);
+super::logs::control_store!(PostgresStore);
 super::logs::log_store!(PostgresStore, Postgres);

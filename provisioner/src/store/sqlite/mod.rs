@@ -100,6 +100,7 @@ shared::files::file_store!(SqliteStore, Sqlite);
 shared::tokens::token_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
 shared::health::store_health!(SqliteStore, MIGRATOR);
+super::logs::control_store!(SqliteStore);
 super::logs::log_store!(SqliteStore, Sqlite);
 
 #[cfg(test)]
