@@ -4,6 +4,7 @@
 # flooded: the daemon's and the provisioner's CPU (from /proc, % of one core)
 # and save -> file on disk p50/p99 over SAVES saves (PUT, then the file read
 # back from the preview's directory). Also how many lines reached the log.
+# The dev server runs under `node --watch`, so a save does not restart it.
 # Loopback only; the previews run sandboxed when bubblewrap is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ FLOOD_S="${FLOOD_S:-10}"
 SAVES="${SAVES:-100}"
 PROFILE="${PROFILE:-release}"
 case "$PROFILE" in dev) bin=target/debug ;; *) bin="target/$PROFILE" ;; esac
-cargo build --locked --profile "$PROFILE" -p provisioner -p sync-daemon --bins
+cargo build --locked --profile "$PROFILE" --workspace --bins
 
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -21,7 +22,7 @@ key="bench-$RANDOM$RANDOM"
 sandbox=()
 command -v bwrap >/dev/null 2>&1 || sandbox=(--allow-unsandboxed-previews)
 PROVISIONER_API_KEY="$key" "$bin/provisioner" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
-  --driver local --local-exec "node server.js" --sync-daemon-bin "$bin/sync-daemon" "${sandbox[@]}" \
+  --driver local --local-exec "node --watch server.js" --sync-daemon-bin "$bin/sync-daemon" "${sandbox[@]}" \
   >"$work/provisioner.log" 2>&1 &
 provisioner_pid=$!
 cleanup() {

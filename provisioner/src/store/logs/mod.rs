@@ -5,7 +5,8 @@
 //! Bounded: at most [`MAX_LOG_LINES`] lines per app, each at most
 //! `MAX_LINE_BYTES`, so at most [`MAX_LOG_BYTES`] of text. An append that
 //! takes the tail over the bound trims the oldest lines in pages of
-//! [`TRIM_PAGE`], each page its own short write.
+//! [`TRIM_PAGE`]: the first in the append's own write, any further page in
+//! a short write of its own.
 //!
 //! `ControlStore` (`controls`) keeps the newest restart or rebuild asked of
 //! each app's preview, for its daemon to act on.

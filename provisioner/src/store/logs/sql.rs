@@ -43,23 +43,32 @@ macro_rules! log_store {
                     });
                     query.build().execute(&mut *transaction).await?;
                 }
-                transaction.commit().await?;
+                // The first page of the trim goes with the append (one commit,
+                // one fsync, for a steady flood); any further page is a short
+                // write of its own.
                 let (last, trimmed_to) = (to_u64(last), to_u64(trimmed_to));
+                let mut transaction = Some(transaction);
                 for (low, high) in $crate::store::logs::trim_pages(last, trimmed_to) {
-                    let mut transaction = self.begin_write().await?;
+                    let mut write = match transaction.take() {
+                        Some(open) => open,
+                        None => self.begin_write().await?,
+                    };
                     sqlx::query("DELETE FROM app_logs WHERE app_id = $1 AND seq > $2 AND seq <= $3")
                         .bind(app_id.as_str())
                         .bind(to_i64(low))
                         .bind(to_i64(high))
-                        .execute(&mut *transaction)
+                        .execute(&mut *write)
                         .await?;
                     sqlx::query(
                         "UPDATE app_log_heads SET trimmed_to = $2 WHERE app_id = $1 AND trimmed_to < $2",
                     )
                     .bind(app_id.as_str())
                     .bind(to_i64(high))
-                    .execute(&mut *transaction)
+                    .execute(&mut *write)
                     .await?;
+                    write.commit().await?;
+                }
+                if let Some(transaction) = transaction {
                     transaction.commit().await?;
                 }
                 Ok(last)
