@@ -13,6 +13,7 @@ pub mod local;
 pub mod logs;
 pub mod platform;
 pub mod push;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 

@@ -4,12 +4,14 @@
 //! file path or an app id must follow, and the sync-token format are written
 //! down exactly once. Nothing here performs I/O.
 
+pub mod access;
 mod app_id;
 pub mod controls;
 mod duration;
 mod file_path;
 pub mod logs;
 mod preview;
+pub mod settings;
 mod token;
 mod wire;
 

@@ -25,4 +25,5 @@ mod multi_instance;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
+mod private_previews;
 mod real_apps;

@@ -13,6 +13,7 @@ mod import;
 mod logs;
 mod previews;
 pub mod serve;
+mod settings;
 mod status;
 mod sync;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub controls: crate::logs::controls::ControlService,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
+    /// Per-app settings and private preview links.
+    pub settings: crate::settings::SettingsService,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(import::routes())
         .merge(logs::routes())
         .merge(controls::routes())
+        .merge(settings::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

@@ -15,6 +15,7 @@ use sync_protocol::{AppId, FilePath, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::previews::PreviewStore;
+use super::settings::AppSettingsStore;
 use super::{
     AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
     SyncTokenStore, WriteOutcome,
@@ -188,6 +189,27 @@ impl<S: super::logs::ControlStore + Clone> super::logs::ControlStore for RunsToC
         app_id: &AppId,
     ) -> Result<Option<sync_protocol::controls::Control>, StoreError> {
         self.0.latest_control(app_id).await
+    }
+}
+
+#[async_trait]
+impl<S: AppSettingsStore + Clone> AppSettingsStore for RunsToCompletion<S> {
+    async fn app_settings(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Option<(crate::settings::AppSettings, u64)>, StoreError> {
+        self.0.app_settings(app_id).await
+    }
+
+    async fn save_app_settings(
+        &self,
+        app_id: &AppId,
+        settings: &crate::settings::AppSettings,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (store, app_id, settings) = (self.0.clone(), app_id.clone(), settings.clone());
+        to_completion(async move { store.save_app_settings(&app_id, &settings, expected).await })
+            .await
     }
 }
 

@@ -45,6 +45,7 @@ struct State {
     blobs: HashMap<String, Bytes>,
     tokens: HashMap<AppId, BTreeSet<String>>,
     statuses: HashMap<AppId, SyncStatus>,
+    settings: HashMap<AppId, (crate::settings::AppSettings, u64)>,
     previews: BTreeMap<AppId, PreviewRecord>,
     /// Made at the first read: clones share it, a new store gets another.
     identity: Option<String>,
@@ -368,5 +369,6 @@ impl StoreHealth for MemoryStore {
     }
 }
 
+mod settings;
 #[cfg(test)]
 mod tests;

@@ -24,18 +24,25 @@ pub use tree::*;
 
 use super::logs::ControlStore;
 use super::previews::PreviewStore;
+use super::settings::AppSettingsStore;
 use super::{
     AppLimits, Blob, Changes, FileChange, FileStore, LogStore, StoreHealth, SyncTokenStore,
 };
 
 /// Every store trait at once, as a backend implements them.
 pub trait Store:
-    FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore + ControlStore
+    FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth + LogStore + ControlStore
 {
 }
 
-impl<S: FileStore + SyncTokenStore + PreviewStore + StoreHealth + LogStore + ControlStore> Store
-    for S
+impl<S> Store for S where
+    S: FileStore
+        + SyncTokenStore
+        + PreviewStore
+        + AppSettingsStore
+        + StoreHealth
+        + LogStore
+        + ControlStore
 {
 }
 
@@ -62,6 +69,7 @@ macro_rules! store_conformance_tests {
             log_lines_appended_through_one_handle_are_read_in_order_through_the_other,
             the_log_keeps_the_newest_lines_of_each_app_and_trims_the_rest,
             controls_are_numbered_per_app_and_the_newest_is_read_through_either_handle,
+            settings_saved_through_one_handle_are_read_through_the_other_and_a_stale_save_is_refused,
         );
     };
     (@each $handles:expr; $($name:ident),* $(,)?) => {

@@ -21,6 +21,7 @@
 pub(super) mod files;
 pub(super) mod health;
 pub(super) mod previews;
+pub(super) mod settings;
 pub(super) mod tokens;
 
 use sync_protocol::FilePath;

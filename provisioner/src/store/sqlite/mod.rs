@@ -98,6 +98,7 @@ fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
 
 shared::files::file_store!(SqliteStore, Sqlite);
 shared::tokens::token_store!(SqliteStore);
+shared::settings::settings_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
 shared::health::store_health!(SqliteStore, MIGRATOR);
 super::logs::control_store!(SqliteStore);
