@@ -99,6 +99,8 @@ impl Application {
             operator_key: OperatorKey::new(&api_key),
             metrics: Arc::new(Metrics::default()),
             lifecycle,
+            logs: crate::logs::LogService::new(store.logs()),
+            controls: crate::logs::controls::ControlService::new(store.controls()),
             store_health: store.health(),
             renders: Default::default(),
             settings,

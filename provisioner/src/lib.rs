@@ -10,6 +10,7 @@ pub mod http;
 pub mod import;
 pub mod lifecycle;
 pub mod local;
+pub mod logs;
 pub mod platform;
 pub mod push;
 pub mod settings;

@@ -190,6 +190,49 @@ impl Client {
         checked(send(request, &url).await?, &url).await.map(drop)
     }
 
+    /// Ships a batch of log lines.
+    pub async fn ship_logs(&self, batch: &sync_protocol::logs::LogBatch) -> Result<(), Error> {
+        let url = self.url("logs");
+        let request = self
+            .http
+            .post(url.clone())
+            .timeout(Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(batch);
+        checked(send(request, &url).await?, &url).await.map(drop)
+    }
+
+    /// The newest control once newer than `after`, holding the request up
+    /// to `wait`; `None` when the wait ended first.
+    pub async fn control(
+        &self,
+        after: u64,
+        wait: Duration,
+    ) -> Result<Option<sync_protocol::controls::Control>, Error> {
+        let mut url = self.url("preview/control");
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("wait", &wait.as_secs().to_string());
+        let request = self
+            .http
+            .get(url.clone())
+            .timeout(wait + Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone());
+        let response = checked(send(request, &url).await?, &url).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| http_error(&url, source))?;
+        let control = serde_json::from_slice(&body).map_err(|source| RuntimeError::Decode {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok(Some(control))
+    }
+
     /// The app's settings; the default (public, nothing set) from a
     /// provisioner too old to have them (404).
     pub async fn settings(&self) -> Result<sync_protocol::settings::DaemonSettings, Error> {

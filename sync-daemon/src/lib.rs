@@ -36,6 +36,7 @@ pub mod apply;
 pub mod backoff;
 pub mod client;
 pub mod config;
+pub mod controls;
 pub mod error;
 pub mod fetch;
 pub mod fsio;
@@ -43,6 +44,7 @@ pub mod gateway;
 pub mod index;
 pub mod journal;
 pub mod logging;
+pub mod logs;
 pub mod plan;
 pub mod poller;
 pub mod refusals;
@@ -93,6 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!(app_id = %config.app_id, dir = %config.dir.display(), state_dir = %config.state_dir.display(), "starting");
 
     let mut gateway = None;
+    let mut shipper = None;
     let supervisor = match supervise {
         Some(supervise) => {
             let (settings, access) = settings::SettingsSource::new(client.clone());
@@ -107,13 +110,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             )
             .await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
+            shipper = Some(tokio::spawn(logs::run(
+                client.clone(),
+                context.output.outbox().clone(),
+                stop_receiver.clone(),
+            )));
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
                     .instrument(tracing::info_span!("gateway")),
             ));
+            let (controls, controls_receiver) = channel::channel(None);
+            tokio::spawn(controls::follow(
+                client.clone(),
+                controls,
+                stop_receiver.clone(),
+            ));
             Some(tokio::spawn(
-                supervise::run(context, applied_receiver, stop_receiver.clone())
-                    .instrument(tracing::info_span!("supervise")),
+                supervise::run(
+                    context,
+                    applied_receiver,
+                    controls_receiver,
+                    stop_receiver.clone(),
+                )
+                .instrument(tracing::info_span!("supervise")),
             ))
         }
         None => None,
@@ -141,6 +160,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if let Some(gateway) = gateway {
         let _ = gateway.await;
+    }
+    // The shipper sends the supervisor's last lines, then ends (bounded).
+    if let Some(shipper) = shipper {
+        let _ = shipper.await;
     }
     // Let the reporter post the final state (the revision with --once,
     // `stopped` after a shutdown): it returns once the board is gone and the

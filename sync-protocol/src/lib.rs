@@ -6,8 +6,10 @@
 
 pub mod access;
 mod app_id;
+pub mod controls;
 mod duration;
 mod file_path;
+pub mod logs;
 mod preview;
 pub mod render;
 pub mod settings;

@@ -20,6 +20,8 @@ mod import;
 mod lifecycle;
 mod local;
 mod local_push;
+mod logs;
+mod logs_controls;
 mod multi_instance;
 mod postgres;
 mod postgres_store;

@@ -4,11 +4,13 @@
 
 pub mod auth;
 mod connections;
+mod controls;
 pub mod error;
 mod fallback;
 mod files;
 mod health;
 mod import;
+mod logs;
 mod previews;
 pub mod render;
 pub mod serve;
@@ -41,6 +43,10 @@ pub struct AppState {
     pub operator_key: OperatorKey,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<LifecycleService>,
+    /// The previews' logs (`GET`/`POST .../logs`).
+    pub logs: crate::logs::LogService,
+    /// Restart and rebuild, for the previews' daemons to act on.
+    pub controls: crate::logs::controls::ControlService,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
     /// Wakes writes waiting for their render (`render`).
@@ -62,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .merge(import::routes())
+        .merge(logs::routes())
+        .merge(controls::routes())
         .merge(settings::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))

@@ -50,6 +50,20 @@ impl Backend {
         }
     }
 
+    pub fn logs(&self) -> Arc<dyn super::LogStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
+    pub fn controls(&self) -> Arc<dyn super::logs::ControlStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
     pub fn settings(&self) -> Arc<dyn AppSettingsStore> {
         match self {
             Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),

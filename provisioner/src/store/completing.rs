@@ -153,6 +153,46 @@ impl<S: PreviewStore + Clone> PreviewStore for RunsToCompletion<S> {
 }
 
 #[async_trait]
+impl<S: super::LogStore + Clone> super::LogStore for RunsToCompletion<S> {
+    async fn append_logs(
+        &self,
+        app_id: &AppId,
+        lines: &[sync_protocol::logs::ShippedLine],
+    ) -> Result<u64, StoreError> {
+        let (store, app_id, lines) = (self.0.clone(), app_id.clone(), lines.to_vec());
+        to_completion(async move { store.append_logs(&app_id, &lines).await }).await
+    }
+
+    async fn logs_since(
+        &self,
+        app_id: &AppId,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<super::logs::LogEntry>, StoreError> {
+        self.0.logs_since(app_id, since, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: super::logs::ControlStore + Clone> super::logs::ControlStore for RunsToCompletion<S> {
+    async fn request_control(
+        &self,
+        app_id: &AppId,
+        kind: sync_protocol::controls::ControlKind,
+    ) -> Result<sync_protocol::controls::Control, StoreError> {
+        let (store, app_id) = (self.0.clone(), app_id.clone());
+        to_completion(async move { store.request_control(&app_id, kind).await }).await
+    }
+
+    async fn latest_control(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Option<sync_protocol::controls::Control>, StoreError> {
+        self.0.latest_control(app_id).await
+    }
+}
+
+#[async_trait]
 impl<S: AppSettingsStore + Clone> AppSettingsStore for RunsToCompletion<S> {
     async fn app_settings(
         &self,

@@ -27,6 +27,16 @@ use crate::lifecycle::model::{PreviewRecord, PreviewState};
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    /// The preview logs (`store::logs`), apart from the rest.
+    logs: Arc<Mutex<super::logs::MemoryLogs>>,
+}
+
+impl MemoryStore {
+    pub(crate) fn logs(&self) -> MutexGuard<'_, super::logs::MemoryLogs> {
+        self.logs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
 }
 
 #[derive(Debug, Default)]

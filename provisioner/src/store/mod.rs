@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod coordination;
 mod error;
 mod health;
+pub mod logs;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod model;
@@ -40,6 +41,7 @@ pub use backend::Backend;
 pub use completing::RunsToCompletion;
 pub use error::StoreError;
 pub use health::StoreHealth;
+pub use logs::LogStore;
 pub use model::{
     AppLimits, AppUsage, Blob, Changes, FileChange, Manifest, SyncStatus, WriteOutcome,
 };

@@ -135,6 +135,10 @@ async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Respo
             }
             Err(error) => {
                 tracing::debug!(%error, %upstream, "forwarding to the dev server failed");
+                state.output.note(
+                    sync_protocol::logs::LogSource::Gateway,
+                    &format!("forwarding to the dev server at {upstream} failed: {error}"),
+                );
             }
         }
     }

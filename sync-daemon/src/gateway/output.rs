@@ -2,9 +2,17 @@
 //! loading page, the ports a dev server announces, and the error a preview
 //! shows when its dev server never answers. Bounded: a dev server printing
 //! without end costs a fixed amount of memory.
+//!
+//! Every line is also queued for the provisioner's log (`crate::logs`),
+//! labelled by source; the daemon's and the gateway's own notes go there
+//! only (`note`), not into the loading page's tail.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+
+use sync_protocol::logs::{LogSource, cut_to};
+
+use crate::logs::Outbox;
 
 /// How many lines are kept.
 pub const KEPT_LINES: usize = 200;
@@ -15,6 +23,8 @@ pub const LINE_BYTES: usize = 400;
 #[derive(Clone, Debug, Default)]
 pub struct OutputTail {
     lines: Arc<Mutex<Tail>>,
+    /// What the log shipper sends to the provisioner.
+    outbox: Outbox,
 }
 
 #[derive(Debug, Default)]
@@ -35,13 +45,28 @@ impl OutputTail {
         let text = strip_ansi(raw);
         let text = text.trim_end();
         let mut line = format!("{label} | {text}");
-        truncate_on_char(&mut line, LINE_BYTES);
+        cut_to(&mut line, LINE_BYTES);
+        self.outbox.push(source_of(label), text);
         let mut tail = self.lines.lock().expect("output tail poisoned");
         if tail.lines.len() == KEPT_LINES {
             tail.lines.pop_front();
         }
         tail.lines.push_back(line);
         tail.total += 1;
+    }
+
+    /// Ships one of the daemon's or the gateway's own notes to the
+    /// provisioner's log (not shown on the loading page), a log line per
+    /// line of the note.
+    pub fn note(&self, source: LogSource, text: &str) {
+        for line in text.lines() {
+            self.outbox.push(source, strip_ansi(line).trim_end());
+        }
+    }
+
+    /// The lines waiting to be shipped.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The last `count` lines, oldest first.
@@ -66,15 +91,12 @@ impl OutputTail {
     }
 }
 
-fn truncate_on_char(text: &mut String, bytes: usize) {
-    if text.len() <= bytes {
-        return;
+/// The log source of a process label (`install`, `dev-server`).
+fn source_of(label: &str) -> LogSource {
+    match label {
+        "install" => LogSource::Install,
+        _ => LogSource::DevServer,
     }
-    let mut cut = bytes;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
 }
 
 /// Removes ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL`
@@ -155,5 +177,36 @@ mod tests {
         );
         assert_eq!(tail.lines_after(seen), (Vec::new(), seen));
         assert_eq!(tail.lines_after(0).0.len(), KEPT_LINES, "only what is kept");
+    }
+
+    #[test]
+    fn every_line_is_queued_for_the_log_with_its_source_and_notes_skip_the_page() {
+        let tail = OutputTail::new();
+        tail.push("install", "\u{1b}[1madded 3 packages\u{1b}[22m\n");
+        tail.push("dev-server", "VITE ready\r\n");
+        tail.note(
+            LogSource::Daemon,
+            "restarting the dev server;\nlast output:",
+        );
+        let shipped: Vec<(LogSource, String)> = tail
+            .outbox()
+            .take(10)
+            .into_iter()
+            .map(|line| (line.source, line.text))
+            .collect();
+        assert_eq!(
+            shipped,
+            [
+                (LogSource::Install, "added 3 packages".to_owned()),
+                (LogSource::DevServer, "VITE ready".to_owned()),
+                (LogSource::Daemon, "restarting the dev server;".to_owned()),
+                (LogSource::Daemon, "last output:".to_owned()),
+            ]
+        );
+        assert_eq!(
+            tail.last(10).len(),
+            2,
+            "the note is not on the loading page"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub(super) async fn install_if_needed(
         context
             .board
             .set_dev_server(DevServerState::Installing, None);
-        tracing::info!(command, "installing dependencies");
+        context.note(&format!("installing dependencies: {command}"));
         let status = match Group::spawn(
             "install",
             command,
@@ -80,6 +80,7 @@ pub(super) async fn install_if_needed(
                 }
             })?;
             backoff.reset();
+            context.note("dependencies installed");
             return Ok(true);
         }
         let delay = backoff.next_delay();
@@ -89,10 +90,7 @@ pub(super) async fn install_if_needed(
             delay.as_millis(),
             last_output(&context.output)
         );
-        tracing::warn!("{message}");
-        context
-            .board
-            .set_dev_server(DevServerState::Crashed, Some(message));
+        context.crashed(message);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = applied.changed() => {}
@@ -120,6 +118,11 @@ pub fn install_inputs(dir: &Path) -> Option<String> {
 
 fn record_path(state_dir: &Path) -> PathBuf {
     state_dir.join("install.sha256")
+}
+
+/// Makes the next start install again, whatever the dependency files.
+pub(super) fn forget_install(state_dir: &Path) {
+    let _ = std::fs::remove_file(record_path(state_dir));
 }
 
 pub(super) fn recorded_install(state_dir: &Path) -> Option<String> {

@@ -20,12 +20,15 @@ pub mod launch;
 pub mod ports;
 mod process;
 pub mod readiness;
+pub mod restart;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sync_protocol::DevServerState;
+use sync_protocol::controls::{Control, ControlKind};
+use sync_protocol::logs::LogSource;
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
@@ -59,17 +62,44 @@ pub struct Context {
     pub settings: crate::settings::SettingsSource,
 }
 
+impl Context {
+    /// Says what the supervisor does, in the daemon's log and the app's.
+    fn note(&self, text: &str) {
+        tracing::info!("{text}");
+        self.output.note(LogSource::Daemon, text);
+    }
+
+    /// Like `note`, for what went wrong.
+    fn warn(&self, text: &str) {
+        tracing::warn!("{text}");
+        self.output.note(LogSource::Daemon, text);
+    }
+
+    /// The dev server (or its install) failed: said in the logs, and the
+    /// preview's state until it recovers.
+    fn crashed(&self, message: String) {
+        self.warn(&message);
+        self.board
+            .set_dev_server(DevServerState::Crashed, Some(message));
+    }
+}
+
 enum Ended {
     Exited(String),
     DependenciesChanged,
     /// A new revision of a dev server that does not reload by itself.
     FilesChanged,
+    /// A file the dev server reads only at start changed (`restart`).
+    ConfigChanged,
+    /// The operator asked for a restart or a rebuild.
+    Control(ControlKind),
     Stop,
 }
 
 pub async fn run(
     context: Context,
     mut applied: watch::Receiver<Option<u64>>,
+    mut controls: watch::Receiver<Option<Control>>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), CriticalError> {
     tokio::select! {
@@ -77,6 +107,7 @@ pub async fn run(
         () = stopping(&mut stop) => return Ok(()),
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut crashes = 0;
     loop {
         let settings = context.settings.refresh().await;
         let launch = Launch::plan(
@@ -101,6 +132,7 @@ pub async fn run(
             break;
         }
         context.board.set_dev_server(DevServerState::Starting, None);
+        context.note(&format!("starting the dev server: {}", launch.dev));
         let started = Instant::now();
         let ended = match Group::spawn(
             "dev-server",
@@ -111,8 +143,14 @@ pub async fn run(
             context.config.sandbox.as_ref(),
         ) {
             Ok(mut group) => {
-                let ended =
-                    watch_dev_server(&context, &launch, &mut group, &mut applied, &mut stop).await;
+                let ended = watch_dev_server(
+                    &context,
+                    &launch,
+                    &mut group,
+                    (&mut applied, &mut controls),
+                    &mut stop,
+                )
+                .await;
                 context.upstream.send_replace(None);
                 group.stop().await;
                 ended
@@ -122,18 +160,50 @@ pub async fn run(
         match ended {
             Ended::Stop => break,
             Ended::DependenciesChanged => {
-                tracing::info!(
-                    "dependency files changed; reinstalling and restarting the dev server"
-                );
+                context
+                    .note("dependency files changed; reinstalling and restarting the dev server");
             }
             Ended::FilesChanged => {
-                tracing::info!(
-                    "files changed; restarting the dev server, which does not reload by itself"
+                context.note(
+                    "files changed; restarting the dev server, which does not reload by itself",
+                );
+            }
+            Ended::Control(kind) => {
+                restart::carry_out(&context, kind);
+                crashes = 0;
+                backoff.reset();
+            }
+            Ended::ConfigChanged => {
+                context.note(
+                    "a file read only at start changed (.env, a config); restarting the dev server",
                 );
             }
             Ended::Exited(status) => {
                 if started.elapsed() >= STABLE_RUN {
                     backoff.reset();
+                }
+                let decision;
+                (crashes, decision) =
+                    restart::after_exit(crashes + 1, started.elapsed(), STABLE_RUN);
+                if decision == restart::AfterExit::GiveUp {
+                    let message = format!(
+                        "dev server exited ({status}) {crashes} times in a row; not restarted until the app's files change or a restart is asked{}",
+                        last_output(&context.output)
+                    );
+                    context.crashed(message);
+                    tokio::select! {
+                        changed = applied.changed() => if changed.is_err() { break },
+                        Ok(()) = controls.changed() => {
+                            let asked = controls.borrow_and_update().map(|control| control.kind);
+                            if let Some(kind) = asked {
+                                restart::carry_out(&context, kind);
+                            }
+                        }
+                        () = stopping(&mut stop) => break,
+                    }
+                    crashes = 0;
+                    backoff.reset();
+                    continue;
                 }
                 let delay = backoff.next_delay();
                 let message = format!(
@@ -141,10 +211,7 @@ pub async fn run(
                     delay.as_millis(),
                     last_output(&context.output)
                 );
-                tracing::warn!("{message}");
-                context
-                    .board
-                    .set_dev_server(DevServerState::Crashed, Some(message));
+                context.crashed(message);
                 // A new revision may be the fix: it ends the wait early.
                 if wait_or_stop(delay, &mut applied, &mut stop).await {
                     break;
@@ -160,7 +227,10 @@ async fn watch_dev_server(
     context: &Context,
     launch: &Launch,
     group: &mut Group,
-    applied: &mut watch::Receiver<Option<u64>>,
+    (applied, controls): (
+        &mut watch::Receiver<Option<u64>>,
+        &mut watch::Receiver<Option<Control>>,
+    ),
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let mut ready = false;
@@ -170,6 +240,7 @@ async fn watch_dev_server(
     let give_up = tokio::time::sleep(context.config.ready_timeout);
     let mut give_up = std::pin::pin!(give_up);
     let installed = install::recorded_install(&context.state_dir);
+    let config = restart::restart_inputs(&context.dir);
     loop {
         tokio::select! {
             status = group.wait() => {
@@ -177,7 +248,7 @@ async fn watch_dev_server(
             }
             upstream = &mut finding, if !ready => {
                 ready = true;
-                tracing::info!(%upstream, "dev server is ready");
+                context.note(&format!("the dev server answers HTTP at {upstream}"));
                 if upstream.port() != launch.dev_port {
                     tracing::info!(port = launch.dev_port, %upstream, "the dev server listens elsewhere than told; forwarding there");
                 }
@@ -193,7 +264,7 @@ async fn watch_dev_server(
                     launch.dev_port,
                     last_output(&context.output)
                 );
-                tracing::warn!("{message}");
+                context.warn(&message);
                 context.board.set_dev_server(DevServerState::Unresponsive, Some(message));
             }
             changed = applied.changed() => {
@@ -204,8 +275,16 @@ async fn watch_dev_server(
                 if inputs.is_some() && inputs != installed {
                     return Ended::DependenciesChanged;
                 }
+                if restart::restart_inputs(&context.dir) != config {
+                    return Ended::ConfigChanged;
+                }
                 if launch.restart_on_change {
                     return Ended::FilesChanged;
+                }
+            }
+            Ok(()) = controls.changed() => {
+                if let Some(control) = *controls.borrow_and_update() {
+                    return Ended::Control(control.kind);
                 }
             }
             () = stopping(stop) => return Ended::Stop,

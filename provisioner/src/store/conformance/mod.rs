@@ -9,6 +9,7 @@
 
 mod coordination;
 mod files;
+mod logs;
 mod records;
 mod tree;
 
@@ -17,20 +18,33 @@ use sync_protocol::{AppId, FilePath};
 
 pub use coordination::*;
 pub use files::*;
+pub use logs::*;
 pub use records::*;
 pub use tree::*;
 
+use super::logs::ControlStore;
 use super::previews::PreviewStore;
 use super::settings::AppSettingsStore;
-use super::{AppLimits, Blob, Changes, FileChange, FileStore, StoreHealth, SyncTokenStore};
+use super::{
+    AppLimits, Blob, Changes, FileChange, FileStore, LogStore, StoreHealth, SyncTokenStore,
+};
 
 /// Every store trait at once, as a backend implements them.
 pub trait Store:
-    FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth
+    FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth + LogStore + ControlStore
 {
 }
 
-impl<S: FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth> Store for S {}
+impl<S> Store for S where
+    S: FileStore
+        + SyncTokenStore
+        + PreviewStore
+        + AppSettingsStore
+        + StoreHealth
+        + LogStore
+        + ControlStore
+{
+}
 
 /// One `#[tokio::test]` per conformance function. `$handles` is an
 /// expression (it may `.await`) giving `(keep_alive, first, second)`: two
@@ -52,6 +66,9 @@ macro_rules! store_conformance_tests {
             tokens_and_status_written_through_one_handle_are_read_through_the_other,
             previews_round_trip_and_activity_only_moves_forward,
             the_identity_is_one_per_store_and_a_fresh_store_is_ready,
+            log_lines_appended_through_one_handle_are_read_in_order_through_the_other,
+            the_log_keeps_the_newest_lines_of_each_app_and_trims_the_rest,
+            controls_are_numbered_per_app_and_the_newest_is_read_through_either_handle,
             settings_saved_through_one_handle_are_read_through_the_other_and_a_stale_save_is_refused,
         );
     };

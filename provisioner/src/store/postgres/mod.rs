@@ -184,3 +184,5 @@ shared::tokens::token_store!(PostgresStore);
 shared::settings::settings_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);
 shared::health::store_health!(PostgresStore, MIGRATOR);
+super::logs::control_store!(PostgresStore);
+super::logs::log_store!(PostgresStore, Postgres);

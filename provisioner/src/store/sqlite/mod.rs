@@ -101,6 +101,8 @@ shared::tokens::token_store!(SqliteStore);
 shared::settings::settings_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
 shared::health::store_health!(SqliteStore, MIGRATOR);
+super::logs::control_store!(SqliteStore);
+super::logs::log_store!(SqliteStore, Sqlite);
 
 #[cfg(test)]
 mod tests;
