@@ -21,6 +21,8 @@ use crate::store::Backend;
 
 /// The file in the data dir that keeps a generated operator key.
 const API_KEY_FILE: &str = "api-key";
+/// The file in the data dir that keeps a generated preview-link secret.
+const PREVIEW_SECRET_FILE: &str = "preview-secret";
 
 pub struct Application {
     listener: TcpListener,
@@ -44,7 +46,26 @@ impl Application {
             .identity()
             .await
             .context("failed to read the store's identity")?;
-        let (api_key, generated_api_key) = resolve_api_key(args.http.api_key.as_deref(), data_dir)?;
+        let (api_key, generated_api_key) =
+            resolve_secret(args.http.api_key.as_deref(), data_dir, API_KEY_FILE, "pk_")?;
+        let (preview_secret, _) = resolve_secret(
+            args.access.preview_secret.as_deref(),
+            data_dir,
+            PREVIEW_SECRET_FILE,
+            "ps_",
+        )?;
+        if args.store.database_url.is_some() && args.access.preview_secret.is_none() {
+            tracing::warn!(
+                "PROVISIONER_PREVIEW_SECRET is unset: private preview links made by this instance \
+                 work only here; give every instance sharing the database the same secret"
+            );
+        }
+        let settings = crate::settings::SettingsService::new(
+            store.settings(),
+            crate::settings::AccessSecret::new(&preview_secret),
+            args.access.preview_visibility,
+            args.access.preview_frame_ancestors.clone(),
+        );
         let listen = args.http.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -79,6 +100,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             lifecycle,
             store_health: store.health(),
+            settings,
             config: Arc::new(args),
         };
         Ok(Application {
@@ -124,7 +146,11 @@ impl Application {
         // Ends the loops and the event streams, which would hold the server open.
         let shutdown_lifecycle = self.state.lifecycle.shutdown_token();
         let router = crate::http::router(self.state.clone());
-        let router = self.platform.in_front(router, self.state.lifecycle.clone());
+        let router = self.platform.in_front(
+            router,
+            self.state.lifecycle.clone(),
+            self.state.settings.clone(),
+        );
         let lifecycle = self.state.lifecycle.clone();
         let period = self.state.config.lifecycle.loop_interval;
         let mut loops = crate::lifecycle::tasks::spawn_all(&lifecycle, period);
@@ -143,16 +169,19 @@ impl Application {
     }
 }
 
-/// The configured key; else the one kept in the data dir; else a new one,
-/// kept there (readable by the owner only) and returned as generated.
-fn resolve_api_key(
+/// The configured secret; else the one kept in the data dir under `file`;
+/// else a new one, kept there (readable by the owner only) and returned as
+/// generated.
+fn resolve_secret(
     configured: Option<&str>,
     data_dir: &Path,
+    file: &str,
+    prefix: &str,
 ) -> anyhow::Result<(String, Option<String>)> {
     if let Some(key) = configured.map(str::trim).filter(|key| !key.is_empty()) {
         return Ok((key.to_owned(), None));
     }
-    let path = data_dir.join(API_KEY_FILE);
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(kept) if !kept.trim().is_empty() => return Ok((kept.trim().to_owned(), None)),
         Ok(_) => {}
@@ -161,7 +190,7 @@ fn resolve_api_key(
             return Err(error).with_context(|| format!("failed to read `{}`", path.display()));
         }
     }
-    let key = format!("pk_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let key = format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()));
     write_private(&path, &key).with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok((key.clone(), Some(key)))
 }

@@ -29,17 +29,30 @@ impl Cli {
     /// long-running process's `/proc/<pid>/cmdline`.
     pub fn parse_checked() -> Cli {
         let matches = Cli::command().get_matches();
-        if let Some(("serve", serve)) = matches.subcommand()
-            && serve.value_source("api_key") == Some(ValueSource::CommandLine)
-        {
-            Cli::command()
-                .error(
-                    ErrorKind::ArgumentConflict,
-                    "--api-key on the command line is readable by every process on this machine \
-                     (/proc/<pid>/cmdline); set PROVISIONER_API_KEY in the environment instead, \
-                     or leave it unset to use the key kept in <data-dir>/api-key",
-                )
-                .exit();
+        let secrets = [
+            ("api_key", "--api-key", "PROVISIONER_API_KEY", "api-key"),
+            (
+                "preview_secret",
+                "--preview-secret",
+                "PROVISIONER_PREVIEW_SECRET",
+                "preview-secret",
+            ),
+        ];
+        if let Some(("serve", serve)) = matches.subcommand() {
+            for (id, flag, variable, file) in secrets {
+                if serve.value_source(id) == Some(ValueSource::CommandLine) {
+                    Cli::command()
+                        .error(
+                            ErrorKind::ArgumentConflict,
+                            format!(
+                                "{flag} on the command line is readable by every process on this machine \
+                                 (/proc/<pid>/cmdline); set {variable} in the environment instead, \
+                                 or leave it unset to use the one kept in <data-dir>/{file}"
+                            ),
+                        )
+                        .exit();
+                }
+            }
         }
         Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
     }
@@ -120,6 +133,30 @@ pub struct ServeArgs {
     pub fly: FlyArgs,
     #[command(flatten)]
     pub local: LocalArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Who may see previews.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Visibility of an app's preview unless its settings say otherwise:
+    /// `public`, or `private` (only through a link from POST .../preview-links).
+    #[arg(long, env = "PROVISIONER_PREVIEW_VISIBILITY", default_value = "public",
+        value_parser = PossibleValuesParser::new(["public", "private"])
+            .map(|text| text.parse::<sync_protocol::access::Visibility>().expect("a listed value")))]
+    pub preview_visibility: sync_protocol::access::Visibility,
+
+    /// Secret that private preview links are signed from, from the environment
+    /// only; when unset, one is generated and kept in <data-dir>/preview-secret.
+    /// Several instances must share one.
+    #[arg(long, env = "PROVISIONER_PREVIEW_SECRET", hide_env_values = true)]
+    pub preview_secret: Option<String>,
+
+    /// The origins allowed to frame previews (`Content-Security-Policy:
+    /// frame-ancestors`), e.g. `https://editor.example.com`; unset: any.
+    #[arg(long, env = "PROVISIONER_PREVIEW_FRAME_ANCESTORS")]
+    pub preview_frame_ancestors: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod local;
 pub mod platform;
 pub mod push;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 

@@ -53,9 +53,14 @@ impl Platform {
     }
 
     /// The API router with whatever the platform serves in front of it.
-    pub fn in_front(&self, router: axum::Router, lifecycle: Arc<LifecycleService>) -> axum::Router {
+    pub fn in_front(
+        &self,
+        router: axum::Router,
+        lifecycle: Arc<LifecycleService>,
+        settings: crate::settings::SettingsService,
+    ) -> axum::Router {
         match self.kind {
-            DriverKind::Local => crate::local::proxy::in_front(router, lifecycle),
+            DriverKind::Local => crate::local::proxy::in_front(router, lifecycle, settings),
             DriverKind::Fly => router,
         }
     }

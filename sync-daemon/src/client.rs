@@ -190,6 +190,33 @@ impl Client {
         checked(send(request, &url).await?, &url).await.map(drop)
     }
 
+    /// The app's settings; the default (public, nothing set) from a
+    /// provisioner too old to have them (404).
+    pub async fn settings(&self) -> Result<sync_protocol::settings::DaemonSettings, Error> {
+        let url = self.url("sync-settings");
+        let request = self
+            .http
+            .get(url.clone())
+            .timeout(Duration::from_secs(10))
+            .header(AUTHORIZATION, self.authorization.clone());
+        let response = send(request, &url).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(Default::default());
+        }
+        let body = checked(response, &url)
+            .await?
+            .bytes()
+            .await
+            .map_err(|source| http_error(&url, source))?;
+        serde_json::from_slice(&body).map_err(|source| {
+            RuntimeError::Decode {
+                url: url.to_string(),
+                source,
+            }
+            .into()
+        })
+    }
+
     fn url(&self, tail: &str) -> Url {
         // `app_url` ends in '/', and every tail is built from checked parts.
         self.app_url

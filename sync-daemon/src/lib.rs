@@ -47,6 +47,7 @@ pub mod plan;
 pub mod poller;
 pub mod refusals;
 pub mod sandbox;
+pub mod settings;
 pub mod stage;
 pub mod staging;
 pub mod status;
@@ -93,8 +94,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut gateway = None;
     let supervisor = match supervise {
         Some(supervise) => {
+            let (settings, access) = settings::SettingsSource::new(client.clone());
+            tokio::spawn(settings.clone().keep_fresh(stop_receiver.clone()));
             let (context, listener, state) =
-                gateway_and_context(&config, supervise, &board).await?;
+                gateway_and_context(&config, supervise, &board, settings, access).await?;
             tracing::info!(gateway = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()), dev_port = context.dev_port, "preview gateway listening");
             gateway = Some(tokio::spawn(
                 gateway::serve(listener, state, stop_receiver.clone())
@@ -149,6 +152,8 @@ async fn gateway_and_context(
     config: &Config,
     supervise: config::SuperviseConfig,
     board: &StatusBoard,
+    settings: settings::SettingsSource,
+    access: channel::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
 ) -> Result<
     (
         supervise::Context,
@@ -175,6 +180,8 @@ async fn gateway_and_context(
         output: output.clone(),
         board: board.clone(),
         forwarder: gateway::Forwarder::default(),
+        app_id: config.app_id.clone(),
+        access,
     };
     let context = supervise::Context {
         config: supervise,
@@ -184,6 +191,7 @@ async fn gateway_and_context(
         dev_port,
         output,
         upstream,
+        settings,
     };
     Ok((context, listener, state))
 }

@@ -4,10 +4,12 @@
 //! file path or an app id must follow, and the sync-token format are written
 //! down exactly once. Nothing here performs I/O.
 
+pub mod access;
 mod app_id;
 mod duration;
 mod file_path;
 mod preview;
+pub mod settings;
 mod token;
 mod wire;
 

@@ -14,9 +14,12 @@
 //
 // Prints one JSON object on the last line of stdout; exits non-zero on failure.
 //
+// With EDITS=N (bench/edit-visible.sh) it times N more edits after the first
+// and adds their p50/p95 (save to text in the open page) to the summary.
+//
 // Environment: PREVIEW_URL, API_URL, API_KEY, APP_ID, FILE, ORIGINAL (its
-// content), SHOWN, HOT (default 1), BREAK_FIND, BREAK_REPLACE,
-// CHROMIUM (default /usr/bin/chromium).
+// content), SHOWN, HOT (default 1), BREAK_FIND, BREAK_REPLACE, EDITS
+// (default 0), CHROMIUM (default /usr/bin/chromium).
 
 import { env, launchChromium, sleep, waitFor } from './common.mjs'
 
@@ -30,6 +33,7 @@ const shown = env('SHOWN')
 const hot = env('HOT', '1') === '1'
 const breakFind = env('BREAK_FIND', '')
 const breakReplace = env('BREAK_REPLACE', '')
+const edits = Number(env('EDITS', '0'))
 
 if (!original.includes(shown)) throw new Error(`${file} does not contain ${JSON.stringify(shown)}`)
 if (breakFind && !original.includes(breakFind)) throw new Error(`${file} does not contain ${JSON.stringify(breakFind)}`)
@@ -107,6 +111,20 @@ try {
       throw new Error(`the frame reloaded for the edit (marker ${survived}, ${navigations} navigations)`)
     }
     result.hot_update = true
+  }
+  if (edits > 0) {
+    const times = []
+    for (let index = 0; index < edits; index += 1) {
+      const text = `Edit ${index} at ${Date.now()}`
+      const at = Date.now()
+      await save(original.replace(shown, text))
+      await waitForText(page, frame, text, 60_000)
+      times.push(Date.now() - at)
+    }
+    times.sort((a, b) => a - b)
+    result.edits = edits
+    result.edits_p50_ms = times[Math.floor(edits * 0.5)]
+    result.edits_p95_ms = times[Math.min(edits - 1, Math.floor(edits * 0.95))]
   }
 
   const broken = breakFind ? original.replace(breakFind, breakReplace) : `${original}\n)(\n`

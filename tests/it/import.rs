@@ -236,3 +236,59 @@ async fn import_over_smart_http_needs_the_token_and_never_keeps_it() {
         assert!(!text.contains(&token), "the token is in {path}");
     }
 }
+
+#[tokio::test]
+async fn a_real_vite_app_from_npm_imported_from_git_is_detected_and_served_by_vite() {
+    // Arrange: create-vite's vanilla template, as `npm create vite` writes
+    // it, committed into a throwaway repository served by `git daemon`.
+    let root = tempfile::tempdir().unwrap();
+    let repository = git_repository(root.path(), "viteapp");
+    let project = preview_tests::npm_apps::vite_app("vanilla", "viteapp").unwrap();
+    preview_tests::npm_apps::copy_tree(project.path(), &repository).unwrap();
+    commit_all(&repository, "npm create vite", false);
+    let daemon = GitDaemon::start(root.path()).await.unwrap();
+    let cache = preview_tests::npm_apps::shared_package_cache().unwrap();
+    let provisioner = LocalProvisioner::start_with(
+        "auto",
+        None,
+        &["--local-package-cache", cache.to_str().unwrap()],
+    )
+    .await
+    .unwrap();
+
+    // Act
+    let (status, imported) = import(
+        &provisioner,
+        "viteapp",
+        json!({"git": {"url": daemon.url("viteapp")}}),
+    )
+    .await;
+
+    // Assert: detected as Vite with npm, and its page is Vite's own answer
+    // (the dev client injected), not the file as committed.
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(
+        imported["import"]["project"]["project_type"], "vite",
+        "{imported}"
+    );
+    assert_eq!(imported["import"]["project"]["package_manager"], "npm");
+    assert!(
+        imported["import"]["project"]["scripts"]["dev"].is_string(),
+        "{imported}"
+    );
+    provisioner
+        .visit_until("viteapp", "/", Duration::from_secs(420), |status, body| {
+            status == 200
+                && body.contains("<title>Vite + JS</title>")
+                && body.contains("/@vite/client")
+        })
+        .await
+        .expect("Vite serves the imported app");
+    let runtime = provisioner
+        .preview("viteapp")
+        .await
+        .unwrap()
+        .runtime
+        .unwrap();
+    assert_eq!(runtime.framework.as_deref(), Some("vite"), "{runtime:?}");
+}

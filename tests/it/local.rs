@@ -115,19 +115,10 @@ async fn idle_preview_stops_and_wakes_on_visit() {
     let first_pid = dev_server_pid(&provisioner, "sleepy").await;
 
     // Act: no traffic for longer than the idle timeout.
-    let asleep = [PreviewState::Stopped, PreviewState::Suspended];
-    let mut state = None;
-    for _ in 0..100 {
-        state = Some(provisioner.preview("sleepy").await.expect("preview").state);
-        if state.is_some_and(|state| asleep.contains(&state)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        state.is_some_and(|state| asleep.contains(&state)),
-        "still {state:?}"
-    );
+    provisioner
+        .wait_asleep("sleepy", Duration::from_secs(10))
+        .await
+        .expect("asleep");
     assert!(
         wait_gone(first_pid, Duration::from_secs(10)).await,
         "the dev server stopped with the preview"

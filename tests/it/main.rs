@@ -23,4 +23,5 @@ mod multi_instance;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
+mod private_previews;
 mod real_apps;

@@ -14,7 +14,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sync_protocol::PreviewResponse;
+use sync_protocol::{PreviewResponse, PreviewState};
 use tempfile::TempDir;
 use tokio::process::Child;
 
@@ -229,6 +229,22 @@ impl LocalProvisioner {
             .await?;
         anyhow::ensure!(status == 200, "GET preview answered {status}: {body}");
         Ok(serde_json::from_value(body)?)
+    }
+
+    /// Waits, within `bound`, until the idle reaper put the preview to sleep
+    /// (stopped or suspended); fails with the last state seen.
+    pub async fn wait_asleep(&self, app: &str, bound: Duration) -> anyhow::Result<PreviewState> {
+        let deadline = tokio::time::Instant::now() + bound;
+        let mut state = None;
+        while tokio::time::Instant::now() < deadline {
+            let now = self.preview(app).await?.state;
+            if matches!(now, PreviewState::Stopped | PreviewState::Suspended) {
+                return Ok(now);
+            }
+            state = Some(now);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{app} is still {state:?} after {bound:?}")
     }
 
     /// A GET through the edge proxy with the preview's Host; answers status and body.

@@ -183,7 +183,8 @@ fn rename_if_present(dir: &Path, from: &str, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies a directory tree (files and directories, as a checkout holds them).
+pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in
         std::fs::read_dir(from).with_context(|| format!("failed to list `{}`", from.display()))?

@@ -11,6 +11,7 @@ mod health;
 mod import;
 mod previews;
 pub mod serve;
+mod settings;
 mod status;
 mod sync;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub lifecycle: Arc<LifecycleService>,
     /// The store's identity and readiness, for `/readyz`.
     pub store_health: Arc<dyn crate::store::StoreHealth>,
+    /// Per-app settings and private preview links.
+    pub settings: crate::settings::SettingsService,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .merge(import::routes())
+        .merge(settings::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::coordination::{Coordination, LocalCoordination};
 use super::previews::PreviewStore;
+use super::settings::AppSettingsStore;
 use super::{FileStore, PostgresStore, RunsToCompletion, SqliteStore, StoreHealth, SyncTokenStore};
 use crate::config::ServeArgs;
 use crate::files::RevisionNotifier;
@@ -43,6 +44,13 @@ impl Backend {
     }
 
     pub fn previews(&self) -> Arc<dyn PreviewStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
+    pub fn settings(&self) -> Arc<dyn AppSettingsStore> {
         match self {
             Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
             Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),

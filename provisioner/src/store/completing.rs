@@ -15,6 +15,7 @@ use sync_protocol::{AppId, FilePath, SyncStatusReport};
 use time::OffsetDateTime;
 
 use super::previews::PreviewStore;
+use super::settings::AppSettingsStore;
 use super::{
     AppLimits, Blob, BlobStream, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
     SyncTokenStore, WriteOutcome,
@@ -152,6 +153,27 @@ impl<S: PreviewStore + Clone> PreviewStore for RunsToCompletion<S> {
     ) -> Result<(), StoreError> {
         let (store, activity) = (self.0.clone(), activity.to_vec());
         to_completion(async move { store.record_activity(&activity).await }).await
+    }
+}
+
+#[async_trait]
+impl<S: AppSettingsStore + Clone> AppSettingsStore for RunsToCompletion<S> {
+    async fn app_settings(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Option<(crate::settings::AppSettings, u64)>, StoreError> {
+        self.0.app_settings(app_id).await
+    }
+
+    async fn save_app_settings(
+        &self,
+        app_id: &AppId,
+        settings: &crate::settings::AppSettings,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (store, app_id, settings) = (self.0.clone(), app_id.clone(), settings.clone());
+        to_completion(async move { store.save_app_settings(&app_id, &settings, expected).await })
+            .await
     }
 }
 

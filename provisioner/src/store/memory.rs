@@ -35,6 +35,7 @@ struct State {
     blobs: HashMap<String, Bytes>,
     tokens: HashMap<AppId, BTreeSet<String>>,
     statuses: HashMap<AppId, SyncStatus>,
+    settings: HashMap<AppId, (crate::settings::AppSettings, u64)>,
     previews: BTreeMap<AppId, PreviewRecord>,
     /// Made at the first read: clones share it, a new store gets another.
     identity: Option<String>,
@@ -377,5 +378,6 @@ impl StoreHealth for MemoryStore {
     }
 }
 
+mod settings;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! Persistence: files (content-addressed blobs, revisions, history), sync
-//! tokens and previews, behind one trait per concern and one error type.
+//! tokens, previews and app settings, behind one trait per concern and one error type.
 //!
 //! Handlers and domain services hold `Arc<dyn FileStore>`,
 //! `Arc<dyn SyncTokenStore>` and `Arc<dyn PreviewStore>`, handed out by
@@ -27,6 +27,7 @@ pub mod memory;
 mod model;
 mod postgres;
 pub mod previews;
+pub mod settings;
 mod shared;
 mod sqlite;
 pub mod write_plan;

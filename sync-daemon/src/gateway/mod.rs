@@ -14,7 +14,10 @@
 //! - `/__preview/health` is the gateway's own: `200` whenever the gateway
 //!   runs, with the dev server's state in the body (the platform's health
 //!   check asks it).
+//! - A private preview lets in only holders of a link, its cookie or a
+//!   bearer token (`access`), and nobody until the app's access is known.
 
+mod access;
 pub mod forward;
 pub mod output;
 pub mod pages;
@@ -46,6 +49,9 @@ pub struct GatewayState {
     pub output: OutputTail,
     pub board: StatusBoard,
     pub forwarder: Forwarder,
+    pub app_id: sync_protocol::AppId,
+    /// Who may see the preview; `None` until the settings were first read.
+    pub access: watch::Receiver<Option<sync_protocol::settings::DaemonAccess>>,
 }
 
 pub fn router(state: GatewayState) -> Router {
@@ -80,12 +86,21 @@ async fn health(State(state): State<GatewayState>) -> Response {
     pages::health(&snapshot(&state))
 }
 
-async fn proxy(State(state): State<GatewayState>, request: Request) -> Response {
-    let upstream = *state.upstream.borrow();
+async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Response {
     let wants_html = pages::wants_html(request.method(), request.headers());
+    let Some(access) = state.access.borrow().clone() else {
+        return pages::unavailable(&snapshot(&state));
+    };
+    if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
+        return answer;
+    }
+    let upstream = *state.upstream.borrow();
     if let Some(upstream) = upstream {
         match state.forwarder.forward(request, upstream).await {
-            Ok(response) => return response,
+            Ok(mut response) => {
+                access::restrict_framing(&access, &mut response);
+                return response;
+            }
             Err(error) => {
                 tracing::debug!(%error, %upstream, "forwarding to the dev server failed");
             }

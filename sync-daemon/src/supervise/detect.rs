@@ -174,9 +174,12 @@ pub fn package_manager(package: &PackageJson, files: &BTreeSet<String>) -> &'sta
 
 /// The non-interactive install command of a package manager (run with
 /// `CI=true`); a manager missing from the image is fetched through npx.
+/// npm prefers its cache over asking the registry again: with a shared or
+/// baked-in cache, a second app with the same dependencies then resolves
+/// from disk (`bash bench/package-cache.sh`).
 pub fn install_command(manager: &str) -> String {
     match manager {
-        "npm" => "npm install --no-audit --no-fund".to_owned(),
+        "npm" => "npm install --no-audit --no-fund --prefer-offline".to_owned(),
         other => format!(
             "if command -v {other} >/dev/null 2>&1; then {other} install; else npx --yes {other} install; fi"
         ),

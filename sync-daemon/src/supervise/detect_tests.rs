@@ -179,7 +179,10 @@ fn a_command_runs_a_cli_only_when_flags_follow_it() {
 
 #[test]
 fn installs_are_non_interactive_and_fall_back_to_npx() {
-    assert_eq!(install_command("npm"), "npm install --no-audit --no-fund");
+    assert_eq!(
+        install_command("npm"),
+        "npm install --no-audit --no-fund --prefer-offline"
+    );
     let pnpm = install_command("pnpm");
     assert!(pnpm.contains("command -v pnpm") && pnpm.contains("npx --yes pnpm install"));
 }

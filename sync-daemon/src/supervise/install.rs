@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sync_protocol::DevServerState;
 use tokio::sync::watch;
 
-use super::launch::{self, Launch};
+use super::launch::Launch;
 use super::process::{Group, describe_exit};
 use super::{Context, last_output, stopping};
 use crate::backoff::Backoff;
@@ -52,7 +52,7 @@ pub(super) async fn install_if_needed(
             "install",
             command,
             &context.dir,
-            &launch::environment(context.dev_port),
+            &plan.environment(),
             &context.output,
             context.config.sandbox.as_ref(),
         ) {

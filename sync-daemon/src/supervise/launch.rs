@@ -24,6 +24,10 @@ pub struct Launch {
     /// restarts it on every applied revision unless it watches its files
     /// itself (`node --watch`, nodemon, ...).
     pub restart_on_change: bool,
+    /// The port the dev server is told (or, set by the app, insists on).
+    pub dev_port: u16,
+    /// The app's own environment, from its settings.
+    pub app_env: Vec<(String, String)>,
 }
 
 impl Launch {
@@ -89,16 +93,38 @@ impl Launch {
             framework,
             package_manager: manager,
             restart_on_change,
+            dev_port,
+            app_env: Vec::new(),
         }
     }
 
-    pub fn report(&self, dev_port: u16, gateway_port: u16) -> RuntimeReport {
+    /// The app's own variables, from its settings.
+    pub fn with_env(self, env: impl IntoIterator<Item = (String, String)>) -> Launch {
+        Launch {
+            app_env: env.into_iter().collect(),
+            ..self
+        }
+    }
+
+    /// What the install and the dev server get besides the daemon's own
+    /// environment: the app's variables, then the preview's, which win.
+    pub fn environment(&self) -> Vec<(&str, String)> {
+        let mut environment: Vec<(&str, String)> = self
+            .app_env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        environment.extend(environment_for(self.dev_port));
+        environment
+    }
+
+    pub fn report(&self, gateway_port: u16) -> RuntimeReport {
         RuntimeReport {
             framework: self.framework.map(Framework::name),
             package_manager: self.package_manager.map(str::to_owned),
             install_command: self.install.clone(),
             dev_command: self.dev.clone(),
-            dev_port,
+            dev_port: self.dev_port,
             upstream_port: None,
             gateway_port,
         }
@@ -107,7 +133,7 @@ impl Launch {
 
 /// The environment of the install and the dev server, besides the
 /// daemon's own (from which the sync token is removed).
-pub fn environment(dev_port: u16) -> Vec<(&'static str, String)> {
+fn environment_for(dev_port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("PORT", dev_port.to_string()),
         ("HOST", "127.0.0.1".to_owned()),

@@ -55,6 +55,8 @@ pub struct Context {
     pub output: OutputTail,
     /// Where the gateway forwards; `None` while the dev server does not answer.
     pub upstream: watch::Sender<Option<SocketAddr>>,
+    /// The app's settings, read again before every start.
+    pub settings: crate::settings::SettingsSource,
 }
 
 enum Ended {
@@ -76,15 +78,23 @@ pub async fn run(
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
+        let settings = context.settings.refresh().await;
         let launch = Launch::plan(
             &context.dir,
-            &context.config.exec,
-            context.config.install.as_deref(),
-            context.dev_port,
-        );
+            settings
+                .dev_command
+                .as_deref()
+                .unwrap_or(&context.config.exec),
+            settings
+                .install_command
+                .as_deref()
+                .or(context.config.install.as_deref()),
+            settings.port.unwrap_or(context.dev_port),
+        )
+        .with_env(settings.env);
         context
             .board
-            .set_runtime(Some(launch.report(context.dev_port, context.config.port)));
+            .set_runtime(Some(launch.report(context.config.port)));
         if !install::install_if_needed(&context, &launch, &mut applied, &mut stop, &mut backoff)
             .await?
         {
@@ -96,7 +106,7 @@ pub async fn run(
             "dev-server",
             &launch.dev,
             &context.dir,
-            &launch::environment(context.dev_port),
+            &launch.environment(),
             &context.output,
             context.config.sandbox.as_ref(),
         ) {
@@ -155,7 +165,7 @@ async fn watch_dev_server(
 ) -> Ended {
     let mut ready = false;
     let mut unresponsive = false;
-    let finding = readiness::find_upstream(context.dev_port, group.id(), context.output.clone());
+    let finding = readiness::find_upstream(launch.dev_port, group.id(), context.output.clone());
     let mut finding = std::pin::pin!(finding);
     let give_up = tokio::time::sleep(context.config.ready_timeout);
     let mut give_up = std::pin::pin!(give_up);
@@ -168,8 +178,8 @@ async fn watch_dev_server(
             upstream = &mut finding, if !ready => {
                 ready = true;
                 tracing::info!(%upstream, "dev server is ready");
-                if upstream.port() != context.dev_port {
-                    tracing::info!(port = context.dev_port, %upstream, "the dev server listens elsewhere than told; forwarding there");
+                if upstream.port() != launch.dev_port {
+                    tracing::info!(port = launch.dev_port, %upstream, "the dev server listens elsewhere than told; forwarding there");
                 }
                 context.board.set_upstream_port(upstream.port());
                 context.upstream.send_replace(Some(upstream));
@@ -180,7 +190,7 @@ async fn watch_dev_server(
                 let message = format!(
                     "the dev server runs but has not answered HTTP within {} s (told port {}){}",
                     context.config.ready_timeout.as_secs(),
-                    context.dev_port,
+                    launch.dev_port,
                     last_output(&context.output)
                 );
                 tracing::warn!("{message}");

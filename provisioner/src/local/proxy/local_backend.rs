@@ -8,16 +8,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sync_protocol::AppId;
 
-use super::{ProxyBackend, Target};
+use super::{PreviewAccess, ProxyBackend, Target};
 use crate::lifecycle::{LifecycleError, LifecycleService, PreviewState, unshare};
 
 pub struct LocalPreviews {
     lifecycle: Arc<LifecycleService>,
+    settings: crate::settings::SettingsService,
 }
 
 impl LocalPreviews {
-    pub fn new(lifecycle: Arc<LifecycleService>) -> LocalPreviews {
-        LocalPreviews { lifecycle }
+    pub fn new(
+        lifecycle: Arc<LifecycleService>,
+        settings: crate::settings::SettingsService,
+    ) -> LocalPreviews {
+        LocalPreviews {
+            lifecycle,
+            settings,
+        }
     }
 }
 
@@ -47,5 +54,9 @@ impl ProxyBackend for LocalPreviews {
 
     async fn touch(&self, app_id: &AppId) {
         self.lifecycle.touch(app_id);
+    }
+
+    async fn access(&self, app_id: &AppId) -> anyhow::Result<PreviewAccess> {
+        Ok(self.settings.access(app_id).await?)
     }
 }

@@ -11,7 +11,10 @@
 //! asking for HTML gets a small loading page that waits and reloads by itself;
 //! any other request is held until the dev server answers, within a bound.
 //! Every proxied request counts as activity, so a preview in use stays awake.
+//! A private preview lets in only holders of a link, its cookie or a bearer
+//! token (`access`), checked before anything is woken.
 
+mod access;
 mod forward;
 mod local_backend;
 mod pages;
@@ -57,7 +60,16 @@ pub trait ProxyBackend: Send + Sync + 'static {
 
     /// Records activity so the idle reaper leaves the preview running.
     async fn touch(&self, app_id: &AppId);
+
+    /// Who may see the preview, and the app's key when it is private.
+    async fn access(&self, app_id: &AppId) -> anyhow::Result<PreviewAccess>;
 }
+
+/// Who may see a preview, and its app's key when it is private.
+pub type PreviewAccess = (
+    sync_protocol::access::Visibility,
+    Option<sync_protocol::access::AccessKey>,
+);
 
 /// Bounds on how long the proxy waits for a preview.
 #[derive(Clone, Debug)]
@@ -112,6 +124,17 @@ impl EdgeProxy {
     #[tracing::instrument(level = "debug", skip_all, fields(app_id = %app_id, method = %request.method(), path = %request.uri().path()))]
     pub async fn handle(&self, app_id: AppId, request: Request) -> Response {
         let wants_html = wants_html(request.method(), request.headers());
+        match self.inner.backend.access(&app_id).await {
+            Ok((visibility, key)) => {
+                if let Some(answer) = access::check(visibility, key.as_ref(), &app_id, &request) {
+                    return answer;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%app_id, error.cause_chain = ?error, "preview access lookup failed");
+                return pages::unavailable(&app_id);
+            }
+        }
         let target = match self.inner.backend.target(&app_id).await {
             Ok(target) => target,
             Err(error) => {
@@ -260,8 +283,9 @@ impl EdgeProxy {
 pub fn in_front(
     router: axum::Router,
     lifecycle: Arc<crate::lifecycle::LifecycleService>,
+    settings: crate::settings::SettingsService,
 ) -> axum::Router {
-    let backend = Arc::new(LocalPreviews::new(lifecycle));
+    let backend = Arc::new(LocalPreviews::new(lifecycle, settings));
     let proxy = EdgeProxy::new(backend, ProxyConfig::default());
     // Outermost, so preview traffic skips the API's body limit, metrics and auth.
     router.layer(axum::middleware::from_fn_with_state(proxy, route_by_host))

@@ -84,6 +84,9 @@ impl ProxyBackend for StubBackend {
     async fn touch(&self, _app_id: &AppId) {
         self.touches.fetch_add(1, Ordering::SeqCst);
     }
+    async fn access(&self, _app_id: &AppId) -> anyhow::Result<PreviewAccess> {
+        Ok((sync_protocol::access::Visibility::Public, None))
+    }
 }
 
 /// Serves an API router with the proxy in front; returns the address and the backend.

@@ -23,12 +23,16 @@ pub use records::*;
 pub use tree::*;
 
 use super::previews::PreviewStore;
+use super::settings::AppSettingsStore;
 use super::{AppLimits, Blob, Changes, FileChange, FileStore, StoreHealth, SyncTokenStore};
 
 /// Every store trait at once, as a backend implements them.
-pub trait Store: FileStore + SyncTokenStore + PreviewStore + StoreHealth {}
+pub trait Store:
+    FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth
+{
+}
 
-impl<S: FileStore + SyncTokenStore + PreviewStore + StoreHealth> Store for S {}
+impl<S: FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth> Store for S {}
 
 /// One `#[tokio::test]` per conformance function. `$handles` is an
 /// expression (it may `.await`) giving `(keep_alive, first, second)`: two
@@ -52,6 +56,7 @@ macro_rules! store_conformance_tests {
             tokens_and_status_written_through_one_handle_are_read_through_the_other,
             previews_round_trip_and_activity_only_moves_forward,
             the_identity_is_one_per_store_and_a_fresh_store_is_ready,
+            settings_saved_through_one_handle_are_read_through_the_other_and_a_stale_save_is_refused,
         );
     };
     (@each $handles:expr; $($name:ident),* $(,)?) => {

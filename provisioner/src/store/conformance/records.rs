@@ -124,3 +124,53 @@ pub async fn the_identity_is_one_per_store_and_a_fresh_store_is_ready(
     first.readiness().await.unwrap();
     second.readiness().await.unwrap();
 }
+
+pub async fn settings_saved_through_one_handle_are_read_through_the_other_and_a_stale_save_is_refused(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    use crate::settings::AppSettings;
+    let app_id = app("configured");
+    assert_eq!(first.app_settings(&app_id).await.unwrap(), None);
+    let settings = AppSettings {
+        dev_command: Some("vite --port 5173".to_owned()),
+        env: [("API_URL".to_owned(), "https://api.example".to_owned())].into(),
+        ..AppSettings::default()
+    };
+    assert!(
+        first
+            .save_app_settings(&app_id, &settings, None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        second.app_settings(&app_id).await.unwrap(),
+        Some((settings.clone(), 1))
+    );
+    assert!(
+        !second
+            .save_app_settings(&app_id, &settings, None)
+            .await
+            .unwrap(),
+        "a first save when one exists is refused"
+    );
+    let newer = AppSettings {
+        port: Some(5173),
+        ..settings.clone()
+    };
+    assert!(
+        second
+            .save_app_settings(&app_id, &newer, Some(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !first
+            .save_app_settings(&app_id, &settings, Some(1))
+            .await
+            .unwrap(),
+        "a save from an older version is refused, so it cannot undo the newer one"
+    );
+    assert_eq!(first.app_settings(&app_id).await.unwrap(), Some((newer, 2)));
+    assert_eq!(first.app_settings(&app("other")).await.unwrap(), None);
+}

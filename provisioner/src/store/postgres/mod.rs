@@ -182,5 +182,6 @@ pub(crate) const REVISION_CHANNEL: &str = "files_revision";
 shared::files::file_store!(PostgresStore, Postgres);
 shared::blobs::blob_stream!(PostgresStore, Postgres);
 shared::tokens::token_store!(PostgresStore);
+shared::settings::settings_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);
 shared::health::store_health!(PostgresStore, MIGRATOR);

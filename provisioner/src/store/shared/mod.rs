@@ -22,6 +22,7 @@ pub(super) mod blobs;
 pub(super) mod files;
 pub(super) mod health;
 pub(super) mod previews;
+pub(super) mod settings;
 pub(super) mod tokens;
 
 use sync_protocol::FilePath;

@@ -1,0 +1,149 @@
+//! Per-app settings and private preview links:
+//!
+//! - `GET /v1/apps/{appId}/settings`, `PATCH` (a JSON merge patch): operator;
+//!   `env` values are write-only.
+//! - `GET /v1/apps/{appId}/sync-settings`: the app's daemon, with its sync
+//!   token; every value, and the app's access key when private.
+//! - `POST /v1/apps/{appId}/preview-links {"ttl_seconds"}`: a signed link;
+//!   `DELETE` revokes every link and cookie made so far.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use sync_protocol::AppId;
+use sync_protocol::settings::DaemonSettings;
+
+use super::auth::{Operator, SyncAgent};
+use super::files::{BodyKind, body_rejection};
+use super::{ApiError, AppState};
+use crate::settings::{PreviewLink, SettingsError, SettingsFailure, SettingsView};
+
+/// A link lives this long unless asked otherwise: an editor session.
+const DEFAULT_LINK_TTL: u64 = 12 * 3600;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/apps/{app_id}/settings",
+            get(get_settings).patch(patch_settings),
+        )
+        .route("/v1/apps/{app_id}/sync-settings", get(get_sync_settings))
+        .route(
+            "/v1/apps/{app_id}/preview-links",
+            post(post_link).delete(revoke_links),
+        )
+}
+
+async fn get_settings(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<SettingsView>, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    Ok(Json(state.settings.view(&app_id).await?))
+}
+
+async fn patch_settings(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<SettingsView>, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let Json(body) = body.map_err(|rejection| {
+        body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
+    })?;
+    let Value::Object(patch) = body else {
+        return Err(ApiError::bad_request(
+            "body_invalid",
+            "the body must be a JSON object of the settings to change",
+        ));
+    };
+    let view = state.settings.patch(&app_id, &patch).await?;
+    tracing::info!(%app_id, fields = ?patch.keys().collect::<Vec<_>>(), "settings changed");
+    Ok(Json(view))
+}
+
+async fn get_sync_settings(
+    agent: SyncAgent,
+    State(state): State<AppState>,
+) -> Result<Json<DaemonSettings>, ApiError> {
+    Ok(Json(state.settings.for_daemon(&agent.app_id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    ttl_seconds: Option<u64>,
+}
+
+async fn post_link(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Result<Json<LinkRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<PreviewLink>), ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let request = match body {
+        Ok(Json(request)) => request,
+        // An empty body asks for the default life.
+        Err(JsonRejection::MissingJsonContentType(_)) => LinkRequest::default(),
+        Err(rejection) => {
+            return Err(body_rejection(
+                rejection.status(),
+                rejection.body_text(),
+                BodyKind::Json,
+            ));
+        }
+    };
+    let url = state.lifecycle.driver().url(&app_id);
+    let link = state
+        .settings
+        .mint_link(
+            &app_id,
+            &url,
+            request.ttl_seconds.unwrap_or(DEFAULT_LINK_TTL),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?;
+    tracing::info!(%app_id, expires_at = %link.expires_at, "preview link made");
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+async fn revoke_links(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    state.settings.rotate_access(&app_id).await?;
+    tracing::info!(%app_id, "preview links revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<SettingsFailure> for ApiError {
+    fn from(failure: SettingsFailure) -> ApiError {
+        match failure {
+            SettingsFailure::Refused(error @ SettingsError::UnknownField(_)) => {
+                ApiError::bad_request("unknown_setting", error.to_string())
+            }
+            SettingsFailure::Refused(error @ SettingsError::Invalid { .. }) => {
+                ApiError::bad_request("setting_invalid", error.to_string())
+            }
+            SettingsFailure::Refused(error @ SettingsError::TooLarge { .. }) => {
+                ApiError::bad_request("setting_too_large", error.to_string())
+            }
+            failure @ SettingsFailure::TtlOutOfRange => {
+                ApiError::bad_request("ttl_out_of_range", failure.to_string())
+            }
+            failure @ SettingsFailure::Contended => {
+                ApiError::conflict("settings_contended", failure.to_string())
+            }
+            SettingsFailure::Store(error) => error.into(),
+        }
+    }
+}
