@@ -69,7 +69,7 @@ pub async fn stage(
             temporary,
         });
     }
-    fetch::download(tree.client, &wanted).await?;
+    fetch::download(tree.client, wanted).await?;
     for (source, destination) in duplicates {
         fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
     }

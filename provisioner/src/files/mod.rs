@@ -7,6 +7,7 @@
 //! [`RevisionNotifier`] so long-polls wake.
 
 mod batch;
+mod blobs;
 mod error;
 mod notifier;
 
@@ -15,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::stream::{self, BoxStream, StreamExt};
-use sync_protocol::{AppId, BatchChange, FilePath, MAX_BLOBS_PER_BATCH, MAX_WAIT_SECONDS};
+use sync_protocol::{AppId, BatchChange, FilePath, MAX_WAIT_SECONDS};
 
+pub use blobs::BlobBatch;
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
 
@@ -58,12 +59,6 @@ impl Limits {
 
 /// How many writes pass between two sweeps for unreferenced blobs.
 const GC_EVERY_WRITES: u64 = 1000;
-
-/// Several blobs streamed back to back, in the order asked.
-pub struct BlobBatch {
-    pub total_bytes: u64,
-    pub stream: BoxStream<'static, Result<Bytes, FilesError>>,
-}
 
 #[derive(Clone)]
 pub struct FilesService {
@@ -212,52 +207,6 @@ impl FilesService {
             .ok_or_else(|| FilesError::BlobNotFound {
                 sha256: sha256.to_owned(),
             })
-    }
-
-    /// Checks every hash first (so a refusal comes before any byte is sent),
-    /// then streams the blobs one at a time to keep memory to one blob.
-    #[tracing::instrument(skip_all, fields(app_id = %app_id, blobs = sha256s.len()))]
-    pub async fn blob_batch(
-        &self,
-        app_id: &AppId,
-        sha256s: Vec<String>,
-    ) -> Result<BlobBatch, FilesError> {
-        if sha256s.len() > MAX_BLOBS_PER_BATCH {
-            return Err(FilesError::TooManyBlobs(sha256s.len()));
-        }
-        for sha256 in &sha256s {
-            check_sha256(sha256)?;
-        }
-        let sizes: std::collections::HashMap<String, u64> = self
-            .store
-            .referenced_blobs(app_id, &sha256s)
-            .await?
-            .into_iter()
-            .collect();
-        let mut total_bytes = 0;
-        for sha256 in &sha256s {
-            match sizes.get(sha256) {
-                Some(size) => total_bytes += size,
-                None => {
-                    return Err(FilesError::BlobNotFound {
-                        sha256: sha256.clone(),
-                    });
-                }
-            }
-        }
-        let service = self.clone();
-        let app_id = app_id.clone();
-        let stream = stream::iter(sha256s)
-            .then(move |sha256| {
-                let service = service.clone();
-                let app_id = app_id.clone();
-                async move { service.read_blob(&app_id, &sha256).await }
-            })
-            .boxed();
-        Ok(BlobBatch {
-            total_bytes,
-            stream,
-        })
     }
 
     async fn apply(

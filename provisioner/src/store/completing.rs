@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use super::previews::PreviewStore;
 use super::settings::AppSettingsStore;
 use super::{
-    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
+    AppLimits, Blob, BlobStream, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
     SyncTokenStore, WriteOutcome,
 };
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
@@ -78,6 +78,10 @@ impl<S: FileStore + Clone> FileStore for RunsToCompletion<S> {
 
     async fn read_blob(&self, app_id: &AppId, sha256: &str) -> Result<Option<Bytes>, StoreError> {
         self.0.read_blob(app_id, sha256).await
+    }
+
+    fn read_blobs(&self, app_id: &AppId, sha256s: &[String]) -> BlobStream {
+        self.0.read_blobs(app_id, sha256s)
     }
 
     async fn stored_blob_count(&self) -> Result<u64, StoreError> {

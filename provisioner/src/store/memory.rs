@@ -18,8 +18,8 @@ use super::write_plan::{
     plan_write,
 };
 use super::{
-    AppLimits, Blob, Changes, FileChange, FileStore, Manifest, StoreError, StoreHealth, SyncStatus,
-    SyncTokenStore, WriteOutcome,
+    AppLimits, Blob, BlobStream, Changes, FileChange, FileStore, Manifest, StoreError, StoreHealth,
+    SyncStatus, SyncTokenStore, WriteOutcome,
 };
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 
@@ -249,6 +249,25 @@ impl FileStore for MemoryStore {
         let state = self.state();
         let held = state.apps.get(app_id).is_some_and(|app| app.holds(sha256));
         Ok(held.then(|| state.blobs.get(sha256).cloned()).flatten())
+    }
+
+    fn read_blobs(&self, app_id: &AppId, sha256s: &[String]) -> BlobStream {
+        let state = self.state();
+        let held: BTreeSet<&String> = match state.apps.get(app_id) {
+            Some(app) => sha256s.iter().filter(|sha256| app.holds(sha256)).collect(),
+            None => BTreeSet::new(),
+        };
+        let blobs: Vec<Result<Blob, StoreError>> = held
+            .into_iter()
+            .filter_map(|sha256| {
+                let bytes = state.blobs.get(sha256)?.clone();
+                Some(Ok(Blob {
+                    sha256: sha256.clone(),
+                    bytes,
+                }))
+            })
+            .collect();
+        futures::StreamExt::boxed(futures::stream::iter(blobs))
     }
 
     async fn stored_blob_count(&self) -> Result<u64, StoreError> {

@@ -48,6 +48,9 @@ pub use model::{
 pub use postgres::{LISTENER_APPLICATION, PostgresCoordination, PostgresStore};
 pub use sqlite::SqliteStore;
 
+/// Blobs yielded as a store reads them.
+pub type BlobStream = futures::stream::BoxStream<'static, Result<Blob, StoreError>>;
+
 #[async_trait]
 pub trait FileStore: Send + Sync + 'static {
     /// Applies every change in one revision, or none of them. A write that
@@ -80,6 +83,11 @@ pub trait FileStore: Send + Sync + 'static {
 
     /// Content by hash, only if the app's current manifest references it.
     async fn read_blob(&self, app_id: &AppId, sha256: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// The content of those of `sha256s` (distinct, in ascending byte
+    /// order) the app's current manifest references, in that order, read by
+    /// one statement and yielded as its rows arrive (`POST /blobs`).
+    fn read_blobs(&self, app_id: &AppId, sha256s: &[String]) -> BlobStream;
 
     /// How many distinct contents are stored, referenced or not.
     async fn stored_blob_count(&self) -> Result<u64, StoreError>;

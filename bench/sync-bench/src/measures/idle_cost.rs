@@ -84,8 +84,8 @@ pub async fn idle(
                 end.0.file_kb as f64 / 1024.0,
                 end.0.hwm_kb as f64 / 1024.0
             ),
-            "≤ 10 MB",
-            Verdict::of(rss_mb * 1024.0 * 1024.0 <= 10_000_000.0),
+            "≤ 10 MiB",
+            Verdict::of(rss_mb <= 10.0),
         );
         report.add(
             "6",

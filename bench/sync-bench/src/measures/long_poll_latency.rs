@@ -53,15 +53,15 @@ pub async fn long_poll_latency(bench: &mut Bench, paths: &Paths) -> anyhow::Resu
         "1",
         format!("long-poll save → on disk, p50 (n={})", latencies.len()),
         ms(p50),
-        "≤ 20 ms",
-        Verdict::of(p50 <= Duration::from_millis(20)),
+        "≤ 5 ms",
+        Verdict::of(p50 <= Duration::from_millis(5)),
     );
     report.add(
         "1",
         "long-poll save → on disk, p99",
         ms(p99),
-        "≤ 100 ms",
-        Verdict::of(p99 <= Duration::from_millis(100)),
+        "≤ 25 ms",
+        Verdict::of(p99 <= Duration::from_millis(25)),
     );
     report.info(
         "1",

@@ -7,6 +7,7 @@
 //! Backend-specific tests cover only what is truly specific (a reopened
 //! file, cross-instance wake-ups, locking).
 
+mod blobs;
 mod coordination;
 mod files;
 mod logs;
@@ -16,6 +17,7 @@ mod tree;
 use bytes::Bytes;
 use sync_protocol::{AppId, FilePath};
 
+pub use blobs::*;
 pub use coordination::*;
 pub use files::*;
 pub use logs::*;
@@ -61,6 +63,8 @@ macro_rules! store_conformance_tests {
             since_older_than_the_history_kept_gets_the_full_manifest,
             limits_count_the_whole_write_and_blobs_stay_with_their_apps,
             blobs_are_shared_but_read_only_by_apps_that_hold_them,
+            a_blob_batch_yields_what_the_app_references_in_ascending_order,
+            a_blob_reader_that_stops_midway_holds_nothing_back,
             replaced_content_is_collected_once_unreferenced,
             the_sweep_pages_through_many_blobs_and_removes_only_garbage,
             tokens_and_status_written_through_one_handle_are_read_through_the_other,

@@ -180,6 +180,7 @@ pub const LISTENER_APPLICATION: &str = "provisioner-listen";
 pub(crate) const REVISION_CHANNEL: &str = "files_revision";
 
 shared::files::file_store!(PostgresStore, Postgres);
+shared::blobs::blob_stream!(PostgresStore, Postgres);
 shared::tokens::token_store!(PostgresStore);
 shared::settings::settings_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);

@@ -195,6 +195,14 @@ macro_rules! file_store {
                 Ok(content.map(bytes::Bytes::from))
             }
 
+            fn read_blobs(
+                &self,
+                app_id: &sync_protocol::AppId,
+                sha256s: &[String],
+            ) -> $crate::store::BlobStream {
+                self.stream_blobs(app_id, sha256s)
+            }
+
             async fn stored_blob_count(&self) -> Result<u64, $crate::store::StoreError> {
                 let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs")
                     .fetch_one(self.pool())

@@ -18,6 +18,7 @@
 //!   `record_activity_rows()`: row by row on SQLite, set-based with arrays,
 //!   `NOTIFY` and row locks on PostgreSQL.
 
+pub(super) mod blobs;
 pub(super) mod files;
 pub(super) mod health;
 pub(super) mod previews;

@@ -97,6 +97,7 @@ fn restrict_to_owner(database: &Path) -> anyhow::Result<()> {
 }
 
 shared::files::file_store!(SqliteStore, Sqlite);
+shared::blobs::blob_stream!(SqliteStore, Sqlite);
 shared::tokens::token_store!(SqliteStore);
 shared::settings::settings_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
