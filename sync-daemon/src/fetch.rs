@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Response;
 use sha2::{Digest, Sha256};
 use sync_protocol::MAX_BLOBS_PER_BATCH;
@@ -30,37 +31,17 @@ pub struct Wanted {
 }
 
 /// Downloads every wanted blob (distinct hashes) into its destination,
-/// batching when there are several, a few batches at a time, each on a task
-/// of its own so the files of two batches are written on two cores. Each
-/// batch asks in sha256 order, the order the server reads blobs in, so it
-/// costs the server one statement.
+/// batching when there are several, a few batches at a time. Each batch
+/// asks in sha256 order, the order the server reads blobs in, so it costs
+/// the server one statement. The batches share this task: spread over
+/// tasks of their own, their blocking file writes took both of the
+/// runtime's worker threads under disk pressure (issue 13 measurements).
 pub async fn download(client: &Client, wanted: Vec<Wanted>) -> Result<(), Error> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut batches = batches(wanted).into_iter();
-    let mut result = Ok(());
-    loop {
-        while result.is_ok() && tasks.len() < CONCURRENT_BATCHES {
-            let Some(batch) = batches.next() else { break };
-            let client = client.clone();
-            tasks.spawn(async move { download_batch(&client, &batch).await });
-        }
-        // Dropping the set on an error aborts the batches still running.
-        let Some(joined) = tasks.join_next().await else {
-            return result;
-        };
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                result = Err(error);
-                tasks.abort_all();
-            }
-            Err(join_error) if join_error.is_panic() => {
-                std::panic::resume_unwind(join_error.into_panic())
-            }
-            // Only `abort_all` cancels a batch, after an error.
-            Err(_cancelled) => {}
-        }
-    }
+    futures::stream::iter(batches(wanted))
+        .map(|batch| async move { download_batch(client, &batch).await })
+        .buffer_unordered(CONCURRENT_BATCHES)
+        .try_collect()
+        .await
 }
 
 async fn download_batch(client: &Client, batch: &[Wanted]) -> Result<(), Error> {
