@@ -31,6 +31,7 @@ async fn lifecycle_a_viewed_preview_is_not_reaped() {
         message: None,
         runtime: None,
         visited_secs_ago: Some(0),
+        render: None,
     };
 
     // Act: one and a half idle timeouts of visits, then none.
