@@ -172,6 +172,21 @@ async fn an_apps_environment_and_dev_command_from_its_settings_reach_its_dev_ser
         .unwrap();
     let preview = provisioner.preview("greeted").await.unwrap();
     assert_eq!(preview.runtime.unwrap().dev_command, "node greeter.js");
+
+    // A new value reaches the running dev server without anything else asked.
+    let (status, _) = patch(
+        &provisioner,
+        "greeted",
+        json!({"env": {"GREETING": "hello again"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    provisioner
+        .visit_until("greeted", "/", Duration::from_secs(30), |status, body| {
+            status == 200 && body == "greeter says hello again"
+        })
+        .await
+        .unwrap();
 }
 
 /// The kept secret, to sign what the provisioner would not (an expired link).

@@ -1,7 +1,8 @@
 //! Per-app settings and private preview links:
 //!
 //! - `GET /v1/apps/{appId}/settings`, `PATCH` (a JSON merge patch): operator;
-//!   `env` values are write-only.
+//!   `env` values are write-only. A change of commands, port or environment
+//!   restarts a running preview's dev server, which reads them again.
 //! - `GET /v1/apps/{appId}/sync-settings`: the app's daemon, with its sync
 //!   token; every value, and the app's access key when private.
 //! - `POST /v1/apps/{appId}/preview-links {"ttl_seconds"}`: a signed link;
@@ -65,7 +66,33 @@ async fn patch_settings(
     };
     let view = state.settings.patch(&app_id, &patch).await?;
     tracing::info!(%app_id, fields = ?patch.keys().collect::<Vec<_>>(), "settings changed");
+    restart_for(&state, &app_id, &patch).await?;
     Ok(Json(view))
+}
+
+/// A running preview's dev server restarts to take new commands, port or
+/// environment (it reads its settings again before it starts); visibility
+/// applies at once without one.
+async fn restart_for(
+    state: &AppState,
+    app_id: &AppId,
+    patch: &serde_json::Map<String, Value>,
+) -> Result<(), ApiError> {
+    let runtime_changed = ["install_command", "dev_command", "port", "env"]
+        .iter()
+        .any(|field| patch.contains_key(*field));
+    let running = matches!(
+        state.lifecycle.get(app_id).await,
+        Ok(record) if record.state == crate::lifecycle::PreviewState::Running
+    );
+    if runtime_changed && running {
+        let control = state
+            .controls
+            .request(app_id, sync_protocol::controls::ControlKind::Restart)
+            .await?;
+        tracing::info!(%app_id, seq = control.seq, "dev server restart asked for new settings");
+    }
+    Ok(())
 }
 
 async fn get_sync_settings(
