@@ -8,24 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROFILE="${PROFILE:-dev}"
-case "$PROFILE" in dev) bin=target/debug ;; *) bin="target/$PROFILE" ;; esac
-cargo build --locked --profile "$PROFILE" -p provisioner -p sync-daemon --bins
-
-work="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-key="bench-$RANDOM$RANDOM"
-api="http://127.0.0.1:$port"
-PROVISIONER_API_KEY="$key" "$bin/provisioner" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
-  --driver local --allow-unsandboxed-previews --local-package-cache "$work/cache" \
-  --sync-daemon-bin "$bin/sync-daemon" >"$work/provisioner.log" 2>&1 &
-provisioner_pid=$!
-cleanup() {
-  kill -TERM "$provisioner_pid" 2>/dev/null && wait "$provisioner_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 1 100); do curl -sf "$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+source bench/local-provisioner.sh
+start_local_provisioner --allow-unsandboxed-previews --local-package-cache "$work/cache"
 
 (cd "$work" && npm pack create-vite --silent --cache "$work/pack-cache" >/dev/null && tar xzf create-vite-*.tgz)
 
