@@ -285,7 +285,8 @@
   if (NativeSocket) {
     window.WebSocket = function (url, protocols) {
       var socket = protocols === undefined ? new NativeSocket(url) : new NativeSocket(url, protocols);
-      if (String(url).indexOf('/_next/webpack-hmr') !== -1) {
+      // `/_next/hmr` since Next 16, `/_next/webpack-hmr` before.
+      if (/\/_next\/(webpack-)?hmr/.test(String(url))) {
         socket.addEventListener('message', function (event) {
           var data;
           try {
@@ -293,7 +294,19 @@
           } catch (_) {
             return;
           }
-          if (data && (data.action === 'built' || data.type === 'turbopack-message' || data.action === 'serverComponentChanges')) {
+          // Next 16 names a message by `type`, earlier versions by `action`.
+          var kind = data && (data.type || data.action);
+          var errors = (data && data.errors) || [];
+          if (kind === 'built' && errors.length > 0) {
+            // A compile error: `./app/page.js:68:4\nError: message\n code frame`.
+            var lines = String(errors[0].message || '').split('\n');
+            var place = (lines[0] || '').match(/^(.*):(\d+):\d+$/);
+            report('overlay', {
+              message: (lines[1] || lines[0] || '').replace(/^Error:\s*/, ''),
+              file: place ? place[1].replace(/^\.\//, '') : undefined,
+              line: place ? place[2] : undefined,
+            });
+          } else if (kind === 'built' || kind === 'turbopack-message' || kind === 'serverComponentChanges') {
             settled('hmr-applied');
           }
         });
