@@ -102,9 +102,10 @@ export async function follow(open, onEvent, options = {}) {
                 error = refusal;
             }
             else {
-                failures = 0;
                 const parser = new EventStreamParser(lastEventId);
                 await read(response, parser, (event) => {
+                    // A stream that delivers is healthy: the next failure starts the backoff again.
+                    failures = 0;
                     lastEventId = event.id;
                     onEvent(event);
                 });

@@ -111,3 +111,20 @@ test("Retry-After reads as seconds, from a number or a date", () => {
   assert.equal(parseRetryAfter(null, now), undefined);
   assert.equal(parseRetryAfter("soon", now), undefined);
 });
+
+test("a server that keeps ending the stream before any event is met with a growing backoff", async () => {
+  const calls = [];
+  const controller = new AbortController();
+  const waits = [];
+  const answers = [new Response(""), new Response(": hi\n\n"), new Response(""), new Response("")];
+  await follow(answering(answers, calls), () => {}, {
+    signal: controller.signal,
+    backoff: { initialMs: 1, maxMs: 8 },
+    onReconnect: (error, waitMs) => {
+      waits.push(waitMs);
+      if (waits.length === 4) controller.abort();
+    },
+  });
+  assert.deepEqual(waits, [1, 2, 4, 8]);
+  assert.equal(calls.length, 4);
+});
