@@ -54,9 +54,6 @@ impl Group {
             // The token opens this app's files on the provisioner; the app's
             // own code (and its npm scripts) has no use for it.
             .env_remove("SYNC_TOKEN")
-            // The daemon's own heap settings (`crate::allocator`) are not the app's.
-            .env_remove("MALLOC_ARENA_MAX")
-            .env_remove("MALLOC_TRIM_THRESHOLD_")
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
