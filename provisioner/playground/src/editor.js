@@ -1,6 +1,10 @@
 // The code editor: CodeMirror 6 with the language of the open file's
 // extension, and Mod-S to save. One editor for the page; opening a file
 // swaps its state, so each file starts with its own undo history.
+//
+// It lives in a shadow root: there CodeMirror's styles go into a constructed
+// stylesheet, which the page's policy (`style-src 'self'`, no inline styles)
+// allows, where in the document it would add a refused <style> element.
 
 import { basicSetup } from 'codemirror'
 import { EditorView, keymap } from '@codemirror/view'
@@ -45,12 +49,17 @@ export function languageFor(path) {
  */
 export function createEditor(parent, { onSave, onChange }) {
   const saveKey = keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => (onSave(), true) }])
+  const fill = EditorView.theme({ '&': { height: '100%' }, '.cm-scroller': { fontFamily: 'ui-monospace, monospace' } })
   const changes = EditorView.updateListener.of((update) => {
     if (update.docChanged) onChange()
   })
   const stateFor = (path, text) =>
-    EditorState.create({ doc: text, extensions: [saveKey, basicSetup, changes, languageFor(path)] })
-  const view = new EditorView({ parent, state: stateFor('', '') })
+    EditorState.create({ doc: text, extensions: [saveKey, basicSetup, changes, fill, languageFor(path)] })
+  const host = document.createElement('div')
+  host.className = 'editor-host'
+  parent.append(host)
+  const root = host.attachShadow({ mode: 'open' })
+  const view = new EditorView({ parent: root, root, state: stateFor('', '') })
   return {
     view,
     open(path, text) {
