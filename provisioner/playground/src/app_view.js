@@ -34,7 +34,7 @@ function ensureEditor() {
     const path = prompt('Path of the new file (e.g. src/util.js)')
     if (path && opened) startFile(path.trim(), '')
   })
-  $('#app-provision').addEventListener('click', () => runAction('start', (client, appId) => client.provision(appId)))
+  $('#app-provision').addEventListener('click', () => runAction('start', (client, appId) => client.provision(appId, { wait: false })))
   $('#app-restart').addEventListener('click', () => runAction('restart', (client, appId) => client.restart(appId)))
   return editor
 }
@@ -74,27 +74,35 @@ export async function openApp(client, appId) {
   }
   showPreview(preview)
   const frame = $('#preview-frame')
-  if (preview?.url) {
-    frame.src = preview.url
-    $('#app-open').href = preview.url
-    const detach = attachPreview(frame, { client, appId, onMessage: (message) => pageEvent(message) })
+  frame.removeAttribute('src')
+  /** Frames the preview once it has a URL: heartbeats while visible, page events heard. */
+  const show = (url) => {
+    if (!url || frame.getAttribute('src') || opened !== current) return
+    $('#app-open').href = url
+    const detach = attachPreview(frame, {
+      client,
+      appId,
+      src: url,
+      onMessage: (message) => pageEvent(message),
+      onError: (error) => say(`heartbeat: ${describe(error)}`, 'error'),
+    })
     controller.signal.addEventListener('abort', detach)
-  } else {
-    frame.removeAttribute('src')
   }
-  const onEvent = ({ type, data }) => {
+  show(preview?.url)
+  const onEvent = (event) => {
     if (opened !== current) return
-    if (type === 'render') {
-      showRender(data)
+    if (event.type === 'render') {
+      showRender(event.render)
       // A new verdict follows a sync-status report: read the revision on disk with it.
       client.getPreview(appId).then((fresh) => opened === current && showPreview(fresh)).catch(() => {})
-    } else {
-      showPreview(data)
-      if (data.url && !frame.getAttribute('src')) frame.src = data.url
+    } else if (event.preview) {
+      showPreview(event.preview)
+      show(event.preview.url)
     }
   }
-  client.followEvents(appId, onEvent, { signal: controller.signal }).catch((error) => say(`events: ${describe(error)}`, 'error'))
-  client.followLogs(appId, (line) => opened === current && logLine(line), { signal: controller.signal }).catch((error) => say(`logs: ${describe(error)}`, 'error'))
+  const signal = controller.signal
+  client.followEvents(appId, onEvent, { signal }).catch((error) => say(`events: ${describe(error)}`, 'error'))
+  client.followLogs(appId, (line) => opened === current && logLine(line), { signal, since: 0 }).catch((error) => say(`logs: ${describe(error)}`, 'error'))
 }
 
 async function loadTree(current) {
@@ -110,7 +118,7 @@ async function loadTree(current) {
 async function openFile(current, path) {
   if (current.dirty && !confirm(`Discard the unsaved changes to ${current.path}?`)) return
   try {
-    const bytes = await current.client.readFile(current.appId, path)
+    const bytes = await current.client.readFileBytes(current.appId, path)
     let text
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)

@@ -91,7 +91,7 @@ function previewRow(preview) {
     actions.append(button)
   }
   action('open', 'open', async () => openApp(client, preview.app_id))
-  action('wake', 'wake', () => client.wake(preview.app_id))
+  action('wake', 'wake', () => client.wake(preview.app_id, { wait: false }))
   action('restart', 'restart', () => client.restart(preview.app_id))
   action('delete', 'delete', async () => {
     if (confirm(`Delete the preview of ${preview.app_id}? Its files are kept.`)) await client.destroy(preview.app_id)
@@ -104,7 +104,7 @@ async function createApp(appId, changes) {
   if (changes.length === 0) throw new Error('nothing to upload: the folder has no files outside node_modules/, .git/ and build output')
   say(`Saving ${changes.length} files to ${appId}…`)
   const written = await client.saveFiles(appId, changes)
-  await client.provision(appId)
+  await client.provision(appId, { wait: false })
   say(`${appId}: saved revision ${written.revision}; the preview is starting (its install shows in the logs).`)
   await refreshList()
   await openApp(client, appId)

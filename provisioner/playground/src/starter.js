@@ -48,23 +48,13 @@ export function uploadPath(relativePath) {
   return parts.join('/')
 }
 
-/** Batch changes from a directory <input>'s files, base64-encoded. */
+/** Batch changes from a directory <input>'s files (the client sends bytes base64-encoded). */
 export async function folderChanges(fileList) {
   const changes = []
   for (const file of fileList) {
     const path = uploadPath(file.webkitRelativePath || file.name)
     if (path === null) continue
-    const bytes = new Uint8Array(await file.arrayBuffer())
-    changes.push({ path, content_base64: toBase64(bytes) })
+    changes.push({ path, content: new Uint8Array(await file.arrayBuffer()) })
   }
   return changes
-}
-
-function toBase64(bytes) {
-  let binary = ''
-  const chunk = 0x8000
-  for (let index = 0; index < bytes.length; index += chunk) {
-    binary += String.fromCharCode(...bytes.subarray(index, index + chunk))
-  }
-  return btoa(binary)
 }
