@@ -9,7 +9,8 @@
 //    resource says `render.state: error` (timed from the save);
 // 2. the fix: `outcome: rendered`, the new text on screen;
 // 3. an exception thrown on render (THROW_BEFORE gets a `throw` put before
-//    it): `outcome: error` with its message;
+//    it): `outcome: error` with its message, FILE and the line of the throw
+//    (source-mapped by the page script);
 // 4. the fix again: `outcome: rendered`.
 //
 // Prints one JSON object on the last line of stdout; exits non-zero on failure.
@@ -115,12 +116,18 @@ try {
   await waitFor('the fixed text', () => shows(fixedText), 30_000)
 
   // 3. An exception thrown on render.
+  const throwing = original.replace(throwBefore, `if (globalThis) throw new Error('render-boom')\n  ${throwBefore}`)
+  const throwLine = throwing.split('\n').findIndex((line) => line.includes('render-boom')) + 1
   savedAt = Date.now()
-  const thrown = await save(original.replace(throwBefore, `if (globalThis) throw new Error('render-boom')\n  ${throwBefore}`))
+  const thrown = await save(throwing)
   result.runtime_error_ms = Date.now() - savedAt
   result.runtime_error = thrown.render
+  result.throw_line = throwLine
   expect('the throwing edit answers error', thrown.render.outcome === 'error', thrown)
   expect('with its message', /render-boom/.test(thrown.render.error?.message ?? ''), thrown)
+  // Source-mapped: the source file and the line of the throw, not the served module's.
+  expect('at the source file', thrown.render.error?.file === file, thrown)
+  expect(`at the line of the throw (${throwLine})`, thrown.render.error?.line === throwLine, thrown)
 
   // 4. The fix again.
   const again = await save(original)

@@ -31,3 +31,4 @@ mod postgres_support;
 mod private_previews;
 mod real_apps;
 mod render;
+mod typescript_client;

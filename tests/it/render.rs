@@ -3,7 +3,8 @@
 //! editor page (`tests/browser/render.mjs`). A syntax error and an exception
 //! thrown on render come back as the write's `?wait=rendered` answer and as
 //! the preview's `render`, their fixes as `rendered`, and the editor page
-//! receives the page script's `postMessage` events.
+//! receives the page script's `postMessage` events. The same preview's log
+//! shows `npm install`'s output and Vite's banner, labelled, with no secret.
 
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use preview_tests::binaries::free_port;
 use preview_tests::browser::run_script;
 use preview_tests::local_preview::LocalProvisioner;
 use preview_tests::npm_apps::{self, shared_package_cache};
+
+use crate::logs::{has, log_until};
 
 const APP: &str = "render-vite";
 const FILE: &str = "src/App.jsx";
@@ -42,6 +45,7 @@ async fn a_save_is_answered_with_what_the_preview_shows_and_the_editor_hears_it(
     {
         panic!("{error:#}\ndaemon log:\n{}", daemon_log(&provisioner));
     }
+    the_log_shows_the_install_and_the_banner_and_no_secret(&provisioner).await;
 
     // Act
     let env = [
@@ -77,7 +81,51 @@ async fn a_save_is_answered_with_what_the_preview_shows_and_the_editor_hears_it(
             .is_some_and(|message| message.contains("render-boom")),
         "{summary}"
     );
+    assert_eq!(summary["runtime_error"]["error"]["file"], FILE, "{summary}");
+    assert_eq!(
+        summary["runtime_error"]["error"]["line"], summary["throw_line"],
+        "the source line of the throw, through the source map: {summary}"
+    );
     assert!(summary["messages"].as_u64().unwrap_or(0) >= 3, "{summary}");
+}
+
+/// The log of a real install and dev server: npm's summary labelled
+/// `install`, Vite's `Local:` line labelled `dev_server`, in that order,
+/// and neither the preview's sync token nor the operator key anywhere.
+async fn the_log_shows_the_install_and_the_banner_and_no_secret(provisioner: &LocalProvisioner) {
+    let lines = log_until(provisioner, APP, |lines| {
+        has(lines, "install", "added ") && has(lines, "dev_server", "Local:")
+    })
+    .await;
+    let position = |source: &str, text: &str| {
+        lines
+            .iter()
+            .position(|(line_source, line)| line_source == source && line.contains(text))
+    };
+    assert!(
+        position("install", "added ") < position("dev_server", "Local:"),
+        "installed before the banner: {lines:#?}"
+    );
+    assert!(
+        has(&lines, "dev_server", "ready in"),
+        "Vite's banner: {lines:#?}"
+    );
+    let token = std::fs::read_to_string(
+        provisioner
+            .data_dir()
+            .join("previews")
+            .join(APP)
+            .join("token"),
+    )
+    .expect("the preview's token");
+    let token = token.trim();
+    assert!(token.starts_with("st1."), "a real token");
+    let digest = token.rsplit('.').next().expect("digest");
+    for (_, text) in &lines {
+        for secret in [token, digest, provisioner.api_key()] {
+            assert!(!text.contains(secret), "a secret is in the log");
+        }
+    }
 }
 
 fn daemon_log(provisioner: &LocalProvisioner) -> String {
