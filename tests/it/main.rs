@@ -1,5 +1,7 @@
 //! One integration test binary for the whole workspace.
 mod browser;
+mod cli;
+mod cli_watch;
 mod daemon;
 mod daemon_faults;
 mod daemon_local;
