@@ -14,6 +14,7 @@ mod fly_boots;
 mod fly_client;
 mod fly_faults;
 mod fly_realism;
+mod fly_warmup;
 mod gateway;
 mod hostile;
 mod import;
