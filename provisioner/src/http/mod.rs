@@ -11,6 +11,7 @@ mod files;
 mod health;
 mod import;
 mod logs;
+mod playground;
 mod previews;
 pub mod render;
 pub mod serve;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logs::routes())
         .merge(controls::routes())
         .merge(settings::routes())
+        .merge(playground::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(
