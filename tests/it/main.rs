@@ -16,6 +16,7 @@ mod fly_boots;
 mod fly_client;
 mod fly_faults;
 mod fly_realism;
+mod fly_warmup;
 mod gateway;
 mod hostile;
 mod import;

@@ -54,6 +54,8 @@ pub struct AppState {
     pub renders: render::RenderWatch,
     /// Per-app settings and private preview links.
     pub settings: crate::settings::SettingsService,
+    /// Each app's last git import, step by step (`import`).
+    pub imports: Arc<dyn crate::store::ImportStore>,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with

@@ -51,7 +51,9 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The page, with its policy; never cached, so a new binary's page is the one shown.
 async fn index(State(state): State<AppState>) -> Response {
-    let sample = AppId::parse("app").map(|app_id| state.lifecycle.driver().url(&app_id));
+    // Where a new preview would be (the frame source is the platform's domain).
+    let fresh = crate::lifecycle::driver::DriverData::new();
+    let sample = AppId::parse("app").map(|app_id| state.lifecycle.driver().url(&app_id, &fresh));
     let frames = sample.ok().as_deref().and_then(frame_source);
     let policy = content_security_policy(frames.as_deref());
     let mut response = INDEX_HTML.into_response();
