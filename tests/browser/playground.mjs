@@ -9,7 +9,8 @@
 // 4. waits until the frame shows the new text and the page shows the saved
 //    revision as on screen (`rendered`);
 // 5. saves a syntax error, waits for the page to list it among the errors
-//    with its file, then saves the fix and waits for `rendered` again.
+//    with its file, then saves the fix and waits for `rendered` again;
+// 6. stops the preview from the previews list.
 //
 // Fails on any Content-Security-Policy violation or uncaught page error.
 // Prints one JSON object on the last line of stdout; exits non-zero on failure.
@@ -41,7 +42,7 @@ try {
   await open.waitFor({ timeout: 30_000 })
   await open.click()
   const frameElement = page.locator('#preview-frame')
-  await waitFor('the preview frame to load', async () => (await frameElement.getAttribute('src')) !== null, 30_000)
+  await waitFor('the preview frame to load', async () => (await frameElement.getAttribute('src'))?.startsWith('http'), 30_000)
   const frame = page.frameLocator('#preview-frame')
   const shown = () => frame.locator('#message').textContent({ timeout: 1_000 }).catch(() => null)
   result.first_text = await waitFor('the app to render in the frame', shown, 120_000, 200)
@@ -106,6 +107,18 @@ try {
   await onScreen(result.fixed_revision, 'rendered')
   result.log_lines = await page.locator('#logs span').count()
   result.app_state = await page.locator('#app-state').textContent()
+
+  // The list's stop action: the row shows the preview asleep.
+  await page.locator(`tr[data-app="${appId}"] button[data-action="stop"]`).click()
+  result.stopped_state = await waitFor(
+    'the row to show the preview stopped',
+    async () => {
+      const state = await page.locator(`tr[data-app="${appId}"] td.state`).textContent()
+      return ['stopped', 'suspended'].includes(state) ? state : null
+    },
+    30_000,
+    100,
+  )
 } finally {
   await close()
 }

@@ -3,7 +3,8 @@
 //! the checked-in bundle is what its sources build to, and the page itself
 //! in Chromium (`tests/browser/playground.mjs`) against a local preview of
 //! the template app: an edit saved in the page's editor shows in its preview
-//! frame and as the revision on screen.
+//! frame and as the revision on screen, an error in the page's list, and the
+//! list's stop action stops the preview.
 
 use std::path::Path;
 use std::time::Duration;
@@ -234,6 +235,10 @@ async fn an_edit_saved_in_the_playground_shows_in_its_frame_and_as_the_revision_
         "the page follows the preview's log: {summary}"
     );
     assert_eq!(summary["app_state"], "running", "{summary}");
+    assert!(
+        ["stopped", "suspended"].contains(&summary["stopped_state"].as_str().unwrap_or_default()),
+        "{summary}"
+    );
     let (_, preview) = provisioner
         .call(
             reqwest::Method::GET,

@@ -55,6 +55,8 @@ export async function openApp(client, appId) {
   ensureEditor()
   const controller = new AbortController()
   const current = { client, appId, path: null, dirty: false, files: [], stop: () => controller.abort() }
+  // The framed preview: its URL, the function that detaches it, and whether it is let go (stopped here).
+  Object.assign(current, { url: null, detach: null, released: false })
   opened = current
   $('#app').hidden = false
   $('#app-title').textContent = appId
@@ -73,22 +75,21 @@ export async function openApp(client, appId) {
     say(`${appId} has no preview yet (${describe(error)}); start it with "Start preview".`)
   }
   showPreview(preview)
-  const frame = $('#preview-frame')
-  frame.removeAttribute('src')
-  /** Frames the preview once it has a URL: heartbeats while visible, page events heard. */
-  const show = (url) => {
-    if (!url || frame.getAttribute('src') || opened !== current) return
-    $('#app-open').href = url
-    const detach = attachPreview(frame, {
+  $('#preview-frame').src = 'about:blank'
+  current.show = (url) => {
+    current.url = url ?? current.url
+    if (!current.url || current.detach || current.released || opened !== current) return
+    $('#app-open').href = current.url
+    current.detach = attachPreview($('#preview-frame'), {
       client,
       appId,
-      src: url,
+      src: current.url,
       onMessage: (message) => pageEvent(message),
       onError: (error) => say(`heartbeat: ${describe(error)}`, 'error'),
     })
-    controller.signal.addEventListener('abort', detach)
   }
-  show(preview?.url)
+  controller.signal.addEventListener('abort', () => current.detach?.())
+  current.show(preview?.url)
   const onEvent = (event) => {
     if (opened !== current) return
     if (event.type === 'render') {
@@ -97,12 +98,31 @@ export async function openApp(client, appId) {
       client.getPreview(appId).then((fresh) => opened === current && showPreview(fresh)).catch(() => {})
     } else if (event.preview) {
       showPreview(event.preview)
-      show(event.preview.url)
+      current.show(event.preview.url)
     }
   }
   const signal = controller.signal
   client.followEvents(appId, onEvent, { signal }).catch((error) => say(`events: ${describe(error)}`, 'error'))
   client.followLogs(appId, (line) => opened === current && logLine(line), { signal, since: 0 }).catch((error) => say(`logs: ${describe(error)}`, 'error'))
+}
+
+/**
+ * Lets the opened app's preview go before it is stopped: an open page (its
+ * HMR client reconnecting) and the heartbeats would wake it again at once.
+ */
+export function releasePreview(appId) {
+  if (opened?.appId !== appId) return
+  opened.released = true
+  opened.detach?.()
+  opened.detach = null
+  $('#preview-frame').src = 'about:blank'
+}
+
+/** Frames the opened app's preview again (after a wake). */
+export function resumePreview(appId) {
+  if (opened?.appId !== appId) return
+  opened.released = false
+  opened.show()
 }
 
 async function loadTree(current) {

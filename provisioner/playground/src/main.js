@@ -4,7 +4,7 @@
 // or an uploaded folder. The opened app is `app_view.js`.
 
 import { ApiError, createClient } from './api.js'
-import { openApp } from './app_view.js'
+import { openApp, releasePreview, resumePreview } from './app_view.js'
 import { folderChanges, starterChanges } from './starter.js'
 import { $, describe, say } from './ui.js'
 
@@ -91,10 +91,19 @@ function previewRow(preview) {
     actions.append(button)
   }
   action('open', 'open', async () => openApp(client, preview.app_id))
-  action('wake', 'wake', () => client.wake(preview.app_id, { wait: false }))
+  action('wake', 'wake', async () => {
+    await client.wake(preview.app_id, { wait: false })
+    resumePreview(preview.app_id)
+  })
+  action('stop', 'stop', () => {
+    releasePreview(preview.app_id)
+    return client.stop(preview.app_id)
+  })
   action('restart', 'restart', () => client.restart(preview.app_id))
   action('delete', 'delete', async () => {
-    if (confirm(`Delete the preview of ${preview.app_id}? Its files are kept.`)) await client.destroy(preview.app_id)
+    if (!confirm(`Delete the preview of ${preview.app_id}? Its files are kept.`)) return
+    releasePreview(preview.app_id)
+    await client.destroy(preview.app_id)
   })
   return row
 }
