@@ -43,7 +43,7 @@ export interface AttachClient {
     provision(appId: string, options?: {
         wait?: boolean;
     }): Promise<{
-        url: string | null;
+        url?: string | null;
     }>;
 }
 export interface AttachOptions {

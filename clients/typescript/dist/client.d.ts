@@ -70,6 +70,8 @@ export interface Client {
     provision(appId: string, options?: PowerOptions): Promise<Preview>;
     wake(appId: string, options?: PowerOptions): Promise<Preview>;
     heartbeat(appId: string): Promise<void>;
+    /** Stops (or suspends, per the server's `--autostop`) a running preview now. */
+    stop(appId: string): Promise<Preview>;
     restart(appId: string): Promise<Control>;
     rebuild(appId: string): Promise<Control>;
     destroy(appId: string): Promise<Preview>;

@@ -60,6 +60,7 @@ export function createClient(options) {
         provision: (appId, options) => preview(appId, "POST", "/provision-preview", options),
         wake: (appId, options) => preview(appId, "POST", "/wake-preview", options),
         heartbeat: (appId) => empty(transport, { method: "POST", path: `${app(appId)}/activity` }),
+        stop: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/stop` }),
         restart: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/restart` }),
         rebuild: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/rebuild` }),
         destroy: (appId) => json(transport, { method: "DELETE", path: `${app(appId)}/preview` }),

@@ -10,3 +10,5 @@ export type { AttachClient, AttachOptions, DocumentLike, FrameLike, MessageEvent
 export { EventStreamParser } from "./sse.js";
 export type { Backoff, ServerSentEvent } from "./sse.js";
 export type * from "./types.js";
+/** The whole OpenAPI document as types, for calls this client does not wrap. */
+export type { components, operations, paths } from "./schema.js";

@@ -1,6 +1,6 @@
 /**
- * The bodies the provisioner sends and takes, named for this client. They
- * mirror the Rust types the answers are made from (`sync-protocol` and the
- * provisioner's views) until they are derived from the OpenAPI document.
+ * The bodies the provisioner sends and takes, named for this client: each
+ * is a schema of the API's OpenAPI document (`docs/openapi.json`), from the
+ * types `npm run generate` writes into `schema.ts`.
  */
 export {};

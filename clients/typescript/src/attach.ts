@@ -74,7 +74,7 @@ export interface DocumentLike {
 /** The calls attaching makes (a `Client` has them). */
 export interface AttachClient {
   heartbeat(appId: string): Promise<void>;
-  provision(appId: string, options?: { wait?: boolean }): Promise<{ url: string | null }>;
+  provision(appId: string, options?: { wait?: boolean }): Promise<{ url?: string | null }>;
 }
 
 export interface AttachOptions {

@@ -73,6 +73,8 @@ export interface Client {
   provision(appId: string, options?: PowerOptions): Promise<Preview>;
   wake(appId: string, options?: PowerOptions): Promise<Preview>;
   heartbeat(appId: string): Promise<void>;
+  /** Stops (or suspends, per the server's `--autostop`) a running preview now. */
+  stop(appId: string): Promise<Preview>;
   restart(appId: string): Promise<Control>;
   rebuild(appId: string): Promise<Control>;
   destroy(appId: string): Promise<Preview>;
@@ -156,6 +158,7 @@ export function createClient(options: ClientOptions): Client {
     provision: (appId, options) => preview(appId, "POST", "/provision-preview", options),
     wake: (appId, options) => preview(appId, "POST", "/wake-preview", options),
     heartbeat: (appId) => empty(transport, { method: "POST", path: `${app(appId)}/activity` }),
+    stop: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/stop` }),
     restart: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/restart` }),
     rebuild: (appId) => json(transport, { method: "POST", path: `${app(appId)}/preview/rebuild` }),
     destroy: (appId) => json(transport, { method: "DELETE", path: `${app(appId)}/preview` }),

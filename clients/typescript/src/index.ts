@@ -27,3 +27,5 @@ export type {
 export { EventStreamParser } from "./sse.js";
 export type { Backoff, ServerSentEvent } from "./sse.js";
 export type * from "./types.js";
+/** The whole OpenAPI document as types, for calls this client does not wrap. */
+export type { components, operations, paths } from "./schema.js";

@@ -1,170 +1,39 @@
 /**
- * The bodies the provisioner sends and takes, named for this client. They
- * mirror the Rust types the answers are made from (`sync-protocol` and the
- * provisioner's views) until they are derived from the OpenAPI document.
+ * The bodies the provisioner sends and takes, named for this client: each
+ * is a schema of the API's OpenAPI document (`docs/openapi.json`), from the
+ * types `npm run generate` writes into `schema.ts`.
  */
 
-export type PreviewState =
-  | "provisioning"
-  | "running"
-  | "waking"
-  | "stopping"
-  | "stopped"
-  | "suspended"
-  | "deleting"
-  | "deleted"
-  | "failed";
+import type { components } from "./schema.js";
 
-export type DevServerState =
-  | "none"
-  | "installing"
-  | "starting"
-  | "ready"
-  | "crashed"
-  | "unresponsive"
-  | "stopped";
+type Schemas = components["schemas"];
 
-export type RenderState = "applied" | "compiled" | "error" | "rendered";
-
-export type PageEventType =
-  | "error"
-  | "rejection"
-  | "overlay"
-  | "console-error"
-  | "hmr-applied"
-  | "load"
-  | "navigation";
-
-export interface RenderError {
-  message: string;
-  file: string | null;
-  line: number | null;
-  origin: "compile" | "runtime" | "overlay";
-}
-
-export interface PageEvent {
-  type: PageEventType;
-  revision?: number | null;
-  message?: string;
-  file?: string;
-  line?: number;
-  url?: string;
-}
-
+export type PreviewState = Schemas["PreviewState"];
+export type DevServerState = Schemas["DevServerState"];
+export type RenderState = Schemas["RenderState"];
+export type PageEventType = Schemas["PageEventType"];
+export type RenderError = Schemas["RenderError"];
+export type PageEvent = Schemas["PageEvent"];
 /** What the preview shows (`render` of a preview, `render` events). */
-export interface RenderReport {
-  revision: number;
-  state: RenderState;
-  error: RenderError | null;
-  url?: string;
-  events?: PageEvent[];
-}
-
-export interface StepRecord {
-  name: string;
-  status: string;
-  started_at?: string | null;
-  finished_at?: string | null;
-  duration_ms?: number | null;
-  log?: string | null;
-}
-
-export interface RuntimeReport {
-  framework: string | null;
-  package_manager: string | null;
-  install_command: string | null;
-  dev_command: string;
-  dev_port: number;
-  upstream_port: number | null;
-  gateway_port: number;
-}
-
+export type RenderReport = Schemas["RenderReport"];
+export type StepRecord = Schemas["PreviewStep"];
+export type RuntimeReport = Schemas["RuntimeReport"];
 /** One preview, as `GET .../preview` and every preview answer show it. */
-export interface Preview {
-  app_id: string;
-  state: PreviewState;
-  url: string | null;
-  steps: StepRecord[];
-  last_activity_at: string;
-  files_revision?: number;
-  applied_revision: number | null;
-  dev_server: DevServerState | null;
-  runtime: RuntimeReport | null;
-  render: RenderReport | null;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface FileEntry {
-  path: string;
-  sha256: string;
-  size: number;
-}
-
+export type Preview = Schemas["Preview"];
+export type FileEntry = Schemas["FileEntry"];
 /** `GET .../files`: the manifest, or with `since` what changed after it. */
-export interface Manifest {
-  store_id: string;
-  revision: number;
-  full: boolean;
-  files: FileEntry[];
-  deleted?: string[];
-}
-
+export type Manifest = Schemas["ManifestResponse"];
 /** How a write waited for the preview (`?wait=rendered`). */
-export interface RenderWait {
-  outcome: "rendered" | "error" | "timeout" | "no_preview";
-  revision: number;
-  state: RenderState | null;
-  error: RenderError | null;
-  waited_ms: number;
-  message: string;
-}
-
+export type RenderWait = Schemas["RenderWait"];
 /** A write's answer; `render` only when it waited. */
-export interface WriteResult {
-  revision: number;
-  changed: number;
-  render?: RenderWait;
-}
-
-export interface Settings {
-  install_command: string | null;
-  dev_command: string | null;
-  port: number | null;
-  env_keys: string[];
-  visibility: "public" | "private";
-}
-
+export type WriteResult = Schemas["WriteAnswer"];
+export type Settings = Schemas["SettingsView"];
 /** A JSON merge patch of the settings: `null` removes a value. */
-export interface SettingsPatch {
-  install_command?: string | null;
-  dev_command?: string | null;
-  port?: number | null;
-  env?: Record<string, string | null> | null;
-  visibility?: "public" | "private" | null;
-}
-
-export interface PreviewLink {
-  url: string;
-  token: string;
-  expires_at: string;
-}
-
-export type LogSource = "install" | "dev_server" | "daemon" | "gateway";
-
-export interface LogLine {
-  at: string;
-  source: LogSource;
-  text: string;
-}
-
-export interface LogPage {
-  lines: LogLine[];
-  cursor: number;
-}
-
-export interface Control {
-  seq: number;
-  kind: "restart" | "rebuild";
-}
+export type SettingsPatch = Schemas["SettingsPatch"];
+export type PreviewLink = Schemas["PreviewLink"];
+export type LogSource = Schemas["LogSource"];
+export type LogLine = Schemas["LogLine"];
+export type LogPage = Schemas["LogPage"];
+export type Control = Schemas["Control"];
+/** Every `code` an `ApiError` may carry, as the document lists them. */
+export type ErrorCode = Schemas["ErrorCode"];

@@ -163,7 +163,7 @@ test("a followed log resumes after a dropped connection with Last-Event-ID, each
   }
 });
 
-test("a followed preview sends its snapshot again after a dropped connection, then its state changes", async () => {
+test("a preview is provisioned, stopped, woken and followed: a snapshot again after a dropped connection, then its state changes", async () => {
   await api.saveFiles("evented", [
     { path: "server.js", content: DEV_SERVER },
     { path: "message.txt", content: "hello" },
@@ -174,6 +174,11 @@ test("a followed preview sends its snapshot again after a dropped connection, th
   await api.heartbeat("evented");
   const restart = await api.restart("evented");
   assert.equal(restart.kind, "restart");
+  const stopped = await api.stop("evented");
+  assert.ok(["stopped", "suspended"].includes(stopped.state), JSON.stringify(stopped));
+  await assert.rejects(api.stop("evented"), (error) => error.code === "preview_not_running" && error.status === 409);
+  const woken = await api.wake("evented", { timeoutSeconds: 60 });
+  assert.equal(woken.state, "running", JSON.stringify(woken));
   const proxy = await startCuttingProxy(server.baseUrl);
   const client = createClient({ baseUrl: proxy.url, apiKey: server.apiKey });
   const controller = new AbortController();

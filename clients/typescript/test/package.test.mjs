@@ -1,4 +1,5 @@
-// What ships: `dist/` is exactly what tsc makes of `src/`, `npm pack`
+// What ships: `src/schema.ts` is what openapi-typescript makes of the
+// API's OpenAPI document, `dist/` is exactly what tsc makes of `src/`, `npm pack`
 // lists the types, the README and `dist/` and nothing of the tests, and
 // the package installs into a fresh directory from its repository path
 // (where the README's example type-checks against it) and from its tarball.
@@ -41,6 +42,21 @@ test("the checked-in dist is what tsc makes of src", () => {
         `dist/${file} is stale: run \`npm run build\``,
       );
     }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("the checked-in schema is what openapi-typescript makes of docs/openapi.json", () => {
+  const out = scratch("schema");
+  try {
+    const generated = join(out, "schema.ts");
+    const cli = join(packageDir, "node_modules/openapi-typescript/bin/cli.js");
+    run(process.execPath, [cli, "../../docs/openapi.json", "--output", generated], packageDir);
+    assert.ok(
+      readFileSync(join(packageDir, "src/schema.ts"), "utf8") === readFileSync(generated, "utf8"),
+      "src/schema.ts is stale: run `npm run generate && npm run build` in clients/typescript",
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
