@@ -1,8 +1,8 @@
 // The playground's one door to the API: the repository's TypeScript client
 // (clients/typescript, `@live-preview/client`, a `file:` dependency bundled
-// in from its checked-in dist/). The page uses it as any editor would; only
-// `stop` (`POST .../preview/stop`), which the client does not have yet, is
-// added here, with the same error type.
+// in from its checked-in dist/). The page uses it as any editor would. The
+// `stop` below is only a fallback for a client built before it had `stop`
+// (`POST .../preview/stop`); the current one has it.
 
 import { ApiError, attachPreview, createClient as createPackageClient } from '@live-preview/client'
 
