@@ -84,6 +84,7 @@ impl Application {
         let files = StoreAppFiles {
             files: store.files(),
             tokens: store.sync_tokens(),
+            imports: store.imports(),
         };
         let lifecycle = LifecycleService::coordinated(
             platform.driver.clone(),
@@ -104,6 +105,7 @@ impl Application {
             store_health: store.health(),
             renders: Default::default(),
             settings,
+            imports: store.imports(),
             config: Arc::new(args),
         };
         Ok(Application {

@@ -165,6 +165,7 @@ async fn loops_over_a_thousand_previews() -> anyhow::Result<()> {
         Arc::new(StoreAppFiles {
             files: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
+            imports: Arc::new(store.clone()),
         }),
         clock.clone(),
         config,
@@ -248,6 +249,8 @@ async fn reconciler_over_a_thousand_fly_previews() -> anyhow::Result<()> {
             identity: Identity::new("bench", "preview-").map_err(anyhow::Error::msg)?,
             wait_budget: Duration::from_secs(30),
             visibility_budget: Duration::from_secs(10),
+            proxy_url: Some(fly.base_url().to_owned()),
+            url_budget: Duration::from_secs(10),
         },
     );
     let dir = tempfile::tempdir()?;
@@ -258,6 +261,7 @@ async fn reconciler_over_a_thousand_fly_previews() -> anyhow::Result<()> {
         Arc::new(StoreAppFiles {
             files: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
+            imports: Arc::new(store.clone()),
         }),
         Arc::new(provisioner::lifecycle::clock::SystemClock),
         LifecycleConfig::new("http://127.0.0.1:1".to_owned()),

@@ -54,6 +54,8 @@ pub(crate) fn driver_with(
         machine,
         wait_budget: Duration::from_secs(10),
         visibility_budget: Duration::from_secs(5),
+        proxy_url: Some(fly.base_url().to_owned()),
+        url_budget: Duration::from_secs(10),
     };
     FlyDriver::new(client(fly), config)
 }
@@ -268,7 +270,12 @@ async fn fly_provisioning_makes_exactly_the_expected_calls() {
             .to_string()
             .contains(&spec.sync_token.expose())
     );
-    assert_eq!(driver.url(&spec.app_id), "https://preview-demo.fly.dev");
+    // The name is kept with the preview, and its URL is built from it.
+    assert_eq!(data.platform_name(), Some("preview-demo"));
+    assert_eq!(
+        driver.url(&spec.app_id, &data),
+        "https://preview-demo.fly.dev"
+    );
     let steps: Vec<&str> = driver.steps().iter().map(|step| step.name()).collect();
     assert_eq!(steps, fly_calls::PROVISION_STEPS);
     let typed: Vec<&str> = FlyStep::ALL.iter().map(|step| step.name()).collect();

@@ -35,6 +35,49 @@ async fn import(provisioner: &LocalProvisioner, app: &str, body: Value) -> (u16,
         .expect("import answers")
 }
 
+/// The app's import as its preview's event stream (`GET .../preview/events`)
+/// carries it: the data of the first `import` event, within a few seconds.
+async fn import_event(provisioner: &LocalProvisioner, app: &str) -> Value {
+    let url = format!("{}/v1/apps/{app}/preview/events", provisioner.base_url());
+    let mut response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(provisioner.api_key())
+        .send()
+        .await
+        .expect("the event stream answers");
+    assert_eq!(response.status(), 200, "the event stream of {app}");
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk()).await;
+        let Ok(Ok(Some(chunk))) = chunk else { break };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        // Complete events only: each ends with a blank line.
+        let complete = text.rfind("\n\n").map_or("", |end| &text[..end]);
+        for event in complete.split("\n\n") {
+            let mut lines = event.lines();
+            if lines.next() == Some("event: import")
+                && let Some(data) = lines.next().and_then(|line| line.strip_prefix("data: "))
+            {
+                return serde_json::from_str(data).expect("an import event holds JSON");
+            }
+        }
+    }
+    panic!("no import event for {app}: {text}")
+}
+
+/// The one failed step of an import report.
+fn failed_step(report: &Value) -> &Value {
+    let failed: Vec<&Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    failed[0]
+}
+
 #[tokio::test]
 async fn import_from_git_daemon_serves_the_preview_and_a_reimport_saves_only_what_changed() {
     // Arrange
@@ -71,6 +114,13 @@ async fn import_from_git_daemon_serves_the_preview_and_a_reimport_saves_only_wha
     assert_eq!(first["import"]["project"]["project_type"], "static");
     assert_eq!(first["import"]["commit"].as_str().unwrap().len(), 40);
     assert_eq!(first["preview"]["state"], "running");
+    // What was detected is in the preview resource, the steps too.
+    let source = &first["preview"]["source"];
+    assert_eq!(source["repository"], url.as_str(), "{first}");
+    assert_eq!(source["ref"], "main");
+    assert_eq!(source["commit"], first["import"]["commit"]);
+    assert_eq!(source["project"]["project_type"], "static");
+    assert_eq!(source["steps"], first["import"]["steps"]);
     provisioner
         .visit_until("repo", "/", BOOT, |status, body| {
             status == 200 && body == "first"
@@ -137,42 +187,54 @@ async fn import_errors_name_the_step_and_what_to_change() {
             json!({"git": {"url": daemon.url("missing")}}),
             422,
             "repository_not_accessible",
+            "validate",
             "no token was given",
         ),
         (
             json!({"git": {"url": daemon.url("app"), "ref": "nope"}}),
             422,
             "ref_not_found",
+            "validate",
             "default branch is \"main\"",
         ),
         (
             json!({"git": {"url": daemon.url("notweb")}}),
             422,
             "not_a_web_project",
+            "detect",
             "package.json",
         ),
         (
             json!({"git": {"url": daemon.url("app")}}),
             413,
             "app_file_limit",
+            "save",
             "--max-files-per-app",
         ),
         (
             json!({"git": {"url": "file:///etc"}}),
             400,
             "import_invalid",
+            "validate",
             "https://",
         ),
     ];
-    for (body, expected_status, expected_code, hint) in cases {
+    for (body, expected_status, expected_code, expected_step, hint) in cases {
         let (status, answer) = import(&provisioner, "broken", body.clone()).await;
+        let recorded = import_event(&provisioner, "broken").await;
 
-        // Assert
+        // Assert: the answer, and the step log the editor follows, say the same.
         assert_eq!(status, expected_status, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], expected_code, "{body}: {answer}");
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(hint), "{body}: {message}");
         assert!(message.starts_with("import step"), "{message}");
+        let failed = failed_step(&recorded);
+        assert_eq!(failed["name"], expected_step, "{body}: {recorded}");
+        let log = failed["log"].as_str().unwrap();
+        assert!(log.contains(hint), "{body}: {log}");
+        assert!(failed["duration_ms"].is_u64(), "{recorded}");
+        assert_eq!(recorded["repository"], body["git"]["url"]);
     }
 }
 
@@ -183,17 +245,20 @@ async fn import_over_smart_http_needs_the_token_and_never_keeps_it() {
     app_repository(root.path());
     let token = format!("tok-{}", rand::random::<u64>());
     let server = TokenGitServer::start(root.path(), &token).await.unwrap();
-    let provisioner = LocalProvisioner::start(&[]).await.unwrap();
+    // Its log (at debug) is kept in its data dir, which is searched below.
+    let provisioner = LocalProvisioner::start_logging(&[]).await.unwrap();
     let url = server.url("app");
 
     // Act
     let (no_token, refused) = import(&provisioner, "private", json!({"git": {"url": url}})).await;
+    let refused_log = import_event(&provisioner, "private").await;
     let (wrong_token, wrong) = import(
         &provisioner,
         "private",
         json!({"git": {"url": url}, "token": "wrong"}),
     )
     .await;
+    let wrong_log = import_event(&provisioner, "private").await;
     let (status, imported) = import(
         &provisioner,
         "private",
@@ -216,21 +281,36 @@ async fn import_over_smart_http_needs_the_token_and_never_keeps_it() {
             .unwrap()
             .contains("a token was given")
     );
+    for (log, given) in [
+        (&refused_log, "no token was given"),
+        (&wrong_log, "a token was given"),
+    ] {
+        let failed = failed_step(log);
+        assert_eq!(failed["name"], "validate", "{log}");
+        assert!(failed["log"].as_str().unwrap().contains(given), "{log}");
+    }
     assert_eq!(status, 200, "{imported}");
     assert!(server.authorized_requests() > 0);
     let (_, preview) = provisioner
         .call(Method::GET, "/v1/apps/private/preview", None)
         .await
         .unwrap();
+    assert_eq!(preview["source"]["repository"], url.as_str(), "{preview}");
+    let imported_log = import_event(&provisioner, "private").await;
     for text in [
         refused.to_string(),
         wrong.to_string(),
         imported.to_string(),
         preview.to_string(),
+        refused_log.to_string(),
+        wrong_log.to_string(),
+        imported_log.to_string(),
     ] {
         assert!(!text.contains(&token), "the token leaked: {text}");
     }
+    // The store, the daemons' files and the provisioner's own log.
     let kept = preview_tests::daemon::read_tree(provisioner.data_dir(), &[]);
+    assert!(kept.contains_key("provisioner.log"), "{:?}", kept.keys());
     for (path, content) in kept {
         let text = String::from_utf8_lossy(&content);
         assert!(!text.contains(&token), "the token is in {path}");

@@ -23,10 +23,11 @@ pub const FIRST_PROVISION: [&str; 11] = [
 ];
 
 /// The preview's recorded steps on the Fly platform, in order.
-pub const PROVISION_STEPS: [&str; 5] = [
+pub const PROVISION_STEPS: [&str; 6] = [
     "create_app",
     "assign_ips",
     "set_secrets",
     "create_machine",
     "wait_started",
+    "wait_url",
 ];

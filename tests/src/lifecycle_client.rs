@@ -32,6 +32,9 @@ impl TestProvisioner {
             FLY_TEST_TOKEN,
             "--public-url",
             "https://provisioner.example.com",
+            // Preview URLs are checked through the emulator's proxy.
+            "--fly-proxy-url",
+            fly.base_url(),
         ];
         if !extra_args.contains(&"--deployment") {
             args.extend_from_slice(&["--deployment", TEST_DEPLOYMENT]);

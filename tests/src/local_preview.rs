@@ -50,6 +50,8 @@ pub struct LocalProvisioner {
     args: Vec<String>,
     /// Extra environment of the provisioner, which its daemons inherit.
     env: Vec<(String, String)>,
+    /// Where the provisioner's log goes; the test's stderr when `None`.
+    log: Option<std::path::PathBuf>,
     client: reqwest::Client,
 }
 
@@ -76,6 +78,28 @@ impl LocalProvisioner {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<LocalProvisioner> {
+        let mut provisioner = LocalProvisioner::prepare(exec, install, extra_args, env)?;
+        provisioner.launch().await?;
+        Ok(provisioner)
+    }
+
+    /// [`LocalProvisioner::start`], with the provisioner's log (at debug)
+    /// kept in `provisioner.log` of its data dir, for tests that read it.
+    pub async fn start_logging(extra_args: &[&str]) -> anyhow::Result<LocalProvisioner> {
+        let env = [("RUST_LOG", "debug")];
+        let mut provisioner =
+            LocalProvisioner::prepare("node server.js", Some(INSTALL_COMMAND), extra_args, &env)?;
+        provisioner.log = Some(provisioner.data_dir.path().join("provisioner.log"));
+        provisioner.launch().await?;
+        Ok(provisioner)
+    }
+
+    fn prepare(
+        exec: &str,
+        install: Option<&str>,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<LocalProvisioner> {
         let data_dir = tempfile::tempdir().context("failed to create a data dir")?;
         let daemon = sync_daemon_binary()?;
         let mut args: Vec<String> = vec![
@@ -96,7 +120,7 @@ impl LocalProvisioner {
             .no_proxy()
             .build()
             .context("failed to build an HTTP client")?;
-        let mut provisioner = LocalProvisioner {
+        Ok(LocalProvisioner {
             child: None,
             data_dir,
             port: 0,
@@ -106,10 +130,9 @@ impl LocalProvisioner {
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
                 .collect(),
+            log: None,
             client,
-        };
-        provisioner.launch().await?;
-        Ok(provisioner)
+        })
     }
 
     async fn launch(&mut self) -> anyhow::Result<()> {
@@ -117,6 +140,7 @@ impl LocalProvisioner {
         command.api_key = Some(self.api_key.clone());
         command.args = self.args.clone();
         command.env = self.env.clone();
+        command.log.clone_from(&self.log);
         let served = command.start().await?;
         self.port = served.address.port();
         self.child = Some(served.child);

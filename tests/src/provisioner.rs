@@ -86,6 +86,18 @@ impl TestProvisioner {
         })
     }
 
+    /// Restarts (as [`TestProvisioner::restart`]) with `flag`'s value
+    /// replaced by `value`, or the flag added when it was not given.
+    pub async fn restart_with(&mut self, flag: &str, value: &str) -> anyhow::Result<()> {
+        match self.extra_args.iter().position(|arg| arg == flag) {
+            Some(at) if at + 1 < self.extra_args.len() => {
+                value.clone_into(&mut self.extra_args[at + 1])
+            }
+            _ => self.extra_args.extend([flag.to_owned(), value.to_owned()]),
+        }
+        self.restart().await
+    }
+
     /// Kills the process (SIGKILL: no graceful shutdown, as in a crash) and
     /// starts it again on the same data dir. The port may change.
     pub async fn restart(&mut self) -> anyhow::Result<()> {

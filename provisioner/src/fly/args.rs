@@ -22,6 +22,12 @@ pub struct FlyArgs {
     #[arg(long, env = "FLY_APP_PREFIX", default_value = "preview-")]
     pub fly_app_prefix: String,
 
+    /// Where to reach Fly's proxy when checking that a new or woken preview's
+    /// URL answers (requests carry `Host: <app>.fly.dev`); by default the
+    /// public URL itself. For networks that reach Fly another way, and tests.
+    #[arg(long, env = "FLY_PROXY_URL")]
+    pub fly_proxy_url: Option<String>,
+
     /// Fly organization that owns the preview apps.
     #[arg(long, env = "FLY_ORG_SLUG", default_value = "personal")]
     pub fly_org_slug: String,

@@ -21,6 +21,7 @@ mod machines;
 mod rate_limit;
 mod retry;
 pub mod types;
+pub mod url_probe;
 mod visibility;
 
 pub use args::FlyArgs;

@@ -1,7 +1,8 @@
 //! Restart and rebuild a running preview (`POST .../preview/restart`,
 //! `.../rebuild`, operator; 202, progress in the preview's log), and the
 //! daemon's held request that learns of them (`GET .../preview/control`,
-//! sync token).
+//! sync token). Stop (`POST .../preview/stop`, operator) is the lifecycle's:
+//! the idle reaper's stop asked now, answered with the preview once asleep.
 
 use std::time::Duration;
 
@@ -16,11 +17,13 @@ use sync_protocol::{AppId, PreviewState};
 
 use super::auth::{Operator, SyncAgent};
 use super::{ApiError, AppState};
+use crate::lifecycle::view::PreviewView;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/apps/{app_id}/preview/restart", post(restart))
         .route("/v1/apps/{app_id}/preview/rebuild", post(rebuild))
+        .route("/v1/apps/{app_id}/preview/stop", post(stop))
         .route("/v1/apps/{app_id}/preview/control", get(next_control))
 }
 
@@ -38,6 +41,18 @@ async fn rebuild(
     Path(app_id): Path<String>,
 ) -> Result<Response, ApiError> {
     ask(&state, &app_id, ControlKind::Rebuild).await
+}
+
+/// 200 with the preview, stopped or suspended (per `--autostop`; `stop`
+/// when autostop is off); 409 `preview_not_running` unless it ran.
+async fn stop(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<PreviewView>, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let record = state.lifecycle.stop(&app_id).await?;
+    Ok(Json(state.lifecycle.view(record).await?))
 }
 
 /// 202 with the control once kept; 409 unless the preview runs.

@@ -3,28 +3,31 @@
 //! every step with its timing and log line, what was detected, and the
 //! preview; a refusal is the documented error naming the step that failed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use std::convert::Infallible;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::Event;
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::Stream;
 use serde::Serialize;
 use sync_protocol::AppId;
 
 use super::auth::Operator;
 use super::files::{BodyKind, body_rejection};
 use super::{ApiError, AppState};
-use crate::import::{
-    ImportError, ImportReport, ImportRequest, ImportStep, ImportStepStatus, import_files,
-};
-use crate::lifecycle::model::PreviewState;
-use crate::lifecycle::unshare;
+use crate::import::{ImportError, ImportReport, ImportRequest, StepLog, StepRun, import_files};
+use crate::lifecycle::model::{PreviewRecord, PreviewState};
 use crate::lifecycle::view::PreviewView;
 
 /// The longest the boot step waits for the preview before answering.
 const BOOT_WAIT: Duration = Duration::from_secs(60);
+/// How often an event stream reads the import record.
+const POLL: Duration = Duration::from_millis(100);
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/apps/{app_id}/import", post(import))
@@ -46,44 +49,91 @@ async fn import(
     let Json(request) = body.map_err(|rejection| {
         body_rejection(rejection.status(), rejection.body_text(), BodyKind::Json)
     })?;
-    let mut report = match import_files(&state.files, &app_id, &request).await {
-        Ok(report) => report,
-        Err(failure) => {
-            let step = failure
-                .report
-                .steps
-                .last()
-                .map_or("validate", |step| step.name);
-            tracing::info!(step, code = code(&failure.error), "import refused");
-            return Err(refusal(step, failure.error));
-        }
-    };
-    let started = Instant::now();
+    let mut run = StepRun::new(state.imports.as_ref(), &app_id, &request.git);
+    if let Err(failure) = import_files(&state.files, &mut run, &request).await {
+        let step = failure
+            .report
+            .failed_step()
+            .map_or("validate", |step| step.name.as_str());
+        tracing::info!(step, code = code(&failure.error), "import refused");
+        return Err(refusal(step, failure.error));
+    }
     let lifecycle = &state.lifecycle;
-    let in_flight = lifecycle.provision(&app_id).await?;
-    let record = match tokio::time::timeout(BOOT_WAIT, in_flight).await {
-        Ok(outcome) => outcome.map_err(unshare)?,
+    let booted = run.step("boot", boot(&state, &app_id)).await;
+    let record = match booted {
+        Ok(Booted(record)) => record,
+        // Still provisioning after the wait, or failed: the step says which.
         Err(_) => lifecycle.get(&app_id).await?,
     };
-    let running = record.state == PreviewState::Running;
-    report.steps.push(ImportStep {
-        name: "boot",
-        status: if running {
-            ImportStepStatus::Done
-        } else {
-            ImportStepStatus::Failed
-        },
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        log: match &record.error {
-            Some(error) => format!("preview {}: {error}", record.state),
-            None => format!("preview {}", record.state),
-        },
-    });
     let preview = lifecycle.view(record).await?;
     Ok(Json(ImportResponse {
-        import: report,
+        import: run.report,
         preview,
     }))
+}
+
+/// A preview that reached `running` within the boot wait.
+struct Booted(PreviewRecord);
+
+impl StepLog for Booted {
+    fn log(&self) -> String {
+        format!("preview {}", self.0.state)
+    }
+}
+
+/// Provisions (or resumes provisioning) and waits up to [`BOOT_WAIT`]; a
+/// preview not running by then fails the step with its state and error.
+async fn boot(state: &AppState, app_id: &AppId) -> Result<Booted, ImportError> {
+    let lifecycle = &state.lifecycle;
+    let failed = |reason: String| ImportError::Boot(reason);
+    let in_flight = lifecycle
+        .provision(app_id)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let record = match tokio::time::timeout(BOOT_WAIT, in_flight).await {
+        Ok(Ok(record)) => record,
+        Ok(Err(_)) | Err(_) => lifecycle
+            .get(app_id)
+            .await
+            .map_err(|error| failed(error.to_string()))?,
+    };
+    match (record.state, &record.error) {
+        (PreviewState::Running, _) => Ok(Booted(record)),
+        (state, Some(error)) => Err(failed(format!("preview {state}: {error}"))),
+        (state, None) => Err(failed(format!(
+            "preview still {state} after {} s; follow it in GET .../preview",
+            BOOT_WAIT.as_secs()
+        ))),
+    }
+}
+
+/// Whether the app has an import record (its preview may not exist yet).
+pub(super) async fn is_importing(state: &AppState, app_id: &AppId) -> Result<bool, ApiError> {
+    Ok(state.imports.last_import(app_id).await?.is_some())
+}
+
+/// `import` events for the preview's event stream: the app's import report
+/// each time it changes (steps starting and ending), read every [`POLL`].
+pub(super) fn events(
+    state: AppState,
+    app_id: AppId,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(
+        (state, app_id, None::<ImportReport>),
+        |(state, app_id, last)| async move {
+            loop {
+                let report = state.imports.last_import(&app_id).await.ok().flatten();
+                if report.is_some() && report != last {
+                    let event = Event::default()
+                        .event("import")
+                        .json_data(&report)
+                        .unwrap_or_else(|_| Event::default().event("import").data("{}"));
+                    return Some((Ok(event), (state, app_id, report)));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        },
+    )
 }
 
 fn code(error: &ImportError) -> &'static str {
@@ -95,6 +145,7 @@ fn code(error: &ImportError) -> &'static str {
         ImportError::NotAWebProject => "not_a_web_project",
         ImportError::Files(_) => "files_refused",
         ImportError::Git { .. } => "git_failed",
+        ImportError::Boot(_) => "boot_failed",
     }
 }
 

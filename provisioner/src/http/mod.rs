@@ -11,6 +11,7 @@ mod files;
 mod health;
 mod import;
 mod logs;
+mod playground;
 mod previews;
 pub mod render;
 pub mod serve;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub renders: render::RenderWatch,
     /// Per-app settings and private preview links.
     pub settings: crate::settings::SettingsService,
+    /// Each app's last git import, step by step (`import`).
+    pub imports: Arc<dyn crate::store::ImportStore>,
 }
 
 /// The whole API. Building it apart from serving lets tests drive it with
@@ -71,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logs::routes())
         .merge(controls::routes())
         .merge(settings::routes())
+        .merge(playground::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

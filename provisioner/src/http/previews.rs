@@ -168,8 +168,11 @@ async fn list_previews(
 }
 
 /// A snapshot first, then every change of this preview (`render` events:
-/// each new render verdict, see `render::events`); a subscriber that
-/// falls behind gets a fresh snapshot instead of the changes it missed.
+/// each new render verdict, see `render::events`; `import` events: each
+/// change of the app's git import, step by step, see `import::events`); a
+/// subscriber that falls behind gets a fresh snapshot instead of the
+/// changes it missed. An app being imported for the first time has no
+/// preview yet: its stream starts with its `import` events.
 async fn preview_events(
     _operator: Operator,
     State(state): State<AppState>,
@@ -178,10 +181,19 @@ async fn preview_events(
     let app_id = AppId::parse(&app_id)?;
     let lifecycle = Arc::clone(&state.lifecycle);
     let renders = super::render::events(state.clone(), app_id.clone());
+    let imports = super::import::events(state.clone(), app_id.clone());
     // Subscribe before reading the snapshot so no change falls in between.
     let receiver = lifecycle.subscribe();
-    let snapshot = lifecycle.view(lifecycle.get(&app_id).await?).await?;
-    let first = futures::stream::once(async move { sse_event("snapshot", &snapshot) });
+    let snapshot = match lifecycle.get(&app_id).await {
+        Ok(record) => Some(lifecycle.view(record).await?),
+        Err(LifecycleError::NotFound(_))
+            if super::import::is_importing(&state, &app_id).await? =>
+        {
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let first = futures::stream::iter(snapshot.map(|snapshot| sse_event("snapshot", &snapshot)));
     let shutdown = lifecycle.shutdown_token();
     let changes = futures::stream::unfold(
         (receiver, lifecycle, app_id),
@@ -206,7 +218,7 @@ async fn preview_events(
             }
         },
     );
-    let changes = futures::stream::select(changes, renders)
+    let changes = futures::stream::select(futures::stream::select(changes, renders), imports)
         .take_until(async move { shutdown.cancelled_owned().await });
     Ok(Sse::new(first.chain(changes)).keep_alive(KeepAlive::default()))
 }
@@ -253,6 +265,9 @@ fn classify(error: &LifecycleError) -> ApiError {
     match error {
         LifecycleError::NotFound(_) => ApiError::not_found("preview_not_found", error.to_string()),
         LifecycleError::WrongState { .. } => ApiError::conflict("preview_state", error.to_string()),
+        LifecycleError::NotRunning { .. } => {
+            ApiError::conflict("preview_not_running", error.to_string())
+        }
         LifecycleError::Timeout(_) => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "preview_timeout",

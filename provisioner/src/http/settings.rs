@@ -127,7 +127,7 @@ async fn post_link(
             ));
         }
     };
-    let url = state.lifecycle.driver().url(&app_id);
+    let url = state.lifecycle.preview_url(&app_id).await?;
     let link = state
         .settings
         .mint_link(

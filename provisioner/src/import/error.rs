@@ -38,6 +38,9 @@ pub enum ImportError {
     Files(#[from] FilesError),
     #[error("git {step} failed: {reason}")]
     Git { step: &'static str, reason: String },
+    /// The preview did not come up (its state and error, as the preview says them).
+    #[error("{0}")]
+    Boot(String),
 }
 
 impl ImportError {

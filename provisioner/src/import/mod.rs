@@ -1,8 +1,15 @@
 //! Import from git: a repository's ref becomes the app's files (one
 //! revision, through the same write path, limits and path rules as every
 //! other write) and then its preview. Each import runs named steps
-//! (validate, fetch, detect, save, boot) and reports each one's status,
-//! timing and log line, so a caller can show where it stopped and why.
+//! (validate, fetch, detect, save, boot) and records each one's status,
+//! timing and log line in the app's import record (`record`, kept by the
+//! `ImportStore` as each step starts and ends), so the preview resource and
+//! its event stream show where it is, where it stopped and why.
+//!
+//! A retry is the same `POST .../import` again: validate and fetch run
+//! again (nothing was kept of a failed fetch, and the token is never kept),
+//! save writes nothing when the commit is unchanged, and boot resumes the
+//! preview's provisioning at the step it stopped at.
 //!
 //! The token is used for the fetch alone: it travels to git in the
 //! environment, and appears in no step log, error, report or record.
@@ -10,18 +17,21 @@
 mod detect;
 mod error;
 mod git;
+mod record;
 pub mod tree;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sync_protocol::AppId;
 
 pub use detect::{Project, detect};
 pub use error::ImportError;
+pub use record::{ImportReport, ImportStep, ImportStepStatus};
 
 use crate::files::FilesService;
+use crate::store::ImportStore;
 
 /// `POST /v1/apps/{appId}/import`.
 #[derive(Clone, Deserialize)]
@@ -54,37 +64,6 @@ pub struct GitSource {
     pub subdir: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImportStepStatus {
-    Done,
-    Failed,
-}
-
-/// One step of an import, as reported.
-#[derive(Clone, Debug, Serialize)]
-pub struct ImportStep {
-    pub name: &'static str,
-    pub status: ImportStepStatus,
-    pub duration_ms: u64,
-    pub log: String,
-}
-
-/// What an import did and found.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ImportReport {
-    pub repository: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-    pub commit: Option<String>,
-    pub project: Option<Project>,
-    /// The files revision the import left the app at.
-    pub revision: Option<u64>,
-    /// Files added, changed or deleted by the import (0 on a re-import of the same commit).
-    pub changed: u64,
-    pub steps: Vec<ImportStep>,
-}
-
 /// A failed import: the steps up to the failed one, and why.
 #[derive(Debug)]
 pub struct ImportFailure {
@@ -92,19 +71,20 @@ pub struct ImportFailure {
     pub error: ImportError,
 }
 
-/// Runs validate, fetch, detect and save; the caller boots the preview
-/// (the `boot` step) once the files are in.
+/// Runs validate, fetch, detect and save, recording each step; the caller
+/// boots the preview (the `boot` step, [`StepRun::step`]) once the files are in.
 pub async fn import_files(
     files: &FilesService,
-    app_id: &AppId,
+    run: &mut StepRun<'_>,
     request: &ImportRequest,
-) -> Result<ImportReport, Box<ImportFailure>> {
-    let mut run = StepRun::new(&request.git.url);
+) -> Result<(), Box<ImportFailure>> {
+    let app_id = run.app_id.clone();
     let source = git::Source {
         url: &request.git.url,
         token: request.token.as_deref().filter(|token| !token.is_empty()),
     };
     let subdir = run.step("validate", validate(&request.git)).await?;
+    run.report.subdir.clone_from(&subdir);
     let (full_ref, reference) = run
         .step(
             "validate",
@@ -112,89 +92,85 @@ pub async fn import_files(
         )
         .await?;
     run.report.reference = reference;
-    let checkout = tempfile::tempdir().map_err(|error| {
-        run.fail(
-            "fetch",
-            Instant::now(),
-            ImportError::Git {
-                step: "fetch",
-                reason: format!("cannot make a scratch directory: {error}"),
-            },
-        )
-    })?;
     let (commit, wanted) = run
-        .step(
-            "fetch",
-            fetch_tree(&source, &full_ref, checkout.path(), subdir.as_deref()),
-        )
+        .step("fetch", fetch_tree(&source, &full_ref, subdir.as_deref()))
         .await?;
     run.report.commit = Some(commit);
     let project = run
         .step("detect", async { detect_project(&wanted) })
         .await?;
     run.report.project = Some(project);
-    let (revision, changed) = run.step("save", save(files, app_id, &wanted)).await?;
+    let (revision, changed) = run.step("save", save(files, &app_id, &wanted)).await?;
     run.report.revision = Some(revision);
     run.report.changed = changed;
-    Ok(run.report)
+    Ok(())
 }
 
-/// Records each step's timing and log line as it runs.
-struct StepRun {
-    report: ImportReport,
+/// An import under way: records each step as it starts (`running`) and
+/// ends (`done` or `failed`, with its timing and log line), saving the
+/// report each time so the preview resource and its events show it.
+pub struct StepRun<'a> {
+    imports: &'a dyn ImportStore,
+    app_id: AppId,
+    pub report: ImportReport,
 }
 
 /// What a step says about itself when it succeeds.
-trait StepLog {
+pub trait StepLog {
     fn log(&self) -> String;
 }
 
-impl StepRun {
-    fn new(url: &str) -> StepRun {
+impl<'a> StepRun<'a> {
+    pub fn new(imports: &'a dyn ImportStore, app_id: &AppId, git: &GitSource) -> StepRun<'a> {
         StepRun {
+            imports,
+            app_id: app_id.clone(),
             report: ImportReport {
-                repository: url.to_owned(),
+                repository: git.url.clone(),
+                reference: git.reference.clone().unwrap_or_default(),
                 ..ImportReport::default()
             },
         }
     }
 
-    async fn step<T: StepLog>(
+    /// Runs one step, recorded before and after.
+    pub async fn step<T: StepLog>(
         &mut self,
         name: &'static str,
         work: impl Future<Output = Result<T, ImportError>>,
     ) -> Result<T, Box<ImportFailure>> {
         let started = Instant::now();
-        match work.await {
-            Ok(value) => {
-                self.report.steps.push(ImportStep {
-                    name,
-                    status: ImportStepStatus::Done,
-                    duration_ms: elapsed_ms(started),
-                    log: value.log(),
-                });
-                Ok(value)
-            }
-            Err(error) => Err(self.fail(name, started, error)),
+        self.report.steps.push(ImportStep {
+            name: name.to_owned(),
+            status: ImportStepStatus::Running,
+            duration_ms: 0,
+            log: String::new(),
+        });
+        self.save().await;
+        let result = work.await;
+        let (status, log) = match &result {
+            Ok(value) => (ImportStepStatus::Done, value.log()),
+            Err(error) => (ImportStepStatus::Failed, error.to_string()),
+        };
+        if let Some(step) = self.report.steps.last_mut() {
+            step.status = status;
+            step.duration_ms = elapsed_ms(started);
+            step.log = log;
         }
+        self.save().await;
+        result.map_err(|error| {
+            Box::new(ImportFailure {
+                report: self.report.clone(),
+                error,
+            })
+        })
     }
 
-    fn fail(
-        &mut self,
-        name: &'static str,
-        started: Instant,
-        error: ImportError,
-    ) -> Box<ImportFailure> {
-        self.report.steps.push(ImportStep {
-            name,
-            status: ImportStepStatus::Failed,
-            duration_ms: elapsed_ms(started),
-            log: error.to_string(),
-        });
-        Box::new(ImportFailure {
-            report: self.report.clone(),
-            error,
-        })
+    /// Keeps the report; an import goes on when its record cannot be saved.
+    async fn save(&self) {
+        if let Err(error) = self.imports.save_import(&self.app_id, &self.report).await {
+            tracing::warn!(app_id = %self.app_id, %error, "the import's step log was not saved");
+        }
     }
 }
 
@@ -315,9 +291,13 @@ async fn resolve_ref(
 async fn fetch_tree(
     source: &git::Source<'_>,
     full_ref: &str,
-    dir: &std::path::Path,
     subdir: Option<&str>,
 ) -> Result<(String, BTreeMap<String, Vec<u8>>), ImportError> {
+    let checkout = tempfile::tempdir().map_err(|error| ImportError::Git {
+        step: "fetch",
+        reason: format!("cannot make a scratch directory: {error}"),
+    })?;
+    let dir = checkout.path();
     let commit = source.fetch(full_ref, dir).await?;
     let mut wanted = BTreeMap::new();
     for path in source.tracked_files(dir).await? {

@@ -1,6 +1,6 @@
 //! What the lifecycle needs from the files side: a sync token for a new
-//! preview, the app's current files revision and what the daemon last
-//! reported. A trait so the lifecycle and its tests do not depend on how
+//! preview, the app's current files revision, what the daemon last
+//! reported, and where the files came from (the app's last git import). A trait so the lifecycle and its tests do not depend on how
 //! files are stored.
 
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use sync_protocol::render::RenderReport;
 use sync_protocol::{AppId, DevServerState, RuntimeReport, SyncToken};
 
-use crate::store::{FileStore, SyncTokenStore};
+use crate::import::ImportReport;
+use crate::store::{FileStore, ImportStore, SyncTokenStore};
 
 /// The daemon's last `sync-status` report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,12 +39,18 @@ pub trait AppFiles: Send + Sync + 'static {
 
     /// The daemon's last report, if it has reported.
     async fn sync_status(&self, app_id: &AppId) -> anyhow::Result<Option<SyncStatus>>;
+
+    /// The app's last import from git, if its files came from one.
+    async fn last_import(&self, _app_id: &AppId) -> anyhow::Result<Option<ImportReport>> {
+        Ok(None)
+    }
 }
 
 /// [`AppFiles`] over the provisioner's own stores.
 pub struct StoreAppFiles {
     pub files: Arc<dyn FileStore>,
     pub tokens: Arc<dyn SyncTokenStore>,
+    pub imports: Arc<dyn ImportStore>,
 }
 
 #[async_trait]
@@ -72,5 +79,9 @@ impl AppFiles for StoreAppFiles {
             runtime: status.report.runtime,
             render: status.report.render,
         }))
+    }
+
+    async fn last_import(&self, app_id: &AppId) -> anyhow::Result<Option<ImportReport>> {
+        Ok(self.imports.last_import(app_id).await?)
     }
 }

@@ -171,8 +171,9 @@ pub trait PreviewDriver: Send + Sync + 'static {
         data: &mut DriverData,
     ) -> Result<Step, DriverError>;
 
-    /// The URL a browser opens to see the preview.
-    fn url(&self, app_id: &AppId) -> String;
+    /// The URL a browser opens to see the preview, from its stored facts
+    /// (the platform name it was made with).
+    fn url(&self, app_id: &AppId, data: &DriverData) -> String;
 
     /// Every preview the platform holds that carries our marks.
     async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError>;
@@ -227,7 +228,7 @@ pub trait PlatformDriver: Send + Sync + 'static {
         Ok(Self::Step::ALL[0])
     }
 
-    fn url(&self, app_id: &AppId) -> String;
+    fn url(&self, app_id: &AppId, data: &Self::Data) -> String;
 
     async fn list(&self) -> Result<Vec<(AppId, MachineState, Self::Data)>, DriverError>;
 

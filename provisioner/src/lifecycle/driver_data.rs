@@ -1,6 +1,13 @@
 //! What a driver remembers about a preview, as the store keeps it: a JSON
 //! object of strings (the form every earlier version wrote). Each driver
 //! reads and writes it through its own struct, never by key.
+//!
+//! One fact is kept apart: the preview's platform name (a Fly app name),
+//! chosen once when the preview is first made and kept for its life, so
+//! that changing a naming setting (`--fly-app-prefix`) neither orphans nor
+//! mis-addresses an existing preview. The store keeps it in its own column
+//! (`previews.platform_name`, migration 0007), the API shows the URL built
+//! from it, and a driver reads it as the field `platform_name` of its struct.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +15,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::driver::DriverError;
 
-/// A driver's facts as stored with the preview: a JSON object of strings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DriverData(BTreeMap<String, String>);
+/// The key under which a driver's struct reads and writes the platform name.
+pub const PLATFORM_NAME: &str = "platform_name";
+
+/// A driver's facts as stored with the preview: a JSON object of strings
+/// (what serde reads and writes), and the platform name, which the store
+/// keeps in its own column.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriverData {
+    facts: BTreeMap<String, String>,
+    platform_name: Option<String>,
+}
+
+impl Serialize for DriverData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.facts.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DriverData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(DriverData {
+            facts: BTreeMap::deserialize(deserializer)?,
+            platform_name: None,
+        })
+    }
+}
 
 impl DriverData {
     pub fn new() -> DriverData {
@@ -20,27 +49,43 @@ impl DriverData {
 
     /// One stored fact, for diagnostics and tests.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.facts.get(key).map(String::as_str)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.facts.is_empty() && self.platform_name.is_none()
     }
 
     /// Sets one fact by hand: for tests of stores, which keep the map whole.
     /// Drivers go through their own struct ([`DriverData::encode`]).
     pub fn insert(&mut self, key: String, value: String) {
-        self.0.insert(key, value);
+        self.facts.insert(key, value);
+    }
+
+    /// The name the platform knows the preview by (a Fly app name), once chosen.
+    pub fn platform_name(&self) -> Option<&str> {
+        self.platform_name.as_deref()
+    }
+
+    /// Sets the platform name: for stores reading their column back, and tests.
+    pub fn set_platform_name(&mut self, name: Option<String>) {
+        self.platform_name = name;
     }
 
     /// The driver's own struct, read from the stored strings. Keys the
     /// struct does not name (left by another driver) are ignored.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, DriverError> {
-        let object: serde_json::Map<String, serde_json::Value> = self
-            .0
+        let mut object: serde_json::Map<String, serde_json::Value> = self
+            .facts
             .iter()
             .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
             .collect();
+        if let Some(name) = &self.platform_name {
+            object.insert(
+                PLATFORM_NAME.to_owned(),
+                serde_json::Value::String(name.clone()),
+            );
+        }
         serde_json::from_value(serde_json::Value::Object(object))
             .map_err(|error| DriverError::permanent(format!("stored driver data: {error}")))
     }
@@ -52,7 +97,7 @@ impl DriverData {
         let serde_json::Value::Object(object) = value else {
             return Err(DriverError::permanent("driver data is not a struct"));
         };
-        object
+        let mut facts = object
             .into_iter()
             .map(|(key, value)| match value {
                 serde_json::Value::String(text) => Ok((key, text)),
@@ -60,8 +105,12 @@ impl DriverData {
                     "driver data field {key} is {other}, not a string"
                 ))),
             })
-            .collect::<Result<BTreeMap<_, _>, _>>()
-            .map(DriverData)
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let platform_name = facts.remove(PLATFORM_NAME);
+        Ok(DriverData {
+            facts,
+            platform_name,
+        })
     }
 }
 

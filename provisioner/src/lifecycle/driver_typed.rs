@@ -82,8 +82,12 @@ impl<D: PlatformDriver> PreviewDriver for D {
         result.map(Steps::step)
     }
 
-    fn url(&self, app_id: &AppId) -> String {
-        PlatformDriver::url(self, app_id)
+    fn url(&self, app_id: &AppId, data: &DriverData) -> String {
+        match data.decode() {
+            Ok(typed) => PlatformDriver::url(self, app_id, &typed),
+            // Unreadable facts are reported by every other call; the URL falls back to the defaults.
+            Err(_) => PlatformDriver::url(self, app_id, &D::Data::default()),
+        }
     }
 
     async fn list(&self) -> Result<Vec<PlatformPreview>, DriverError> {

@@ -219,7 +219,7 @@ impl PlatformDriver for MemoryDriver {
         Ok(())
     }
 
-    fn url(&self, app_id: &AppId) -> String {
+    fn url(&self, app_id: &AppId, _data: &MemoryData) -> String {
         format!("http://{}.memory.invalid/", app_id.preview_name())
     }
 

@@ -6,6 +6,7 @@ use sync_protocol::render::RenderReport;
 use sync_protocol::{AppId, DevServerState, RuntimeReport};
 use time::OffsetDateTime;
 
+use crate::import::ImportReport;
 use crate::lifecycle::app_files::SyncStatus;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{PreviewRecord, PreviewState, StepRecord};
@@ -33,6 +34,12 @@ pub struct PreviewView {
     /// `compiled`, `error` or `rendered`), with the page's last URL and
     /// events, as its daemon last reported them.
     pub render: Option<RenderReport>,
+    /// Where the app's files came from, when from git (`POST .../import`):
+    /// the repository (never with credentials), ref, commit, what was
+    /// detected (project type, package manager, scripts) and each import
+    /// step with its status, timing and log line. Absent in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImportReport>,
     /// Why the preview is not fine: a failed step, paths its daemon could
     /// not apply, or a dev server that crashed or never answered (with its
     /// last output). A preview missing a file never shows `error: null`.
@@ -56,7 +63,13 @@ impl LifecycleService {
             .sync_status(&record.app_id)
             .await
             .map_err(LifecycleError::Files)?;
+        let source = self
+            .files
+            .last_import(&record.app_id)
+            .await
+            .map_err(LifecycleError::Files)?;
         let mut view = self.summary_view(record);
+        view.source = source;
         view.files_revision = Some(files_revision);
         view.applied_revision = status.as_ref().map(|status| status.applied_revision);
         if let Some(status) = status {
@@ -70,9 +83,21 @@ impl LifecycleService {
         Ok(view)
     }
 
+    /// Where a browser sees `app_id`'s preview: from its record when it has
+    /// one (the platform name it was made with), else where a new one would be.
+    pub async fn preview_url(&self, app_id: &AppId) -> Result<String, LifecycleError> {
+        let data = self
+            .load(app_id)
+            .await?
+            .map(|record| record.driver_data)
+            .unwrap_or_default();
+        Ok(self.driver.url(app_id, &data))
+    }
+
     /// The view from the record alone, for lists.
     pub fn summary_view(&self, record: PreviewRecord) -> PreviewView {
-        let url = (record.state != PreviewState::Deleted).then(|| self.driver.url(&record.app_id));
+        let url = (record.state != PreviewState::Deleted)
+            .then(|| self.driver.url(&record.app_id, &record.driver_data));
         // A wake in flight is not saved as `waking` (see `run_wake`); show it anyway.
         let waking = self.wakes.is_running(&record.app_id)
             && matches!(
@@ -93,6 +118,7 @@ impl LifecycleService {
             dev_server: None,
             runtime: None,
             render: None,
+            source: None,
             error: record.error,
             created_at: record.created_at,
             updated_at: record.updated_at,

@@ -64,6 +64,13 @@ impl Backend {
         }
     }
 
+    pub fn imports(&self) -> Arc<dyn super::ImportStore> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),
+            Backend::Postgres(store) => Arc::new(RunsToCompletion(store.clone())),
+        }
+    }
+
     pub fn settings(&self) -> Arc<dyn AppSettingsStore> {
         match self {
             Backend::Sqlite(store) => Arc::new(RunsToCompletion(store.clone())),

@@ -221,6 +221,25 @@ impl<S: AppSettingsStore + Clone> AppSettingsStore for RunsToCompletion<S> {
     }
 }
 
+#[async_trait]
+impl<S: super::ImportStore + Clone> super::ImportStore for RunsToCompletion<S> {
+    async fn last_import(
+        &self,
+        app_id: &AppId,
+    ) -> Result<Option<crate::import::ImportReport>, StoreError> {
+        self.0.last_import(app_id).await
+    }
+
+    async fn save_import(
+        &self,
+        app_id: &AppId,
+        report: &crate::import::ImportReport,
+    ) -> Result<(), StoreError> {
+        let (store, app_id, report) = (self.0.clone(), app_id.clone(), report.clone());
+        to_completion(async move { store.save_import(&app_id, &report).await }).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

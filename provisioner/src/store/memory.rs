@@ -46,6 +46,7 @@ struct State {
     tokens: HashMap<AppId, BTreeSet<String>>,
     statuses: HashMap<AppId, SyncStatus>,
     settings: HashMap<AppId, (crate::settings::AppSettings, u64)>,
+    imports: HashMap<AppId, crate::import::ImportReport>,
     previews: BTreeMap<AppId, PreviewRecord>,
     /// Made at the first read: clones share it, a new store gets another.
     identity: Option<String>,
@@ -418,6 +419,7 @@ impl StoreHealth for MemoryStore {
     }
 }
 
+mod imports;
 mod settings;
 #[cfg(test)]
 mod tests;

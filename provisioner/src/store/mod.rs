@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod coordination;
 mod error;
 mod health;
+pub mod imports;
 pub mod logs;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
@@ -42,6 +43,7 @@ pub use backend::Backend;
 pub use completing::RunsToCompletion;
 pub use error::StoreError;
 pub use health::StoreHealth;
+pub use imports::ImportStore;
 pub use logs::LogStore;
 pub use model::{
     AppLimits, AppUsage, Blob, BlobGarbage, Changes, FileChange, Garbage, Manifest, SyncStatus,

@@ -88,3 +88,57 @@ async fn lifecycle_a_name_held_by_a_foreign_org_fails_clearly_and_a_prefix_makes
     );
     assert_eq!(fly.live_machines("acme-preview-demo").len(), 1);
 }
+
+#[tokio::test]
+async fn lifecycle_a_preview_keeps_its_app_name_when_the_prefix_changes() {
+    // Arrange: a preview made under one prefix, asleep (idle stop after 1 s).
+    let fly = FlyEmulator::start().await;
+    let mut args = vec!["--fly-app-prefix", "old-preview-"];
+    args.extend_from_slice(super::FAST_IDLE_STOP);
+    let mut provisioner = TestProvisioner::spawn_on_fly(&fly, &args).await.unwrap();
+    let made = read_preview(provisioner.provision_preview("shop", true).await).await;
+    provisioner
+        .wait_for_state("shop", "stopped", Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // Act: the provisioner comes back with another prefix, lets its
+    // reconciler pass a few times, then wakes, reads and deletes the preview.
+    provisioner
+        .restart_with("--fly-app-prefix", "new-preview-")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let apps_after_restart = fly.live_app_names();
+    let woken = read_preview(provisioner.wake_preview("shop", true).await).await;
+    let machines_when_woken = fly.live_machines("old-preview-shop");
+    let deleted = provisioner.delete_preview("shop").await.status();
+    let apps_after_delete = fly.live_app_names();
+    let fresh = read_preview(provisioner.provision_preview("cart", true).await).await;
+
+    // Assert: the old app was neither orphaned nor doubled, and is the one woken and deleted.
+    assert_eq!(
+        made.url.as_deref(),
+        Some("https://old-preview-shop.fly.dev")
+    );
+    assert_eq!(apps_after_restart, ["old-preview-shop"]);
+    assert_eq!(woken.state, PreviewState::Running, "{woken:?}");
+    assert_eq!(
+        woken.url.as_deref(),
+        Some("https://old-preview-shop.fly.dev")
+    );
+    assert_eq!(machines_when_woken.len(), 1, "{machines_when_woken:?}");
+    assert_eq!(machines_when_woken[0].state, "started");
+    assert!(deleted.is_success(), "{deleted}");
+    assert!(apps_after_delete.is_empty(), "{apps_after_delete:?}");
+    assert_eq!(
+        fresh.url.as_deref(),
+        Some("https://new-preview-cart.fly.dev")
+    );
+    assert_eq!(fly.live_app_names(), ["new-preview-cart"]);
+    assert!(
+        fly.rejected_calls().is_empty(),
+        "{:?}",
+        fly.rejected_calls()
+    );
+}

@@ -41,6 +41,7 @@ async fn three_instances(driver: MemoryDriver) -> Instances {
             Arc::new(StoreAppFiles {
                 files: Arc::new(store.clone()),
                 tokens: Arc::new(store.clone()),
+                imports: Arc::new(store.clone()),
             }),
             clock.clone(),
             config,

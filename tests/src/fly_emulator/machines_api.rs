@@ -116,6 +116,7 @@ fn create(shared: &Shared, request: &Request) -> Answer {
         lease: None,
         min_secrets_version,
         created_at: Instant::now(),
+        started_at: None,
     };
     if body.get("skip_launch").and_then(Value::as_bool) != Some(true) {
         machine.boot(

@@ -29,6 +29,7 @@ mod faults;
 mod machine_life;
 mod machines_api;
 mod pipeline;
+mod proxy;
 mod realism;
 pub mod schema;
 pub mod spec;
@@ -46,6 +47,7 @@ use tokio::task::JoinHandle;
 use faults::FaultState;
 pub use faults::Faults;
 pub use machine_life::StartRefusal;
+pub use proxy::ProxiedRequest;
 pub use realism::Realism;
 use spec::Spec;
 use state::World;
@@ -102,6 +104,7 @@ pub(crate) struct Shared {
     calls: Mutex<Vec<RecordedCall>>,
     faults: Mutex<FaultState>,
     realism: Mutex<Realism>,
+    proxied: Mutex<Vec<ProxiedRequest>>,
 }
 
 impl Shared {
@@ -156,10 +159,9 @@ impl FlyEmulator {
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(FaultState::new(config.faults, config.seed)),
             realism: Mutex::new(config.realism),
+            proxied: Mutex::new(Vec::new()),
         });
-        let router = Router::new()
-            .fallback(pipeline::handle)
-            .with_state(shared.clone());
+        let router = Router::new().fallback(dispatch).with_state(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "fly emulator stopped");
@@ -302,6 +304,11 @@ impl FlyEmulator {
             .is_some()
     }
 
+    /// Every request that came through the emulated proxy (`Host: <app>.fly.dev`).
+    pub fn proxied_requests(&self) -> Vec<ProxiedRequest> {
+        lock(&self.shared.proxied).clone()
+    }
+
     /// A request through Fly's proxy to `app` (`https://<app>.fly.dev`): it
     /// counts as traffic for the proxy's autostop and wakes a sleeping
     /// machine whose service has `autostart`. Whether a machine serves it.
@@ -317,6 +324,21 @@ impl FlyEmulator {
             served |= machine.proxied_request(now, step);
         }
         served
+    }
+}
+
+/// Requests for `<app>.fly.dev` go to the proxy; the rest is the Machines API.
+async fn dispatch(
+    state: axum::extract::State<Arc<Shared>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> axum::response::Response {
+    if proxy::proxied_app(&headers).is_some() {
+        proxy::handle(state, uri, headers).await
+    } else {
+        pipeline::handle(state, method, uri, headers, body).await
     }
 }
 

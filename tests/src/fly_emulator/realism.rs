@@ -21,6 +21,10 @@
 //!   proxied request reached it for that long; a proxied request
 //!   (`FlyEmulator::proxy_request`) wakes it when the service has
 //!   `autostart`. Fly's proxy does this always, so it is on by default.
+//! - DNS and proxy warm-up (`proxy_warmup`): a request through the proxy
+//!   (`Host: <app>.fly.dev`, see `proxy.rs`) is answered 503 until the app
+//!   is that old (its name resolving) and its machine has been started that
+//!   long; then the gateway's answer. On by default.
 //!
 //! Start refusals (`FlyEmulator::refuse_next_starts`) and host trouble
 //! (`FlyEmulator::set_host_status`) are one-off events a test triggers.
@@ -52,6 +56,9 @@ pub struct Realism {
     pub suspend_becomes_stop: bool,
     /// How long Fly's proxy lets a machine without proxied requests run.
     pub proxy_autostop: Option<Duration>,
+    /// How long a new app's name takes to resolve, and a started machine
+    /// to be routed to, through Fly's proxy.
+    pub proxy_warmup: Duration,
 }
 
 impl Default for Realism {
@@ -65,6 +72,7 @@ impl Default for Realism {
             crashing_images: BTreeMap::new(),
             suspend_becomes_stop: false,
             proxy_autostop: Some(Duration::from_millis(500)),
+            proxy_warmup: Duration::from_millis(150),
         }
     }
 }
@@ -80,6 +88,7 @@ impl Realism {
             crashing_images: BTreeMap::new(),
             suspend_becomes_stop: false,
             proxy_autostop: None,
+            proxy_warmup: Duration::ZERO,
         }
     }
 

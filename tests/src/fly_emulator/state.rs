@@ -71,6 +71,8 @@ pub struct MachineRecord {
     pub min_secrets_version: Option<i64>,
     /// When it was created: reads answer 404 until the visibility lag has passed.
     pub created_at: Instant,
+    /// When it last reached `started` (Fly's proxy warms up from there).
+    pub started_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,9 +144,16 @@ impl MachineRecord {
                 break;
             };
             self.state = next.state;
+            self.started_at = (next.state == "started").then_some(next.due);
             if let Some(event) = next.event {
                 self.events.insert(0, event);
             }
+        }
+        if self.state != "started" {
+            self.started_at = None;
+        } else if self.started_at.is_none() {
+            // Put there by hand (`FlyEmulator::set_machine_state`).
+            self.started_at = Some(now);
         }
         if self
             .lease
@@ -279,6 +288,7 @@ mod tests {
             lease: None,
             min_secrets_version: None,
             created_at: now,
+            started_at: None,
         };
         let step = Duration::from_millis(10);
         machine.schedule(now, step, &["starting", "started"]);

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use sync_protocol::AppId;
 use tokio::time::Instant;
 
 use super::FlyDriver;
@@ -85,20 +84,19 @@ impl FlyDriver {
     /// machine found asleep (autostopped before we looked) is started once.
     pub(super) async fn await_boot(
         &self,
-        app_id: &AppId,
+        name: &str,
         machine_id: &str,
         version: Option<&str>,
         since_ms: i64,
         lease_nonce: Option<&str>,
     ) -> Result<Machine, DriverError> {
-        let name = self.app_name(app_id);
         let deadline = Instant::now() + self.config.wait_budget;
         let landed = ["started", "stopped", "suspended", "failed"];
-        self.wait(app_id, machine_id, &landed, version).await?;
+        self.wait(name, machine_id, &landed, version).await?;
         let mut delay = Duration::from_millis(50);
         let mut woken = false;
         loop {
-            let machine = self.client.get_machine(&name, machine_id).await?;
+            let machine = self.client.get_machine(name, machine_id).await?;
             match judge_boot(&machine, since_ms) {
                 Boot::Ready => return Ok(machine),
                 Boot::Crashed {
@@ -119,7 +117,7 @@ impl FlyDriver {
                 Boot::Asleep if !woken => {
                     woken = true;
                     let nonce = lease_nonce;
-                    self.client.start_machine(&name, machine_id, nonce).await?;
+                    self.client.start_machine(name, machine_id, nonce).await?;
                 }
                 Boot::Asleep | Boot::Waiting => {}
             }

@@ -1,9 +1,12 @@
 //! Finding our previews on Fly, for the reconciler. An organization is
 //! shared (staging, production, a laptop with a token), so an app is ours
-//! only when it has our prefix *and* its private network carries our
-//! deployment (`fly::identity`), and its machine is the one carrying our
-//! deployment in its metadata. Anything else is another owner's and is never
-//! reported, so the reconciler can neither adopt nor destroy it.
+//! only when its private network carries our deployment (`fly::identity`),
+//! and its machine is the one carrying our deployment in its metadata.
+//! Anything else is another owner's and is never reported, so the
+//! reconciler can neither adopt nor destroy it. The prefix is not part of
+//! the test: a preview keeps the name it was made with, so one made before
+//! `--fly-app-prefix` changed is still found (its app id read from its
+//! machine's metadata).
 
 use super::{FlyData, FlyDriver, machine_state};
 use crate::fly::FlyError;
@@ -21,9 +24,6 @@ impl FlyDriver {
         let apps = self.client.list_apps(&self.config.org_slug).await?;
         let mut previews = Vec::new();
         for app in apps {
-            let Some(app_id) = identity.app_id_of(&app.name) else {
-                continue;
-            };
             if app.network.as_deref() != Some(identity.network(&app.name).as_str()) {
                 tracing::debug!(fly_app = %app.name, network = ?app.network, "not this deployment's app; left alone");
                 continue;
@@ -38,6 +38,16 @@ impl FlyDriver {
                 Err(FlyError::NotFound { .. }) => continue,
                 Err(error) => return Err(error.into()),
             };
+            // Named by our prefix, else by the app id its machines carry.
+            let app_id = identity.app_id_of(&app.name).or_else(|| {
+                machines
+                    .iter()
+                    .find_map(|m| AppId::parse(m.metadata(METADATA_APP_ID)?).ok())
+            });
+            let Some(app_id) = app_id else {
+                tracing::debug!(fly_app = %app.name, "ours, but names no app id yet; looked at again next pass");
+                continue;
+            };
             let ours = machines
                 .iter()
                 .filter(|m| m.metadata(METADATA_APP_ID) == Some(app_id.as_str()));
@@ -50,10 +60,17 @@ impl FlyDriver {
                     machine_state(machine),
                     FlyData {
                         machine_id: Some(machine.id.clone()),
+                        app_name: Some(app.name.clone()),
                         ..FlyData::default()
                     },
                 ),
-                None => (MachineState::Absent, FlyData::default()),
+                None => (
+                    MachineState::Absent,
+                    FlyData {
+                        app_name: Some(app.name.clone()),
+                        ..FlyData::default()
+                    },
+                ),
             };
             previews.push((app_id, state, data));
         }

@@ -2,13 +2,14 @@
 //! machine, made through the Machines API (`crate::fly`, the only module
 //! that talks to Fly).
 //!
-//! Provisioning is five idempotent steps: create the app (reusing it when an
+//! Provisioning is six idempotent steps: create the app (reusing it when an
 //! earlier attempt got through), assign a shared IPv4 and an IPv6 so
 //! `https://preview-<appId>.fly.dev` answers, set the sync token and server
 //! URL as app secrets, create the machine (after looking for one carrying our
 //! metadata, so a crash between Fly's answer and our store never makes two),
-//! and wait until it is started. What later calls need (the machine id, the
-//! secrets version) is kept in `DriverData`.
+//! wait until it is started with its checks passing, and wait until its URL
+//! answers through Fly (`fly::url_probe`). What later calls need (the app
+//! name, the machine id, the secrets version) is kept in `DriverData`.
 
 mod boot;
 mod inventory;
@@ -29,6 +30,7 @@ use crate::fly::machine_config::{
     PreviewMachineSettings, check_memory_mb,
 };
 use crate::fly::types::Machine;
+use crate::fly::url_probe::{UrlProbe, public_url};
 use crate::fly::{FlyArgs, FlyClient, FlyClientConfig, FlyError, Identity};
 use crate::lifecycle::driver::{
     DriverError, MachineState, PlatformDriver, PreviewSpec, Steps, StopMode, as_text,
@@ -43,6 +45,7 @@ pub enum FlyStep {
     SetSecrets,
     CreateMachine,
     WaitStarted,
+    WaitUrl,
 }
 
 impl Steps for FlyStep {
@@ -52,6 +55,7 @@ impl Steps for FlyStep {
         FlyStep::SetSecrets,
         FlyStep::CreateMachine,
         FlyStep::WaitStarted,
+        FlyStep::WaitUrl,
     ];
 
     fn name(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Steps for FlyStep {
             FlyStep::SetSecrets => "set_secrets",
             FlyStep::CreateMachine => "create_machine",
             FlyStep::WaitStarted => "wait_started",
+            FlyStep::WaitUrl => "wait_url",
         }
     }
 }
@@ -89,6 +94,14 @@ pub struct FlyData {
     /// The configured image `pinned_image` was resolved from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_from: Option<String>,
+    /// The preview's Fly app, named once by `create_app` and kept for its
+    /// life, whatever the prefix becomes (the store's `platform_name`).
+    #[serde(
+        default,
+        rename = "platform_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub app_name: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,16 +116,27 @@ pub struct FlyDriverConfig {
     /// How long a just-created app or machine may answer 404 before it counts
     /// as missing (fly-go's `WaitForApp` waits up to a minute).
     pub visibility_budget: Duration,
+    /// Where Fly's proxy is reached to check a preview's URL answers
+    /// (`None`: the public URL itself; see `fly::url_probe`).
+    pub proxy_url: Option<String>,
+    /// How long a preview's URL may take to answer after a boot.
+    pub url_budget: Duration,
 }
 
 pub struct FlyDriver {
     client: FlyClient,
     config: FlyDriverConfig,
+    probe: UrlProbe,
 }
 
 impl FlyDriver {
     pub fn new(client: FlyClient, config: FlyDriverConfig) -> FlyDriver {
-        FlyDriver { client, config }
+        let probe = UrlProbe::new(config.proxy_url.clone(), config.url_budget);
+        FlyDriver {
+            client,
+            config,
+            probe,
+        }
     }
 
     /// The driver `serve` uses when a Fly token is configured.
@@ -137,6 +161,8 @@ impl FlyDriver {
             machine: PreviewMachineSettings::from_args(args),
             wait_budget: Duration::from_secs(180),
             visibility_budget: Duration::from_secs(60),
+            proxy_url: args.fly_proxy_url.clone(),
+            url_budget: Duration::from_secs(60),
         };
         Ok(FlyDriver::new(client, config))
     }
@@ -145,13 +171,20 @@ impl FlyDriver {
         &self.client
     }
 
-    /// The Fly app of `app_id`'s preview: `<prefix><appId>`.
-    pub fn app_name(&self, app_id: &AppId) -> String {
-        self.config.identity.app_name(app_id)
+    /// The Fly app of `app_id`'s preview: the name it was made with, else
+    /// (not made yet, or made before names were kept) `<prefix><appId>`.
+    pub fn app_name(&self, app_id: &AppId, data: &FlyData) -> String {
+        data.app_name
+            .clone()
+            .unwrap_or_else(|| self.config.identity.app_name(app_id))
     }
 
     /// The live machine of `app_id` that carries our metadata, if any.
-    async fn find_machine(&self, app_id: &AppId) -> Result<Option<Machine>, FlyError> {
+    async fn find_machine(
+        &self,
+        app_id: &AppId,
+        data: &FlyData,
+    ) -> Result<Option<Machine>, FlyError> {
         let filter = [
             (METADATA_APP_ID, app_id.as_str()),
             (METADATA_MANAGED_BY, MANAGED_BY_VALUE),
@@ -159,7 +192,7 @@ impl FlyDriver {
         ];
         let machines = self
             .client
-            .list_machines(&self.app_name(app_id), &filter)
+            .list_machines(&self.app_name(app_id, data), &filter)
             .await?;
         Ok(machines
             .into_iter()
@@ -171,7 +204,10 @@ impl FlyDriver {
         if let Some(id) = &data.machine_id {
             return Ok(Some(id.clone()));
         }
-        Ok(self.find_machine(app_id).await?.map(|machine| machine.id))
+        Ok(self
+            .find_machine(app_id, data)
+            .await?
+            .map(|machine| machine.id))
     }
 
     async fn require_machine(
@@ -193,15 +229,14 @@ impl FlyDriver {
 
     async fn wait(
         &self,
-        app_id: &AppId,
+        name: &str,
         machine_id: &str,
         states: &[&str],
         version: Option<&str>,
     ) -> Result<(), FlyError> {
-        let name = self.app_name(app_id);
         let budget = self.config.wait_budget;
         self.client
-            .wait_for_state(&name, machine_id, states, budget, version)
+            .wait_for_state(name, machine_id, states, budget, version)
             .await
     }
 }
@@ -219,10 +254,19 @@ impl PlatformDriver for FlyDriver {
     ) -> Result<String, DriverError> {
         match step {
             FlyStep::CreateApp => self.create_app(&spec.app_id, data).await,
-            FlyStep::AssignIps => self.assign_ips(&spec.app_id).await,
+            FlyStep::AssignIps => self.assign_ips(&spec.app_id, data).await,
             FlyStep::SetSecrets => self.set_secrets(spec, data).await,
             FlyStep::CreateMachine => self.create_machine(&spec.app_id, data).await,
             FlyStep::WaitStarted => self.wait_started(&spec.app_id, data).await,
+            FlyStep::WaitUrl => {
+                let name = self.app_name(&spec.app_id, data);
+                let took = self.probe.wait_answering(&name).await?;
+                Ok(format!(
+                    "{} answers through Fly (after {} ms)",
+                    public_url(&name),
+                    took.as_millis()
+                ))
+            }
         }
     }
 
@@ -234,7 +278,7 @@ impl PlatformDriver for FlyDriver {
         };
         match self
             .client
-            .get_machine(&self.app_name(app_id), &machine_id)
+            .get_machine(&self.app_name(app_id, data), &machine_id)
             .await
         {
             Ok(machine) => Ok(machine_state(&machine)),
@@ -257,8 +301,8 @@ impl PlatformDriver for FlyDriver {
     }
 
     /// Deletes the app and returns once Fly answers 404 for it (see `teardown.rs`).
-    async fn destroy(&self, app_id: &AppId, _data: &FlyData) -> Result<(), DriverError> {
-        self.destroy_app(app_id).await
+    async fn destroy(&self, app_id: &AppId, data: &FlyData) -> Result<(), DriverError> {
+        self.destroy_app(&self.app_name(app_id, data)).await
     }
 
     /// Deletes just the machine, or, when the app is gone, starts over (see `teardown.rs`).
@@ -270,8 +314,8 @@ impl PlatformDriver for FlyDriver {
         self.discard(app_id, data).await
     }
 
-    fn url(&self, app_id: &AppId) -> String {
-        format!("https://{}.fly.dev", self.app_name(app_id))
+    fn url(&self, app_id: &AppId, data: &FlyData) -> String {
+        public_url(&self.app_name(app_id, data))
     }
 
     /// Apps named `preview-<appId>` whose machines carry our metadata (see `inventory.rs`).

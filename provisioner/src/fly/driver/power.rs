@@ -16,8 +16,10 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<(), DriverError> {
+        // A preview made before names were kept is named now, for good.
+        let name = self.app_name(app_id, data);
+        data.app_name = Some(name.clone());
         let machine_id = self.require_machine(app_id, data).await?;
-        let name = self.app_name(app_id);
         let machine = self.client.get_machine(&name, &machine_id).await?;
         match parse_state(&machine.state) {
             MachineState::Started => return Ok(()),
@@ -29,7 +31,7 @@ impl FlyDriver {
             // Fly refuses to start a machine that is on its way down; let it land first.
             MachineState::Stopping | MachineState::Suspending => {
                 self.wait(
-                    app_id,
+                    &name,
                     &machine_id,
                     &["stopped", "suspended"],
                     machine.version(),
@@ -43,7 +45,7 @@ impl FlyDriver {
         let nonce = Some(lease.nonce.as_str());
         let started = match self.client.start_machine(&name, &machine_id, nonce).await {
             Ok(()) => self
-                .await_boot(app_id, &machine_id, machine.version(), since, nonce)
+                .await_boot(&name, &machine_id, machine.version(), since, nonce)
                 .await
                 .map(drop),
             Err(FlyError::Capacity { message }) => {
@@ -53,7 +55,9 @@ impl FlyDriver {
             Err(error) => Err(error.into()),
         };
         self.release_lease(lease).await;
-        started
+        started?;
+        // Running means answering at its URL, through Fly's proxy.
+        self.probe.wait_answering(&name).await.map(drop)
     }
 
     /// Fly cannot start the machine where it is (no volume holds it there):
@@ -68,7 +72,7 @@ impl FlyDriver {
         nonce: Option<&str>,
     ) -> Result<(), DriverError> {
         tracing::warn!(machine = %machine_id, message, "start refused; replacing the machine");
-        let name = self.app_name(app_id);
+        let name = self.app_name(app_id, data);
         match self
             .client
             .delete_machine(&name, machine_id, true, nonce)
@@ -95,7 +99,7 @@ impl FlyDriver {
             Ok(None) | Err(FlyError::NotFound { .. }) => return Ok(()),
             Err(error) => return Err(error.into()),
         };
-        let name = self.app_name(app_id);
+        let name = self.app_name(app_id, data);
         let machine = match self.client.get_machine(&name, &machine_id).await {
             Ok(machine) => machine,
             Err(FlyError::NotFound { .. }) => return Ok(()),
@@ -109,19 +113,19 @@ impl FlyDriver {
             MachineState::Stopping | MachineState::Suspending => {
                 let landed = ["stopped", "suspended"];
                 return Ok(self
-                    .wait(app_id, &machine_id, &landed, machine.version())
+                    .wait(&name, &machine_id, &landed, machine.version())
                     .await?);
             }
             // Suspend needs a started machine; a starting one is let finish.
             MachineState::Starting | MachineState::Created => {
-                self.wait(app_id, &machine_id, &["started"], machine.version())
+                self.wait(&name, &machine_id, &["started"], machine.version())
                     .await?
             }
             _ => {}
         }
         let lease = self.take_lease(&name, &machine_id, "stop").await?;
         let stopped = self
-            .sleep_leased(app_id, &machine_id, machine.version(), mode, &lease.nonce)
+            .sleep_leased(&name, &machine_id, machine.version(), mode, &lease.nonce)
             .await;
         self.release_lease(lease).await;
         stopped
@@ -130,24 +134,23 @@ impl FlyDriver {
     /// Suspends or stops a started machine while holding its lease.
     async fn sleep_leased(
         &self,
-        app_id: &AppId,
+        name: &str,
         machine_id: &str,
         version: Option<&str>,
         mode: StopMode,
         nonce: &str,
     ) -> Result<(), DriverError> {
-        let name = self.app_name(app_id);
         if mode == StopMode::Suspend {
             match self
                 .client
-                .suspend_machine(&name, machine_id, Some(nonce))
+                .suspend_machine(name, machine_id, Some(nonce))
                 .await
             {
                 // "Will attempt (but is not guaranteed)" (spec `Machines_suspend`):
                 // it may end as a stop, which the lifecycle reads back with `state`.
                 Ok(()) => {
                     let landed = ["suspended", "stopped"];
-                    return Ok(self.wait(app_id, machine_id, &landed, version).await?);
+                    return Ok(self.wait(name, machine_id, &landed, version).await?);
                 }
                 // Fly cannot snapshot every machine (memory, swap); a full stop is Fly's own fallback.
                 Err(FlyError::Unexpected { status, body }) if (400..500).contains(&status) => {
@@ -158,9 +161,9 @@ impl FlyDriver {
         }
         let request = StopRequest::default();
         self.client
-            .stop_machine(&name, machine_id, &request, Some(nonce))
+            .stop_machine(name, machine_id, &request, Some(nonce))
             .await?;
-        self.wait(app_id, machine_id, &["stopped"], version).await?;
+        self.wait(name, machine_id, &["stopped"], version).await?;
         Ok(())
     }
 }

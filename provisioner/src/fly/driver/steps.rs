@@ -25,7 +25,11 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = self.app_name(app_id);
+        // Named once: later steps and calls use the stored name, whatever the prefix becomes.
+        let name = data
+            .app_name
+            .get_or_insert_with(|| self.config.identity.app_name(app_id))
+            .clone();
         let key = data
             .create_key
             .get_or_insert_with(|| format!("{name}-{:016x}", rand::random::<u64>()))
@@ -46,8 +50,12 @@ impl FlyDriver {
         Ok(format!("app {name} ready (id {})", app.id))
     }
 
-    pub(super) async fn assign_ips(&self, app_id: &AppId) -> Result<String, DriverError> {
-        let name = self.app_name(app_id);
+    pub(super) async fn assign_ips(
+        &self,
+        app_id: &AppId,
+        data: &FlyData,
+    ) -> Result<String, DriverError> {
+        let name = self.app_name(app_id, data);
         let kinds = [IpAssignmentType::SharedV4, IpAssignmentType::V6];
         let allocated = self.client.ensure_ips(&name, &kinds).await?;
         Ok(match allocated.len() {
@@ -67,7 +75,7 @@ impl FlyDriver {
         ]);
         let version = self
             .client
-            .set_secrets(&self.app_name(&spec.app_id), values)
+            .set_secrets(&self.app_name(&spec.app_id, data), values)
             .await?;
         match version {
             Some(version) => {
@@ -85,7 +93,7 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<String, DriverError> {
-        let name = self.app_name(app_id);
+        let name = self.app_name(app_id, data);
         let mut settings = self.config.machine.clone();
         // A replacement runs the digest the first machine resolved, unless
         // the configured image changed since.
@@ -109,7 +117,7 @@ impl FlyDriver {
                 0 => Duration::ZERO,
                 _ => LIST_LAG_ALLOWANCE.min(self.config.visibility_budget),
             };
-            if let Some(machine) = self.find_machine_within(app_id, window).await? {
+            if let Some(machine) = self.find_machine_within(app_id, data, window).await? {
                 data.machine_id = Some(machine.id.clone());
                 return Ok(format!("machine {} exists ({})", machine.id, machine.state));
             }
@@ -135,11 +143,12 @@ impl FlyDriver {
     async fn find_machine_within(
         &self,
         app_id: &AppId,
+        data: &FlyData,
         window: Duration,
     ) -> Result<Option<Machine>, FlyError> {
         let deadline = Instant::now() + window;
         loop {
-            let found = self.find_machine(app_id).await?;
+            let found = self.find_machine(app_id, data).await?;
             if found.is_some() || Instant::now() >= deadline {
                 return Ok(found);
             }
@@ -155,14 +164,15 @@ impl FlyDriver {
         let machine_id = self.require_machine(app_id, data).await?;
         // A machine just created may answer 404 for a moment.
         let budget = self.config.visibility_budget;
+        let name = self.app_name(app_id, data);
         let machine = self
             .client
-            .wait_for_machine(&self.app_name(app_id), &machine_id, budget)
+            .wait_for_machine(&name, &machine_id, budget)
             .await?;
         // Exits and checks decide when it is ready: `started` is not enough.
         // A machine that went to sleep before we looked (autostop) is woken there.
         let booted = self
-            .await_boot(app_id, &machine_id, machine.version(), 0, None)
+            .await_boot(&name, &machine_id, machine.version(), 0, None)
             .await?;
         // What the tag resolved to: replacements run the same image, even
         // after the tag moved (fly-go `Machine.FullImageRef`).

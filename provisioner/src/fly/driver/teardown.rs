@@ -14,14 +14,13 @@ use crate::fly::FlyError;
 use crate::lifecycle::driver::DriverError;
 
 impl FlyDriver {
-    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
-    pub(super) async fn destroy_app(&self, app_id: &AppId) -> Result<(), DriverError> {
-        let name = self.app_name(app_id);
-        match self.client.delete_app(&name).await {
+    #[tracing::instrument(skip_all, fields(fly_app = %name))]
+    pub(super) async fn destroy_app(&self, name: &str) -> Result<(), DriverError> {
+        match self.client.delete_app(name).await {
             Ok(()) | Err(FlyError::NotFound { .. }) => {}
             Err(error) => return Err(error.into()),
         }
-        self.wait_app_gone(&name).await
+        self.wait_app_gone(name).await
     }
 
     /// Reads the app until it answers 404, within the driver's wait budget.
@@ -54,7 +53,7 @@ impl FlyDriver {
         app_id: &AppId,
         data: &mut FlyData,
     ) -> Result<FlyStep, DriverError> {
-        let name = self.app_name(app_id);
+        let name = self.app_name(app_id, data);
         match self.client.get_app(&name).await {
             Err(FlyError::NotFound { .. }) => {
                 tracing::warn!("the preview's app is gone; making it again");

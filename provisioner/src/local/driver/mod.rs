@@ -208,7 +208,7 @@ impl PlatformDriver for LocalDriver {
         Ok(())
     }
 
-    fn url(&self, app_id: &AppId) -> String {
+    fn url(&self, app_id: &AppId, _data: &LocalData) -> String {
         format!(
             "http://{}.localhost:{}/",
             app_id.preview_name(),

@@ -110,7 +110,10 @@ async fn provision_stop_start_destroy() {
     );
     let port = data.port.expect("port");
     assert_eq!(driver.running_port(app_id), Some(port));
-    assert_eq!(driver.url(app_id), "http://preview-app-one.localhost:8080/");
+    assert_eq!(
+        driver.url(app_id, &data),
+        "http://preview-app-one.localhost:8080/"
+    );
 
     let work = root.path().join("previews/app-one");
     let grandchild = read_pid_file(&work.join("grandchild.pid")).await;

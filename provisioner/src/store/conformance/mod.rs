@@ -35,7 +35,14 @@ use super::{
 
 /// Every store trait at once, as a backend implements them.
 pub trait Store:
-    FileStore + SyncTokenStore + PreviewStore + AppSettingsStore + StoreHealth + LogStore + ControlStore
+    FileStore
+    + SyncTokenStore
+    + PreviewStore
+    + AppSettingsStore
+    + StoreHealth
+    + LogStore
+    + ControlStore
+    + super::ImportStore
 {
 }
 
@@ -47,6 +54,7 @@ impl<S> Store for S where
         + StoreHealth
         + LogStore
         + ControlStore
+        + super::ImportStore
 {
 }
 
@@ -77,6 +85,7 @@ macro_rules! store_conformance_tests {
             the_log_keeps_the_newest_lines_of_each_app_and_trims_the_rest,
             controls_are_numbered_per_app_and_the_newest_is_read_through_either_handle,
             settings_saved_through_one_handle_are_read_through_the_other_and_a_stale_save_is_refused,
+            an_import_saved_through_one_handle_is_read_whole_through_the_other,
         );
     };
     (@each $handles:expr; $($name:ident),* $(,)?) => {

@@ -91,12 +91,20 @@ pub async fn previews_round_trip_and_activity_only_moves_forward(
     record
         .driver_data
         .insert("machine_id".to_owned(), "m1".to_owned());
+    // The platform name has its own column; it reads back with the rest.
+    record
+        .driver_data
+        .set_platform_name(Some("acme-preview-shop".to_owned()));
     record.steps[0].status = StepStatus::Done;
     record.steps[0].log = Some("created".to_owned());
 
     let inserted = first.insert_preview(&record).await.unwrap();
     let inserted_again = second.insert_preview(&record).await.unwrap();
     record.set_state(PreviewState::Running, now + Duration::from_secs(1));
+    // A save replaces the name too (a preview made again after its app vanished).
+    record
+        .driver_data
+        .set_platform_name(Some("preview-shop".to_owned()));
     second.save_preview(&record).await.unwrap();
     let later = now + Duration::from_secs(30);
     first
@@ -130,6 +138,7 @@ pub async fn previews_round_trip_and_activity_only_moves_forward(
         .await
         .unwrap();
     assert_eq!((running.len(), stopped.len()), (1, 0));
+    assert_eq!(running[0].driver_data.platform_name(), Some("preview-shop"));
     assert_eq!(first.list_previews(None).await.unwrap().len(), 1);
     assert!(first.get_preview(&app("other")).await.unwrap().is_none());
 }
@@ -196,4 +205,46 @@ pub async fn settings_saved_through_one_handle_are_read_through_the_other_and_a_
     );
     assert_eq!(first.app_settings(&app_id).await.unwrap(), Some((newer, 2)));
     assert_eq!(first.app_settings(&app("other")).await.unwrap(), None);
+}
+
+pub async fn an_import_saved_through_one_handle_is_read_whole_through_the_other(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    use crate::import::{ImportReport, ImportStep, ImportStepStatus, Project};
+    let app_id = app("imported");
+    assert_eq!(first.last_import(&app_id).await.unwrap(), None);
+    let mut report = ImportReport {
+        repository: "https://git.example/acme/shop.git".to_owned(),
+        reference: "main".to_owned(),
+        subdir: Some("web".to_owned()),
+        commit: None,
+        project: None,
+        revision: None,
+        changed: 0,
+        steps: vec![ImportStep {
+            name: "fetch".to_owned(),
+            status: ImportStepStatus::Running,
+            duration_ms: 0,
+            log: String::new(),
+        }],
+    };
+    first.save_import(&app_id, &report).await.unwrap();
+    assert_eq!(
+        second.last_import(&app_id).await.unwrap().as_ref(),
+        Some(&report)
+    );
+
+    // A later save replaces the whole report.
+    report.commit = Some("3f2c".repeat(10));
+    report.project = Some(Project {
+        project_type: "vite".to_owned(),
+        package_manager: Some("npm".to_owned()),
+        scripts: [("dev".to_owned(), "vite".to_owned())].into(),
+    });
+    report.steps[0].status = ImportStepStatus::Done;
+    report.steps[0].duration_ms = 12;
+    second.save_import(&app_id, &report).await.unwrap();
+    assert_eq!(first.last_import(&app_id).await.unwrap(), Some(report));
+    assert_eq!(first.last_import(&app("other")).await.unwrap(), None);
 }

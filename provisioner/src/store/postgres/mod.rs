@@ -183,6 +183,7 @@ shared::files::file_store!(PostgresStore, Postgres);
 shared::blobs::blob_stream!(PostgresStore, Postgres);
 shared::tokens::token_store!(PostgresStore);
 shared::settings::settings_store!(PostgresStore);
+shared::imports::import_store!(PostgresStore);
 shared::previews::preview_store!(PostgresStore, Postgres);
 shared::health::store_health!(PostgresStore, MIGRATOR);
 super::logs::control_store!(PostgresStore);

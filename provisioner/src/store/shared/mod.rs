@@ -21,6 +21,7 @@
 pub(super) mod blobs;
 pub(super) mod files;
 pub(super) mod health;
+pub(super) mod imports;
 pub(super) mod previews;
 pub(super) mod settings;
 pub(super) mod tokens;
@@ -31,6 +32,24 @@ use time::OffsetDateTime;
 use super::StoreError;
 
 /// Both databases store integers as i64; sizes and revisions never come near its limit.
+/// A document kept whole as JSON text (settings, an import report).
+pub(crate) fn encode_json<T: serde::Serialize>(
+    value: &T,
+    what: &str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::corrupt(format!("{what} does not encode: {error}")))
+}
+
+/// A document read back from its JSON text.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|error| StoreError::corrupt(format!("stored {what}: {error}")))
+}
+
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }

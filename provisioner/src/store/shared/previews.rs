@@ -42,6 +42,7 @@ macro_rules! preview_store {
                     "INSERT INTO previews ({COLUMNS}) VALUES ({VALUES}) \
                      ON CONFLICT (app_id) DO UPDATE SET state = excluded.state, \
                      driver_data = excluded.driver_data, steps = excluded.steps, \
+                     platform_name = excluded.platform_name, \
                      last_activity_at_ms = \
                      {}(previews.last_activity_at_ms, excluded.last_activity_at_ms), \
                      error = excluded.error, state_changed_at_ms = excluded.state_changed_at_ms, \
@@ -94,12 +95,13 @@ pub(crate) use preview_store;
 use sync_protocol::AppId;
 
 use super::{from_ms, to_ms};
+use crate::lifecycle::driver::DriverData;
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 use crate::store::StoreError;
 
 pub(crate) const COLUMNS: &str = "app_id, state, driver_data, steps, last_activity_at_ms, error, \
-                                  state_changed_at_ms, created_at_ms, updated_at_ms";
-pub(crate) const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9";
+                                  state_changed_at_ms, created_at_ms, updated_at_ms, platform_name";
+pub(crate) const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10";
 
 /// A `previews` row as both backends store it: JSON text for the maps and
 /// lists, milliseconds since the epoch for times.
@@ -114,6 +116,7 @@ pub(crate) struct PreviewRow {
     state_changed_at_ms: i64,
     created_at_ms: i64,
     updated_at_ms: i64,
+    platform_name: Option<String>,
 }
 
 impl PreviewRow {
@@ -131,10 +134,11 @@ impl PreviewRow {
             state_changed_at_ms: to_ms(record.state_changed_at),
             created_at_ms: to_ms(record.created_at),
             updated_at_ms: to_ms(record.updated_at),
+            platform_name: record.driver_data.platform_name().map(str::to_owned),
         })
     }
 
-    /// Binds the row's values as `$1` to `$9`, in [`COLUMNS`] order.
+    /// Binds the row's values as `$1` to `$10`, in [`COLUMNS`] order.
     pub(crate) fn bind<'q, DB>(
         self,
         query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
@@ -155,16 +159,19 @@ impl PreviewRow {
             .bind(self.state_changed_at_ms)
             .bind(self.created_at_ms)
             .bind(self.updated_at_ms)
+            .bind(self.platform_name)
     }
 
     pub(crate) fn into_record(self) -> Result<PreviewRecord, StoreError> {
         let corrupt =
             |what: &str, value: &str| StoreError::corrupt(format!("stored {what} {value:?}"));
+        let mut driver_data: DriverData = serde_json::from_str(&self.driver_data)
+            .map_err(|_| corrupt("driver data", &self.driver_data))?;
+        driver_data.set_platform_name(self.platform_name);
         Ok(PreviewRecord {
             app_id: AppId::parse(&self.app_id).map_err(|_| corrupt("app id", &self.app_id))?,
             state: PreviewState::parse(&self.state).ok_or_else(|| corrupt("state", &self.state))?,
-            driver_data: serde_json::from_str(&self.driver_data)
-                .map_err(|_| corrupt("driver data", &self.driver_data))?,
+            driver_data,
             steps: serde_json::from_str(&self.steps).map_err(|_| corrupt("steps", &self.steps))?,
             last_activity_at: from_ms(self.last_activity_at_ms)?,
             error: self.error,

@@ -1,19 +1,6 @@
 //! `AppSettingsStore` in the SQL both dialects accept: one row per app, the
 //! settings as JSON text, a version for compare-and-set.
 
-pub(crate) fn encode(
-    settings: &crate::settings::AppSettings,
-) -> Result<String, crate::store::StoreError> {
-    serde_json::to_string(settings).map_err(|error| {
-        crate::store::StoreError::corrupt(format!("settings do not encode: {error}"))
-    })
-}
-
-pub(crate) fn decode(text: &str) -> Result<crate::settings::AppSettings, crate::store::StoreError> {
-    serde_json::from_str(text)
-        .map_err(|error| crate::store::StoreError::corrupt(format!("stored settings: {error}")))
-}
-
 /// Implements `AppSettingsStore` for `$store`.
 macro_rules! settings_store {
     ($store:ty) => {
@@ -31,7 +18,7 @@ macro_rules! settings_store {
                         .await?;
                 row.map(|(text, version)| {
                     Ok((
-                        $crate::store::shared::settings::decode(&text)?,
+                        $crate::store::shared::decode_json(&text, "settings")?,
                         $crate::store::shared::to_u64(version),
                     ))
                 })
@@ -44,7 +31,7 @@ macro_rules! settings_store {
                 settings: &$crate::settings::AppSettings,
                 expected: Option<u64>,
             ) -> Result<bool, $crate::store::StoreError> {
-                let text = $crate::store::shared::settings::encode(settings)?;
+                let text = $crate::store::shared::encode_json(settings, "settings")?;
                 let now = $crate::store::shared::to_ms(time::OffsetDateTime::now_utc());
                 let mut transaction = self.begin_write().await?;
                 let saved = match expected {

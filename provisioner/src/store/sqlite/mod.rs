@@ -140,6 +140,7 @@ shared::files::file_store!(SqliteStore, Sqlite);
 shared::blobs::blob_stream!(SqliteStore, Sqlite);
 shared::tokens::token_store!(SqliteStore);
 shared::settings::settings_store!(SqliteStore);
+shared::imports::import_store!(SqliteStore);
 shared::previews::preview_store!(SqliteStore, Sqlite);
 shared::health::store_health!(SqliteStore, MIGRATOR);
 super::logs::control_store!(SqliteStore);
