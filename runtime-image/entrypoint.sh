@@ -16,6 +16,9 @@
 #   PORT             3000      the preview's port: the daemon's gateway listens
 #                              here and forwards to the dev server's private port
 #   SYNC_GATEWAY_BIND 0.0.0.0  where the gateway listens (Fly's proxy reaches it there)
+#   SYNC_RUN_AS      node      the user the install and the dev server run as,
+#                              apart from the daemon (root), so app code cannot
+#                              read the token; empty: as the daemon (a warning)
 # Arguments are passed on to sync-daemon (for example --interval 1s).
 #
 # The token stays in the environment: sync-daemon reads SYNC_TOKEN itself, so
@@ -80,6 +83,17 @@ esac
 mkdir -p "$SYNC_DIR" "$SYNC_STATE_DIR" || fail "cannot create $SYNC_DIR or $SYNC_STATE_DIR"
 [ -w "$SYNC_DIR" ] || fail "$SYNC_DIR is not writable by uid $(id -u)"
 [ -w "$SYNC_STATE_DIR" ] || fail "$SYNC_STATE_DIR is not writable by uid $(id -u)"
+
+# The app's user owns the app dir; the daemon's state is the daemon's alone.
+if [ -n "${SYNC_RUN_AS:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        chown "$SYNC_RUN_AS" "$SYNC_DIR" || fail "cannot give $SYNC_DIR to SYNC_RUN_AS=$SYNC_RUN_AS (no such user?)"
+        chmod 0700 "$SYNC_STATE_DIR"
+    fi
+    export SYNC_RUN_AS
+else
+    printf '%s: SYNC_RUN_AS is empty: the dev server runs as the daemon and can read its token\n' "$me" >&2
+fi
 
 # Everything but the token, so a machine's log says what it was started with.
 printf '%s: app %s, server %s, dir %s, port %s, dev server: %s\n' \

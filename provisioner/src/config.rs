@@ -205,6 +205,20 @@ pub struct LimitsArgs {
     /// Revisions of history kept per app for `?since=` deltas; older asks get the full manifest.
     #[arg(long, env = "PROVISIONER_HISTORY_REVISIONS", default_value_t = 1000)]
     pub history_revisions: u64,
+
+    /// Sweep unreferenced file content once this many bytes of it were made
+    /// since the last sweep (content replaced or deleted).
+    #[arg(long, env = "PROVISIONER_SWEEP_AFTER_GARBAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub sweep_after_garbage_bytes: u64,
+
+    /// Sweep unreferenced file content once this many contents were made
+    /// since the last sweep, whatever their size.
+    #[arg(
+        long,
+        env = "PROVISIONER_SWEEP_AFTER_GARBAGE_BLOBS",
+        default_value_t = 20_000
+    )]
+    pub sweep_after_garbage_blobs: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,6 +9,7 @@ use sync_protocol::{AppId, SyncToken, parse_duration};
 
 use crate::error::CriticalError;
 use crate::logging::LogFormat;
+use crate::run_as::RunAs;
 use crate::sandbox::Sandbox;
 
 /// Pulls an app's files from the provisioner into a directory, atomically,
@@ -74,6 +75,12 @@ pub struct Args {
     /// visible, nothing else of this machine mounted. The daemon stays outside.
     #[arg(long, env = "SYNC_SANDBOX")]
     pub sandbox: bool,
+
+    /// Run the install and the dev server as this user (a name or a uid), so
+    /// the app's code cannot read the daemon's environment or state. Needs
+    /// the daemon to run as root (or with CAP_SETUID and CAP_SETGID).
+    #[arg(long, env = "SYNC_RUN_AS")]
+    pub run_as: Option<String>,
     /// The address the gateway binds: loopback for local previews,
     /// `0.0.0.0` in a Fly machine.
     #[arg(long, env = "SYNC_GATEWAY_BIND", default_value = "127.0.0.1")]
@@ -125,6 +132,8 @@ pub struct SuperviseConfig {
     pub port: u16,
     /// Where the app's own commands run; `None`: as the daemon, in --dir.
     pub sandbox: Option<Sandbox>,
+    /// The user the app's own commands run as; `None`: the daemon's.
+    pub run_as: Option<RunAs>,
     pub gateway_bind: IpAddr,
     pub dev_port: Option<u16>,
     pub ready_timeout: Duration,
@@ -170,6 +179,15 @@ impl Config {
                 home_dir: state_dir.join("home"),
             }),
         };
+        let run_as = match &args.run_as {
+            Some(_) if args.sandbox => {
+                return Err(bad(
+                    "--run-as and --sandbox together: --sandbox already keeps the app from the daemon (local previews); --run-as is for a VM of its own without bwrap. Give one".to_owned(),
+                ));
+            }
+            Some(user) => Some(crate::run_as::resolve(user).map_err(bad)?),
+            None => None,
+        };
         if args.dev_port.is_some_and(|dev_port| dev_port == args.port) {
             return Err(bad(format!(
                 "--dev-port {} is the gateway's --port; give the dev server another port or leave --dev-port unset",
@@ -181,6 +199,7 @@ impl Config {
             install: args.install,
             port: args.port,
             sandbox,
+            run_as,
             gateway_bind: args.gateway_bind,
             dev_port: args.dev_port,
             ready_timeout: args.ready_timeout,

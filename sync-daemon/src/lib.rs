@@ -49,6 +49,7 @@ pub mod plan;
 pub mod poller;
 pub mod refusals;
 pub mod render;
+pub mod run_as;
 pub mod sandbox;
 pub mod settings;
 pub mod stage;
@@ -263,6 +264,19 @@ fn prepare_directories(config: &Config) -> Result<(), CriticalError> {
             source,
         })?;
         check_writable(dir)?;
+    }
+    let run_as = config
+        .supervise
+        .as_ref()
+        .and_then(|supervise| supervise.run_as.as_ref());
+    if run_as.is_some() {
+        // The app runs as another user: the daemon's records are its own.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.state_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|source| CriticalError::NotWritable {
+                path: config.state_dir.clone(),
+                source,
+            })?;
     }
     Ok(())
 }

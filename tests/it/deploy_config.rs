@@ -228,11 +228,19 @@ fn runtime_image_agrees_with_the_provisioner_and_its_entrypoint() {
         "ENTRYPOINT {entry} is not the copied script"
     );
 
-    // Runs as a non-root user, with a health check and a Node LTS base.
-    let user = dockerfile.args("USER");
+    // The app's code runs as a non-root user apart from the daemon (which
+    // keeps the token), with a health check and a Node LTS base.
+    let run_as = dockerfile
+        .env("SYNC_RUN_AS")
+        .expect("the image sets SYNC_RUN_AS");
     assert!(
-        !user.is_empty() && !["root", "0", "0:0"].contains(&user[0].as_str()),
-        "{user:?}"
+        !["", "root", "0"].contains(&run_as.as_str()),
+        "SYNC_RUN_AS={run_as}"
+    );
+    let entrypoint = std::fs::read_to_string(root().join("runtime-image/entrypoint.sh")).unwrap();
+    assert!(
+        entrypoint.contains("export SYNC_RUN_AS"),
+        "the daemon reads SYNC_RUN_AS"
     );
     assert!(!dockerfile.instructions("HEALTHCHECK").is_empty());
     let base = dockerfile.final_base();

@@ -10,6 +10,7 @@ mod batch;
 mod blobs;
 mod error;
 mod notifier;
+mod sweep;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,15 +22,20 @@ use sync_protocol::{AppId, BatchChange, FilePath, MAX_WAIT_SECONDS};
 pub use blobs::BlobBatch;
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
+pub use sweep::{SweepPolicy, sweep_due};
 
 use crate::config::LimitsArgs;
-use crate::store::{AppLimits, Blob, Changes, FileChange, FileStore, Manifest, WriteOutcome};
+use crate::store::{
+    AppLimits, Blob, BlobGarbage, Changes, FileChange, FileStore, Manifest, WriteOutcome,
+};
 
 /// The size and count rules, from the command line.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_file_bytes: u64,
     pub app: AppLimits,
+    /// When unreferenced content is swept.
+    pub sweep: SweepPolicy,
 }
 
 impl Limits {
@@ -40,6 +46,10 @@ impl Limits {
                 max_files_per_app: args.max_files_per_app,
                 max_bytes_per_app: args.max_bytes_per_app,
                 history_revisions: args.history_revisions,
+            },
+            sweep: SweepPolicy {
+                garbage_bytes: args.sweep_after_garbage_bytes,
+                garbage_blobs: args.sweep_after_garbage_blobs,
             },
         }
     }
@@ -57,9 +67,6 @@ impl Limits {
     }
 }
 
-/// How many writes pass between two sweeps for unreferenced blobs.
-const GC_EVERY_WRITES: u64 = 1000;
-
 #[derive(Clone)]
 pub struct FilesService {
     store: Arc<dyn FileStore>,
@@ -67,8 +74,8 @@ pub struct FilesService {
     notifier: RevisionNotifier,
     /// Writes that made a new revision, for `/metrics`.
     writes: Arc<AtomicU64>,
-    /// Unreferenced blobs the sweeps removed, for `/metrics`.
-    blobs_swept: Arc<AtomicU64>,
+    /// When the blob sweep runs.
+    sweeper: sweep::Sweeper,
     /// The store's identity, read once at start: every manifest answer carries it.
     store_id: Arc<str>,
 }
@@ -81,7 +88,7 @@ impl FilesService {
             store_id: Arc::from(store_id),
             notifier: RevisionNotifier::default(),
             writes: Arc::default(),
-            blobs_swept: Arc::default(),
+            sweeper: sweep::Sweeper::new(limits.sweep),
         }
     }
 
@@ -103,9 +110,9 @@ impl FilesService {
         self.writes.load(Ordering::Relaxed)
     }
 
-    /// Unreferenced blobs removed by the sweeps since start.
-    pub fn blobs_swept(&self) -> u64 {
-        self.blobs_swept.load(Ordering::Relaxed)
+    /// The garbage waiting for the blob sweep and what sweeps removed.
+    pub async fn blob_garbage(&self) -> Result<BlobGarbage, FilesError> {
+        Ok(self.store.blob_garbage().await?)
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app_id, path = %path, size = content.len()))]
@@ -221,12 +228,9 @@ impl FilesService {
             .await
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {
-            let writes = self.writes.fetch_add(1, Ordering::Relaxed);
+            self.writes.fetch_add(1, Ordering::Relaxed);
             self.notifier.publish(app_id, outcome.revision);
-            // The first write after start, then every GC_EVERY_WRITES.
-            if writes.is_multiple_of(GC_EVERY_WRITES) {
-                self.spawn_blob_collection();
-            }
+            self.sweeper.after_write(&self.store, outcome.garbage);
         }
         tracing::info!(
             revision = outcome.revision,
@@ -234,26 +238,6 @@ impl FilesService {
             "files written"
         );
         Ok(outcome)
-    }
-
-    /// Removes unreferenced blobs in the background; the write that
-    /// triggered it has already answered.
-    fn spawn_blob_collection(&self) {
-        let store = self.store.clone();
-        let swept = self.blobs_swept.clone();
-        tokio::spawn(async move {
-            match store.remove_unreferenced_blobs().await {
-                Ok(removed) => {
-                    swept.fetch_add(removed, Ordering::Relaxed);
-                    tracing::info!(removed, "unreferenced blobs removed");
-                }
-                Err(error) => tracing::warn!(
-                    error.message = %error,
-                    error.cause_chain = ?error,
-                    "removing unreferenced blobs failed; retried after later writes"
-                ),
-            }
-        });
     }
 }
 

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use super::previews::PreviewStore;
 use super::settings::AppSettingsStore;
 use super::{
-    AppLimits, Blob, BlobStream, Changes, FileChange, FileStore, Manifest, StoreError, SyncStatus,
-    SyncTokenStore, WriteOutcome,
+    AppLimits, Blob, BlobGarbage, BlobStream, Changes, FileChange, FileStore, Garbage, Manifest,
+    StoreError, SyncStatus, SyncTokenStore, WriteOutcome,
 };
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 
@@ -88,9 +88,13 @@ impl<S: FileStore + Clone> FileStore for RunsToCompletion<S> {
         self.0.stored_blob_count().await
     }
 
-    async fn remove_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+    async fn remove_unreferenced_blobs(&self) -> Result<Garbage, StoreError> {
         let store = self.0.clone();
         to_completion(async move { store.remove_unreferenced_blobs().await }).await
+    }
+
+    async fn blob_garbage(&self) -> Result<BlobGarbage, StoreError> {
+        self.0.blob_garbage().await
     }
 }
 

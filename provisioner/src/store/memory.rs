@@ -18,8 +18,8 @@ use super::write_plan::{
     plan_write,
 };
 use super::{
-    AppLimits, Blob, BlobStream, Changes, FileChange, FileStore, Manifest, StoreError, StoreHealth,
-    SyncStatus, SyncTokenStore, WriteOutcome,
+    AppLimits, Blob, BlobGarbage, BlobStream, Changes, FileChange, FileStore, Garbage, Manifest,
+    StoreError, StoreHealth, SyncStatus, SyncTokenStore, WriteOutcome,
 };
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
 
@@ -50,6 +50,7 @@ struct State {
     previews: BTreeMap<AppId, PreviewRecord>,
     /// Made at the first read: clones share it, a new store gets another.
     identity: Option<String>,
+    garbage: BlobGarbage,
 }
 
 #[derive(Debug, Default)]
@@ -116,7 +117,12 @@ impl FileStore for MemoryStore {
         limits: AppLimits,
     ) -> Result<WriteOutcome, StoreError> {
         let mut state = self.state();
-        let State { apps, blobs, .. } = &mut *state;
+        let State {
+            apps,
+            blobs,
+            garbage,
+            ..
+        } = &mut *state;
         let app = apps.entry(app_id.clone()).or_default();
         let stored: HashMap<String, StoredFile> = paths_to_read(changes)
             .into_iter()
@@ -129,6 +135,7 @@ impl FileStore for MemoryStore {
                 return Ok(WriteOutcome {
                     revision,
                     changed: 0,
+                    garbage: Garbage::default(),
                 });
             }
             WriteDecision::Write(plan) => plan,
@@ -158,9 +165,11 @@ impl FileStore for MemoryStore {
             usage: plan.usage,
             history_floor: plan.history_floor,
         };
+        garbage.pending = garbage.pending + plan.garbage;
         Ok(WriteOutcome {
             revision: plan.revision,
             changed: plan.changed,
+            garbage: plan.garbage,
         })
     }
 
@@ -275,12 +284,33 @@ impl FileStore for MemoryStore {
         Ok(self.state().blobs.len() as u64)
     }
 
-    async fn remove_unreferenced_blobs(&self) -> Result<u64, StoreError> {
+    async fn remove_unreferenced_blobs(&self) -> Result<Garbage, StoreError> {
         let mut state = self.state();
-        let State { apps, blobs, .. } = &mut *state;
-        let before = blobs.len();
-        blobs.retain(|sha256, _| apps.values().any(|app| app.holds(sha256)));
-        Ok((before - blobs.len()) as u64)
+        let State {
+            apps,
+            blobs,
+            garbage,
+            ..
+        } = &mut *state;
+        let mut removed = Garbage::default();
+        blobs.retain(|sha256, bytes| {
+            let held = apps.values().any(|app| app.holds(sha256));
+            if !held {
+                removed = removed
+                    + Garbage {
+                        blobs: 1,
+                        bytes: bytes.len() as u64,
+                    };
+            }
+            held
+        });
+        garbage.pending = Garbage::default();
+        garbage.swept = garbage.swept + removed;
+        Ok(removed)
+    }
+
+    async fn blob_garbage(&self) -> Result<BlobGarbage, StoreError> {
+        Ok(self.state().garbage)
     }
 }
 

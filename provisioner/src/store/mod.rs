@@ -32,6 +32,7 @@ pub mod previews;
 pub mod settings;
 mod shared;
 mod sqlite;
+pub(crate) mod sweep;
 pub mod write_plan;
 
 use async_trait::async_trait;
@@ -45,7 +46,8 @@ pub use health::StoreHealth;
 pub use imports::ImportStore;
 pub use logs::LogStore;
 pub use model::{
-    AppLimits, AppUsage, Blob, Changes, FileChange, Manifest, SyncStatus, WriteOutcome,
+    AppLimits, AppUsage, Blob, BlobGarbage, Changes, FileChange, Garbage, Manifest, SyncStatus,
+    WriteOutcome,
 };
 pub use postgres::{LISTENER_APPLICATION, PostgresCoordination, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -94,10 +96,14 @@ pub trait FileStore: Send + Sync + 'static {
     /// How many distinct contents are stored, referenced or not.
     async fn stored_blob_count(&self) -> Result<u64, StoreError>;
 
-    /// Deletes the blobs no app's current files reference and returns how
-    /// many went. Saving replaces content all day, so without this the blobs
-    /// of every old version would stay forever.
-    async fn remove_unreferenced_blobs(&self) -> Result<u64, StoreError>;
+    /// Deletes the blobs no app's current files reference, a short write at
+    /// a time, gives the space back where the database needs telling, and
+    /// returns what went. Saving replaces content all day, so without this
+    /// the blobs of every old version would stay forever.
+    async fn remove_unreferenced_blobs(&self) -> Result<Garbage, StoreError>;
+
+    /// The garbage made since the last sweep began and what sweeps removed.
+    async fn blob_garbage(&self) -> Result<BlobGarbage, StoreError>;
 }
 
 #[async_trait]

@@ -91,6 +91,37 @@ pub struct WriteOutcome {
     pub revision: u64,
     /// Files added, changed or deleted.
     pub changed: u64,
+    /// The stored content the write replaced or deleted.
+    pub garbage: Garbage,
+}
+
+/// Stored content no longer held by the file that held it: candidates for
+/// the blob sweep. An upper bound of what the sweep finds, since another
+/// file (or a later write) may still hold the same content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Garbage {
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+impl std::ops::Add for Garbage {
+    type Output = Garbage;
+
+    fn add(self, other: Garbage) -> Garbage {
+        Garbage {
+            blobs: self.blobs + other.blobs,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+}
+
+/// The blob sweep's books, kept in the store so they survive restarts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlobGarbage {
+    /// Content made unreferenced since the last sweep began.
+    pub pending: Garbage,
+    /// What every sweep so far removed.
+    pub swept: Garbage,
 }
 
 /// An app's whole manifest at one revision.

@@ -10,7 +10,7 @@ use std::ops::Bound;
 
 use sync_protocol::FilePath;
 
-use super::{AppLimits, AppUsage, Blob, FileChange, StoreError};
+use super::{AppLimits, AppUsage, Blob, FileChange, Garbage, StoreError};
 
 /// The counters kept per app, read at the start of each operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,6 +51,9 @@ pub struct WritePlan<'a> {
     pub written: Vec<(&'a FilePath, &'a Blob)>,
     /// Each path the write leaves without content, in path order.
     pub deleted: Vec<&'a FilePath>,
+    /// The stored content the write replaces or deletes, counted towards
+    /// the next blob sweep.
+    pub garbage: Garbage,
 }
 
 /// What a write comes to.
@@ -179,8 +182,10 @@ pub fn plan_write<'a>(
         changed,
         written: Vec::new(),
         deleted: Vec::new(),
+        garbage: Garbage::default(),
     };
     for (path, slot) in touched.into_values() {
+        plan.garbage = plan.garbage + replaced(stored.get(path.as_str()), &slot);
         match slot {
             Slot::Written(blob) => plan.written.push((path, blob)),
             // A path only ever saved with its own content is not touched.
@@ -189,6 +194,22 @@ pub fn plan_write<'a>(
         }
     }
     Ok(WriteDecision::Write(plan))
+}
+
+/// The stored content a touched path gives up: none when it held nothing
+/// or ends holding the same content (a batch may write it away and back).
+fn replaced(stored: Option<&StoredFile>, slot: &Slot<'_, '_>) -> Garbage {
+    let Some(stored) = stored else {
+        return Garbage::default();
+    };
+    match slot {
+        Slot::Written(blob) if blob.sha256 == stored.sha256 => Garbage::default(),
+        Slot::Stored(Some(_)) => Garbage::default(),
+        Slot::Written(_) | Slot::Stored(None) => Garbage {
+            blobs: 1,
+            bytes: stored.size,
+        },
+    }
 }
 
 /// A touched path as the changes leave it.

@@ -59,9 +59,8 @@ fn summary(decision: Result<WriteDecision<'_>, StoreError>) -> String {
     }
 }
 
-#[test]
-fn the_write_decision_follows_its_rules() {
-    // The app at revision 4 holds `a` = "12345" and `b` = "xy"; its floor is 1.
+/// An app at revision 4, floor 1, holding `a` = "12345" and `b` = "xy".
+fn app_holding_a_and_b() -> (AppRow, HashMap<String, StoredFile>) {
     let app = AppRow {
         revision: 4,
         usage: AppUsage {
@@ -70,8 +69,7 @@ fn the_write_decision_follows_its_rules() {
         },
         history_floor: 1,
     };
-    let stored_content = [("a", "12345"), ("b", "xy")];
-    let stored: HashMap<String, StoredFile> = stored_content
+    let stored = [("a", "12345"), ("b", "xy")]
         .iter()
         .map(|(path, content)| {
             let file = StoredFile {
@@ -81,6 +79,13 @@ fn the_write_decision_follows_its_rules() {
             ((*path).to_owned(), file)
         })
         .collect();
+    (app, stored)
+}
+
+#[test]
+fn the_write_decision_follows_its_rules() {
+    // The app at revision 4 holds `a` = "12345" and `b` = "xy"; its floor is 1.
+    let (app, stored) = app_holding_a_and_b();
     let lowered = AppLimits {
         max_files_per_app: 1,
         max_bytes_per_app: 1,
@@ -307,5 +312,50 @@ fn a_file_and_a_directory_of_the_same_name_are_refused() {
         let decision = plan_write(app, &stored, &beneath, changes, roomy);
 
         assert_eq!(summary(decision), *expected, "{rule}");
+    }
+}
+
+#[test]
+fn the_content_a_write_gives_up_is_counted_as_garbage() {
+    let (app, stored) = app_holding_a_and_b();
+    let cases: Vec<(&str, Vec<FileChange>, Garbage)> = vec![
+        (
+            "a new path gives up nothing",
+            vec![put("c", "1")],
+            Garbage::default(),
+        ),
+        (
+            "replaced content is garbage by its stored size",
+            vec![put("a", "1")],
+            Garbage { blobs: 1, bytes: 5 },
+        ),
+        (
+            "deleted content is garbage",
+            vec![delete("b")],
+            Garbage { blobs: 1, bytes: 2 },
+        ),
+        (
+            "content written away and back in one batch is kept",
+            vec![put("b", "zz"), put("b", "xy")],
+            Garbage::default(),
+        ),
+        (
+            "a path written twice in a batch gives up its stored content once",
+            vec![put("a", "1"), put("a", "2"), delete("b")],
+            Garbage { blobs: 2, bytes: 7 },
+        ),
+        (
+            "a path added and deleted in one batch never stored anything",
+            vec![put("c", "3"), delete("c")],
+            Garbage::default(),
+        ),
+    ];
+
+    for (rule, changes, expected) in &cases {
+        let decision = plan_write(app, &stored, &HashMap::new(), changes, LIMITS).unwrap();
+        let WriteDecision::Write(plan) = decision else {
+            panic!("{rule}: no write");
+        };
+        assert_eq!(plan.garbage, *expected, "{rule}");
     }
 }

@@ -55,6 +55,7 @@ pub(super) async fn install_if_needed(
             &plan.environment(),
             &context.output,
             context.config.sandbox.as_ref(),
+            context.config.run_as.as_ref(),
         ) {
             Ok(mut group) => {
                 let status = tokio::select! {

@@ -142,6 +142,7 @@ pub async fn run(
             &launch.environment(),
             &context.output,
             context.config.sandbox.as_ref(),
+            context.config.run_as.as_ref(),
         ) {
             Ok(mut group) => {
                 let ended = watch_dev_server(

@@ -13,6 +13,7 @@ use tokio::process::{Child, Command};
 
 use super::echo::{Echo, EchoBudget};
 use crate::gateway::OutputTail;
+use crate::run_as::RunAs;
 use crate::sandbox::Sandbox;
 
 /// How long a dev server gets to exit after SIGTERM.
@@ -35,6 +36,7 @@ impl Group {
         environment: &[(&str, String)],
         output: &OutputTail,
         sandbox: Option<&Sandbox>,
+        run_as: Option<&RunAs>,
     ) -> Result<Group, String> {
         // Inside the sandbox nothing of the daemon's environment is passed on;
         // `environment` is set there explicitly.
@@ -49,6 +51,9 @@ impl Group {
                 shell
             }
         };
+        if let Some(run_as) = run_as {
+            crate::run_as::apply(&mut shell, run_as);
+        }
         let mut child = shell
             .current_dir(dir)
             // The token opens this app's files on the provisioner; the app's

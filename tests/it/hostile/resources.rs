@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use preview_tests::provisioner::TestProvisioner;
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -124,34 +123,58 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn the_blob_sweep_counts_what_it_removes_in_the_metrics() {
-    // Arrange: one file rewritten 1,001 times, 8 writes at a time. A sweep
-    // runs after the first write and after the 1,000th next one.
-    let provisioner = TestProvisioner::spawn().await.unwrap();
-    let writes = futures::stream::iter(0..1001).map(|version| {
-        let provisioner = &provisioner;
-        async move {
-            written(
-                provisioner
-                    .put_file("churn", "a.txt", format!("v{version}"))
-                    .await,
-            )
-            .await
-        }
-    });
-    writes.buffer_unordered(8).collect::<Vec<_>>().await;
+/// The value of the unlabelled metric `name` in a `/metrics` text.
+fn metric(text: &str, name: &str) -> u64 {
+    let prefix = format!("{name} ");
+    let line = text.lines().find(|line| line.starts_with(&prefix));
+    let value = line.unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+    value[prefix.len()..].parse().unwrap()
+}
 
-    // Act and assert: every replaced version is garbage, and the sweep says
-    // how many it removed.
+/// Saves version `version` of the churned file: 100 bytes.
+async fn save(provisioner: &TestProvisioner, version: u32) {
+    let content = format!("{version:0>100}");
+    written(provisioner.put_file("churn", "a.txt", content).await).await;
+}
+
+#[tokio::test]
+async fn the_blob_sweep_runs_on_garbage_bytes_and_counts_them_in_the_metrics() {
+    // Arrange: a sweep once 10,000 bytes of content were replaced; one file
+    // of 100 bytes rewritten, so each rewrite makes 100 bytes of garbage.
+    let args = ["--sweep-after-garbage-bytes", "10000"];
+    let mut provisioner = TestProvisioner::spawn_with_args(&args).await.unwrap();
+    for version in 0..51 {
+        save(&provisioner, version).await;
+    }
+
+    // 50 replaced versions: counted, not swept, and still counted after a
+    // crash and restart (the count is in the store).
+    provisioner.restart().await.unwrap();
+    for version in 51..100 {
+        save(&provisioner, version).await;
+    }
+    let text = provisioner.metrics().await.text().await.unwrap();
+    assert_eq!(
+        metric(&text, "provisioner_blob_garbage_pending_bytes"),
+        9_900
+    );
+    assert_eq!(metric(&text, "provisioner_blob_garbage_pending_blobs"), 99);
+    assert_eq!(metric(&text, "provisioner_blobs_swept_total"), 0);
+
+    // Act: the rewrite that makes the 10,000th byte of garbage.
+    save(&provisioner, 100).await;
+
+    // Assert: the sweep removes every replaced version and settles the count.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut text = String::new();
     while Instant::now() < deadline {
         text = provisioner.metrics().await.text().await.unwrap();
-        if text.contains("provisioner_blobs_swept_total 1000\n") {
+        if metric(&text, "provisioner_blobs_swept_total") == 100 {
+            assert_eq!(metric(&text, "provisioner_blob_bytes_swept_total"), 10_000);
+            assert_eq!(metric(&text, "provisioner_blob_garbage_pending_bytes"), 0);
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the sweep did not report 1000 removed blobs:\n{text}");
+    panic!("the sweep did not report 100 removed blobs:\n{text}");
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{LIMITS, Store, app, delete, path, paths_of, put};
-use crate::store::{AppLimits, Changes, FileChange, StoreError};
+use crate::store::{AppLimits, Changes, FileChange, Garbage, StoreError};
 
 pub async fn each_write_is_one_revision_and_a_no_op_keeps_it(store: &dyn Store, _: &dyn Store) {
     let app_id = app("app");
@@ -295,7 +295,7 @@ pub async fn replaced_content_is_collected_once_unreferenced(
     let removed = second.remove_unreferenced_blobs().await.unwrap();
 
     // "old" went; "shared" is still held by the other app; "new" is current.
-    assert_eq!(removed, 1);
+    assert_eq!(removed, Garbage { blobs: 1, bytes: 3 });
     assert_eq!(first.stored_blob_count().await.unwrap(), 2);
     let old = sync_protocol::sha256_hex(b"old");
     let shared = sync_protocol::sha256_hex(b"shared");
@@ -303,7 +303,10 @@ pub async fn replaced_content_is_collected_once_unreferenced(
     assert!(first.read_blob(&app_id, &old).await.unwrap().is_none());
     assert!(first.read_blob(&other, &shared).await.unwrap().is_some());
     assert!(first.read_blob(&app_id, &new).await.unwrap().is_some());
-    assert_eq!(first.remove_unreferenced_blobs().await.unwrap(), 0);
+    assert_eq!(
+        first.remove_unreferenced_blobs().await.unwrap(),
+        Garbage::default()
+    );
     // Content that was collected is stored again when saved again.
     first
         .apply(&app_id, &[put("a", "old")], LIMITS)
@@ -332,7 +335,7 @@ pub async fn the_sweep_pages_through_many_blobs_and_removes_only_garbage(
 
     let removed = second.remove_unreferenced_blobs().await.unwrap();
 
-    assert_eq!(removed, 360);
+    assert_eq!(removed.blobs, 360);
     assert_eq!(first.stored_blob_count().await.unwrap(), 360);
     for app_id in &apps {
         let live = sync_protocol::sha256_hex(format!("{app_id} two 89").as_bytes());

@@ -10,6 +10,7 @@
 mod blobs;
 mod coordination;
 mod files;
+mod garbage;
 mod logs;
 mod records;
 mod tree;
@@ -20,6 +21,7 @@ use sync_protocol::{AppId, FilePath};
 pub use blobs::*;
 pub use coordination::*;
 pub use files::*;
+pub use garbage::*;
 pub use logs::*;
 pub use records::*;
 pub use tree::*;
@@ -75,6 +77,7 @@ macro_rules! store_conformance_tests {
             a_blob_reader_that_stops_midway_holds_nothing_back,
             replaced_content_is_collected_once_unreferenced,
             the_sweep_pages_through_many_blobs_and_removes_only_garbage,
+            garbage_is_counted_by_writes_and_settled_by_the_sweep,
             tokens_and_status_written_through_one_handle_are_read_through_the_other,
             previews_round_trip_and_activity_only_moves_forward,
             the_identity_is_one_per_store_and_a_fresh_store_is_ready,

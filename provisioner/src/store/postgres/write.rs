@@ -11,9 +11,9 @@ use sync_protocol::AppId;
 use time::OffsetDateTime;
 
 use super::{PostgresStore, REVISION_CHANNEL};
-use crate::store::StoreError;
-use crate::store::shared::{to_i64, to_ms};
+use crate::store::shared::{removed, to_i64, to_ms};
 use crate::store::write_plan::WritePlan;
+use crate::store::{Garbage, StoreError};
 
 impl PostgresStore {
     pub(super) async fn store_plan(
@@ -96,22 +96,29 @@ impl PostgresStore {
         &self,
         first: &str,
         last: &str,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Garbage, StoreError> {
         // Blobs a concurrent write has locked (it is about to reference them)
         // are skipped until the next sweep; one this sweep locked first is
         // gone before that write looks, so the write stores it again.
-        let removed = sqlx::query(
+        let sizes: Vec<i64> = sqlx::query_scalar(
             "DELETE FROM blobs WHERE sha256 IN (SELECT b.sha256 FROM blobs b \
              WHERE b.sha256 > $1 AND b.sha256 <= $2 \
              AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = b.sha256) \
-             FOR UPDATE SKIP LOCKED)",
+             FOR UPDATE SKIP LOCKED) RETURNING size",
         )
         .bind(first)
         .bind(last)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(removed)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(removed(&sizes))
+    }
+
+    /// Nothing to do: autovacuum marks the deleted rows' space (and their
+    /// TOASTed content) for reuse by later writes. The files do not shrink
+    /// without a `VACUUM FULL`, which locks the tables and is left to the
+    /// operator.
+    pub(super) async fn reclaim_free_space(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// One statement for the whole flush, whatever the number of apps.

@@ -39,6 +39,7 @@ macro_rules! file_store {
                         return Ok($crate::store::WriteOutcome {
                             revision,
                             changed: 0,
+                            garbage: $crate::store::Garbage::default(),
                         });
                     }
                     WriteDecision::Write(plan) => plan,
@@ -51,12 +52,15 @@ macro_rules! file_store {
                     .await?;
                 sqlx::query(
                     "UPDATE apps SET revision = $1, file_count = $2, total_bytes = $3, \
-                     history_floor = $4 WHERE app_id = $5",
+                     history_floor = $4, garbage_bytes = garbage_bytes + $5, \
+                     garbage_blobs = garbage_blobs + $6 WHERE app_id = $7",
                 )
                 .bind($crate::store::shared::to_i64(plan.revision))
                 .bind($crate::store::shared::to_i64(plan.usage.file_count))
                 .bind($crate::store::shared::to_i64(plan.usage.total_bytes))
                 .bind($crate::store::shared::to_i64(plan.history_floor))
+                .bind($crate::store::shared::to_i64(plan.garbage.bytes))
+                .bind($crate::store::shared::to_i64(plan.garbage.blobs))
                 .bind(app_id.as_str())
                 .execute(&mut *transaction)
                 .await?;
@@ -65,6 +69,7 @@ macro_rules! file_store {
                 Ok($crate::store::WriteOutcome {
                     revision: plan.revision,
                     changed: plan.changed,
+                    garbage: plan.garbage,
                 })
             }
 
@@ -212,26 +217,91 @@ macro_rules! file_store {
 
             /// Pages through the blobs in sha256 order, reading each page's
             /// bounds without a lock and sweeping it in a short write of its
-            /// own, so writes to other apps wait at most one page.
-            async fn remove_unreferenced_blobs(&self) -> Result<u64, $crate::store::StoreError> {
-                let mut removed = 0;
+            /// own (see `store::sweep`), so writes to other apps wait at most
+            /// one page; then records what it counted and removed, and gives
+            /// the freed space back where the database needs telling.
+            async fn remove_unreferenced_blobs(
+                &self,
+            ) -> Result<$crate::store::Garbage, $crate::store::StoreError> {
+                use $crate::store::sweep;
+                // Garbage made from here on is left for the next sweep.
+                let counted = self.garbage_counted_by_apps().await?;
+                let mut removed = $crate::store::Garbage::default();
                 let mut after = String::new();
                 loop {
-                    let page: Vec<String> = sqlx::query_scalar(
-                        "SELECT sha256 FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT $2",
+                    // Lower-case hex sorts alike in every collation: the
+                    // primary key's order, walked without a sort.
+                    let page: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT sha256, size FROM blobs WHERE sha256 > $1 \
+                         ORDER BY sha256 LIMIT $2",
                     )
                     .bind(&after)
-                    .bind($crate::store::shared::SWEEP_PAGE)
+                    .bind(sweep::PAGE_BLOBS)
                     .fetch_all(self.pool())
                     .await?;
-                    let Some(last) = page.last() else {
-                        return Ok(removed);
+                    let sizes: Vec<u64> = page
+                        .iter()
+                        .map(|(_, size)| $crate::store::shared::to_u64(*size))
+                        .collect();
+                    let length = sweep::page_len(&sizes, sweep::PAGE_BYTES);
+                    let Some((last, _)) = length.checked_sub(1).and_then(|end| page.get(end))
+                    else {
+                        break;
                     };
-                    removed += self.sweep_blob_range(&after, last).await?;
+                    removed = removed + self.sweep_blob_range(&after, last).await?;
                     after.clone_from(last);
                     // Lets waiting writes take the lock between pages.
                     tokio::task::yield_now().await;
                 }
+                sqlx::query(&format!(
+                    "UPDATE blob_sweeps SET counted_bytes = {greatest}(counted_bytes, $1), \
+                     counted_blobs = {greatest}(counted_blobs, $2), \
+                     swept_bytes = swept_bytes + $3, swept_blobs = swept_blobs + $4 \
+                     WHERE singleton = 1",
+                    greatest = Self::GREATEST
+                ))
+                .bind(counted.0)
+                .bind(counted.1)
+                .bind($crate::store::shared::to_i64(removed.bytes))
+                .bind($crate::store::shared::to_i64(removed.blobs))
+                .execute(self.pool())
+                .await?;
+                self.reclaim_free_space().await?;
+                Ok(removed)
+            }
+
+            async fn blob_garbage(
+                &self,
+            ) -> Result<$crate::store::BlobGarbage, $crate::store::StoreError> {
+                let counted = self.garbage_counted_by_apps().await?;
+                let (counted_bytes, counted_blobs, swept_bytes, swept_blobs): (i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT counted_bytes, counted_blobs, swept_bytes, swept_blobs \
+                         FROM blob_sweeps WHERE singleton = 1",
+                    )
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok($crate::store::BlobGarbage {
+                    pending: $crate::store::sweep::pending(counted, (counted_bytes, counted_blobs)),
+                    swept: $crate::store::Garbage {
+                        bytes: $crate::store::shared::to_u64(swept_bytes),
+                        blobs: $crate::store::shared::to_u64(swept_blobs),
+                    },
+                })
+            }
+        }
+
+        impl $store {
+            /// What every app's writes have given up in all: bytes, blobs.
+            async fn garbage_counted_by_apps(
+                &self,
+            ) -> Result<(i64, i64), $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(garbage_bytes), 0) AS BIGINT), \
+                     CAST(COALESCE(SUM(garbage_blobs), 0) AS BIGINT) FROM apps",
+                )
+                .fetch_one(self.pool())
+                .await?)
             }
         }
 

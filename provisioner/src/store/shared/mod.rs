@@ -14,8 +14,8 @@
 //!   is the whole file; `FOR UPDATE` on PostgreSQL);
 //! - `BYTE_ORDER`: the collation that sorts text byte by byte;
 //! - `GREATEST`: the larger of two values (`max` or `GREATEST`);
-//! - `store_plan()`, `announce_write()`, `sweep_unreferenced_blobs()` and
-//!   `record_activity_rows()`: row by row on SQLite, set-based with arrays,
+//! - `store_plan()`, `announce_write()`, `sweep_blob_range()`,
+//!   `reclaim_free_space()` and `record_activity_rows()`: row by row on SQLite, set-based with arrays,
 //!   `NOTIFY` and row locks on PostgreSQL.
 
 pub(super) mod blobs;
@@ -79,6 +79,10 @@ pub(crate) fn stored_path(text: String) -> Result<FilePath, StoreError> {
 /// limit on bound parameters, whatever the size of a batch.
 pub(crate) const PATHS_PER_QUERY: usize = 500;
 
-/// Blobs looked at per write of the blob sweep: small enough that a sweep
-/// holds SQLite's write lock for milliseconds at a time.
-pub(crate) const SWEEP_PAGE: i64 = 256;
+/// What a sweep page removed, from the sizes its `DELETE ... RETURNING size` gave.
+pub(crate) fn removed(sizes: &[i64]) -> super::Garbage {
+    super::Garbage {
+        blobs: sizes.len() as u64,
+        bytes: sizes.iter().map(|size| to_u64(*size)).sum(),
+    }
+}

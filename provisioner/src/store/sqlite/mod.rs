@@ -13,7 +13,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::shared;
@@ -36,6 +38,9 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(&path)
             .create_if_missing(true)
+            // Set before the first table exists, it takes effect in a new
+            // database; an older one is converted once below.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
@@ -46,6 +51,7 @@ impl SqliteStore {
             .await
             .with_context(|| format!("failed to open the database `{}`", path.display()))?;
         restrict_to_owner(&path)?;
+        vacuum_incrementally(&pool, &path).await?;
         MIGRATOR
             .run(&pool)
             .await
@@ -78,6 +84,40 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Makes a database created before `auto_vacuum = INCREMENTAL` use it:
+/// the setting only takes effect through one `VACUUM`, which rewrites the
+/// whole file and holds the write lock throughout. It runs here, once,
+/// before the store serves anything, so no request waits on it; it takes
+/// about as long as copying the file, and needs that much free space.
+async fn vacuum_incrementally(pool: &SqlitePool, path: &Path) -> anyhow::Result<()> {
+    /// `PRAGMA auto_vacuum`'s answer for INCREMENTAL.
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+        .fetch_one(pool)
+        .await?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(
+        database = %path.display(),
+        "converting the database to incremental vacuum (once; as long as copying the file)"
+    );
+    let mut connection = pool.acquire().await?;
+    sqlx::query("PRAGMA auto_vacuum = INCREMENTAL")
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("VACUUM")
+        .execute(&mut *connection)
+        .await
+        .with_context(|| format!("failed to vacuum the database `{}`", path.display()))?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis(),
+        "the database vacuums incrementally"
+    );
+    Ok(())
 }
 
 /// The database holds every app's files and the token digests: readable by

@@ -5,7 +5,7 @@ use sync_protocol::{DevServerState, SyncStatusReport};
 
 use super::SqliteStore;
 use crate::store::conformance::{LIMITS, app, put};
-use crate::store::{FileStore, StoreHealth, SyncTokenStore};
+use crate::store::{AppLimits, FileStore, StoreHealth, SyncTokenStore};
 
 /// One store in a fresh directory, twice: one process holds the file.
 async fn handles() -> (tempfile::TempDir, SqliteStore, SqliteStore) {
@@ -64,4 +64,85 @@ async fn the_identity_survives_a_reopen_and_a_new_data_dir_makes_another() {
     assert_eq!(reopened.identity().await.unwrap(), identity);
     let (_other_dir, other, _) = handles().await;
     assert_ne!(other.identity().await.unwrap(), identity);
+}
+
+/// The database file's size in bytes.
+fn file_size(dir: &tempfile::TempDir) -> u64 {
+    std::fs::metadata(dir.path().join(super::DATABASE_FILE))
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn the_sweep_gives_the_space_of_removed_blobs_back_to_the_file_system() {
+    let (dir, store, _) = handles().await;
+    let app_id = app("big");
+    let limits = AppLimits {
+        max_bytes_per_app: u64::MAX,
+        ..LIMITS
+    };
+    // 8 MiB of content, then all of it replaced by one small file each.
+    for round in ["one", "two"] {
+        let changes: Vec<_> = (0..32)
+            .map(|index| {
+                let content = format!("{round} {index} ").repeat(256 * 1024 / 8);
+                put(&format!("f{index}"), &content)
+            })
+            .collect();
+        store.apply(&app_id, &changes, limits).await.unwrap();
+    }
+    let small: Vec<_> = (0..32)
+        .map(|index| put(&format!("f{index}"), "small"))
+        .collect();
+    store.apply(&app_id, &small, LIMITS).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let before = file_size(&dir);
+
+    let removed = store.remove_unreferenced_blobs().await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    assert_eq!(removed.blobs, 64);
+    let after = file_size(&dir);
+    assert!(before > 12 * 1024 * 1024, "before: {before} bytes");
+    assert!(after < 1024 * 1024, "{before} bytes before, {after} after");
+    let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(free, 0);
+}
+
+#[tokio::test]
+async fn a_database_made_without_incremental_vacuum_is_converted_once_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(super::DATABASE_FILE);
+    // A database as an older build made it: auto_vacuum NONE, a table inside.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE older (x INTEGER)")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, 2, "INCREMENTAL");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM older")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, 0);
 }

@@ -7,9 +7,9 @@ use sync_protocol::AppId;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::store::StoreError;
-use crate::store::shared::{to_i64, to_ms};
+use crate::store::shared::{removed, to_i64, to_ms};
 use crate::store::write_plan::WritePlan;
+use crate::store::{Garbage, StoreError, sweep};
 
 impl SqliteStore {
     pub(super) async fn store_plan(
@@ -78,21 +78,49 @@ impl SqliteStore {
         &self,
         first: &str,
         last: &str,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Garbage, StoreError> {
         // Under the write lock, so no write can be between storing a blob and
         // the file row that references it; one page, so the lock is short.
         let mut transaction = self.begin_write().await?;
-        let removed = sqlx::query(
+        let sizes: Vec<i64> = sqlx::query_scalar(
             "DELETE FROM blobs WHERE sha256 > $1 AND sha256 <= $2 \
-             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blobs.sha256)",
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blobs.sha256) \
+             RETURNING size",
         )
         .bind(first)
         .bind(last)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *transaction)
+        .await?;
         transaction.commit().await?;
-        Ok(removed)
+        Ok(removed(&sizes))
+    }
+
+    /// Gives the pages the sweep freed back to the file system, a few at a
+    /// time (`auto_vacuum = INCREMENTAL`, set when the store is opened):
+    /// each step is a write of its own, as short as a sweep page.
+    pub(super) async fn reclaim_free_space(&self) -> Result<(), StoreError> {
+        let mut given_back = 0i64;
+        let mut before = i64::MAX;
+        for _ in 0..sweep::VACUUM_MAX_STEPS {
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(self.pool())
+                .await?;
+            // Nothing left, or a database that does not vacuum incrementally.
+            if free == 0 || free >= before {
+                break;
+            }
+            before = free;
+            let step = free.min(sweep::VACUUM_STEP_PAGES);
+            sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
+                .execute(self.pool())
+                .await?;
+            given_back += step;
+            tokio::task::yield_now().await;
+        }
+        if given_back > 0 {
+            tracing::info!(pages = given_back, "free database pages given back");
+        }
+        Ok(())
     }
 
     /// One transaction for the whole flush: one fsync however many apps were active.
