@@ -67,6 +67,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Upload a directory as an app's files, provision its preview and print its URL.
     Push(PushArgs),
+    /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -23,6 +23,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Push(args) => push::push(args).await,
+        Command::Openapi => {
+            print!("{}", http::openapi::document_json());
+            Ok(())
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod local_push;
 mod logs;
 mod logs_controls;
 mod multi_instance;
+mod openapi;
 mod postgres;
 mod postgres_store;
 mod postgres_support;

@@ -1,43 +1,63 @@
 //! `/v1/apps/{app_id}/files...`, `/blobs...`, `/sync-token` and `/sync-status`.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONNECTION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use sync_protocol::{
     AppId, BatchRequest, FilePath, ManifestResponse, REVISION_HEADER, STORE_ID_HEADER,
     WriteResponse,
 };
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{FilesReader, Operator};
+use super::openapi::{AppPath, Binary, ErrorResponse, FilePathParam, IfNoneMatch, WriteAnswer};
 use super::render::{self, RenderWaitQuery};
 use super::{ApiError, AppState};
 use crate::files::FilesError;
 use crate::store::{Changes, Manifest, StoreError, WriteOutcome};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/apps/{app_id}/files",
-            get(get_manifest).post(post_batch),
-        )
-        .route(
-            "/v1/apps/{app_id}/files/{*path}",
-            put(put_file).delete(delete_file).get(get_file),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_manifest, post_batch))
+        .routes(routes!(put_file, delete_file, get_file))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ManifestQuery {
+    /// The revision the caller holds: the answer is the changes after it
+    /// (a full manifest when it is no longer kept, or from another store).
     since: Option<u64>,
+    /// With `since`: seconds to hold the request until a revision after
+    /// `since` exists (at most 60); a 304 when none came.
+    #[param(maximum = 60)]
     wait: Option<u64>,
 }
 
+/// Saves one file (the body is its bytes): one new revision, or the same
+/// revision when the content was already saved.
+#[utoipa::path(
+    put,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "put_file",
+    params(AppPath, FilePathParam, RenderWaitQuery),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 200, description = "Saved; with `?wait=rendered` the answer also has `render`", body = WriteAnswer, headers(("X-Revision" = u64, description = "The revision that holds the write"))),
+        (status = 400, description = "`app_id_invalid`, `path_invalid`, `wait_invalid`, `timeout_too_long`", body = ErrorResponse),
+        (status = 409, description = "`file_directory_conflict`: the path is a directory of the app, or under a file", body = ErrorResponse),
+        (status = 413, description = "`file_too_large`, `app_file_limit`, `app_size_limit`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn put_file(
     _operator: Operator,
     State(state): State<AppState>,
@@ -56,6 +76,19 @@ async fn put_file(
     render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
+/// Removes one file: one new revision.
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "delete_file",
+    params(AppPath, FilePathParam),
+    responses(
+        (status = 200, description = "Removed", body = WriteResponse, headers(("X-Revision" = u64, description = "The revision that holds the write"))),
+        (status = 404, description = "`file_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn delete_file(
     _operator: Operator,
     State(state): State<AppState>,
@@ -66,6 +99,23 @@ async fn delete_file(
     Ok(written(state.files.delete(&app_id, path).await?))
 }
 
+/// Several changes in one revision, all or none.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/files",
+    tag = "files",
+    operation_id = "post_files_batch",
+    params(AppPath, RenderWaitQuery),
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Saved; with `?wait=rendered` the answer also has `render`", body = WriteAnswer, headers(("X-Revision" = u64, description = "The revision that holds the batch"))),
+        (status = 400, description = "`batch_invalid`, `path_invalid`, `body_invalid`, `wait_invalid`, `timeout_too_long`", body = ErrorResponse),
+        (status = 404, description = "`file_not_found`: a delete of a file the app does not have", body = ErrorResponse),
+        (status = 409, description = "`file_directory_conflict`", body = ErrorResponse),
+        (status = 413, description = "`body_too_large`, `file_too_large`, `app_file_limit`, `app_size_limit`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn post_batch(
     _operator: Operator,
     State(state): State<AppState>,
@@ -83,6 +133,20 @@ async fn post_batch(
     render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
+/// One file's bytes by path.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "get_file",
+    params(AppPath, FilePathParam, IfNoneMatch),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = Binary, headers(("ETag" = String, description = "`\"<sha256>\"`"))),
+        (status = 304, description = "`If-None-Match` named the current ETag", headers(("ETag" = String))),
+        (status = 404, description = "`file_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = []), ("sync_token" = [])),
+)]
 async fn get_file(
     _reader: FilesReader,
     State(state): State<AppState>,
@@ -106,6 +170,28 @@ async fn get_file(
 }
 
 /// The manifest, or with `since` the changes after it (`wait` long-polls).
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/files",
+    tag = "files",
+    operation_id = "get_manifest",
+    params(AppPath, ManifestQuery, IfNoneMatch),
+    responses(
+        (status = 200, description = "The manifest (`full: true`) or the changes after `since`", body = ManifestResponse, headers(
+            ("ETag" = String, description = "`\"<store>-r<revision>\"`, or `\"<store>-r<revision>-since<N>\"` for a delta"),
+            ("X-Revision" = u64, description = "The app's files revision"),
+            ("X-Store-Id" = String, description = "The store that answered; revisions count within one store"),
+        )),
+        (status = 304, description = "Nothing after `since` within `wait`, or `If-None-Match` named the current ETag", headers(
+            ("ETag" = String),
+            ("X-Revision" = u64),
+            ("X-Store-Id" = String),
+            ("Retry-After" = u64, description = "`1` when the instance is shutting down: ask again at once"),
+        )),
+        (status = 400, description = "`app_id_invalid`, `query_invalid` (`wait` without `since`), `wait_invalid`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = []), ("sync_token" = [])),
+)]
 /// ETags: `"<store>-r<revision>"` for the whole manifest,
 /// `"<store>-r<revision>-since<N>"` for a delta; a 304 repeats the ETag the
 /// client would have been sent. Every answer names the store (`x-store-id`),

@@ -24,7 +24,7 @@ pub use error::ImportError;
 use crate::files::FilesService;
 
 /// `POST /v1/apps/{appId}/import`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     pub git: GitSource,
@@ -42,7 +42,7 @@ impl std::fmt::Debug for ImportRequest {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitSource {
     pub url: String,
@@ -54,7 +54,7 @@ pub struct GitSource {
     pub subdir: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStepStatus {
     Done,
@@ -62,7 +62,7 @@ pub enum ImportStepStatus {
 }
 
 /// One step of an import, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportStep {
     pub name: &'static str,
     pub status: ImportStepStatus,
@@ -71,7 +71,7 @@ pub struct ImportStep {
 }
 
 /// What an import did and found.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub repository: String,
     #[serde(rename = "ref")]
