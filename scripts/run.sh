@@ -29,10 +29,19 @@ cargo build --locked --profile "$profile" -p provisioner -p sync-daemon --bins
 
 mkdir -p "$data_dir"
 port="${listen##*:}"
-if [ -z "${PROVISIONER_API_KEY:-}" ] && [ -s "$data_dir/api-key" ]; then
-  echo "operator API key (kept in $data_dir/api-key): $(cat "$data_dir/api-key")"
+key="${PROVISIONER_API_KEY:-}"
+if [ -z "$key" ]; then
+  # Made here rather than by serve on its first start, so the URL below can carry it.
+  if [ ! -s "$data_dir/api-key" ]; then
+    (umask 077 && printf 'pk_%s' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$data_dir/api-key")
+  fi
+  key="$(cat "$data_dir/api-key")"
+  echo "operator API key (kept in $data_dir/api-key): $key"
 fi
 cat <<HINT
+
+Open the playground (the key is in the URL's #fragment, which the browser keeps to itself):
+  http://$listen/#key=$key
 
 Quickstart, in another terminal:
   $target_dir/provisioner push --server http://$listen --data-dir $data_dir --app demo runtime-image/template

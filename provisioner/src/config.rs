@@ -65,10 +65,13 @@ impl Cli {
 pub enum Command {
     /// Serve the API (and, with the local driver, the previews' edge proxy).
     Serve(ServeArgs),
-    /// Upload a directory as an app's files, provision its preview and print its URL.
+    /// Upload a directory as an app's files, provision its preview and print
+    /// its URL; with --watch, keep saving the directory as you edit it.
     Push(PushArgs),
     /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves).
     Openapi,
+    /// List, inspect and control previews, and read their logs.
+    Previews(crate::cli::previews::PreviewsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -98,17 +101,13 @@ pub struct PushArgs {
     )]
     pub git_token: Option<String>,
 
-    /// Base URL of the provisioner.
-    #[arg(long, env = "PROVISIONER_URL", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
+    /// After the push, keep saving DIR as it is edited: one revision per
+    /// burst of changes, until Ctrl-C.
+    #[arg(long, requires = "dir")]
+    pub watch: bool,
 
-    /// Operator API key; when unset, the one `serve` keeps in --data-dir.
-    #[arg(long, env = "PROVISIONER_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-
-    /// The data dir of a local `serve`, to read its kept API key from.
-    #[arg(long, env = "PROVISIONER_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub server: crate::cli::connection::ServerArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -267,6 +266,6 @@ impl ServeArgs {
     }
 }
 
-fn parse_app_id(text: &str) -> Result<sync_protocol::AppId, String> {
+pub(crate) fn parse_app_id(text: &str) -> Result<sync_protocol::AppId, String> {
     sync_protocol::AppId::parse(text).map_err(|error| error.to_string())
 }

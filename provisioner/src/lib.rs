@@ -3,6 +3,7 @@
 //! local processes behind its own edge proxy).
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod files;
 pub mod fly;
@@ -12,20 +13,34 @@ pub mod lifecycle;
 pub mod local;
 pub mod logs;
 pub mod platform;
-pub mod push;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
 
+use std::process::ExitCode;
+
 use config::{Cli, Command, ServeArgs};
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line: `serve` logs through `tracing`; the client
+/// commands print their own errors (`cli::exit`).
+pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
-        Command::Push(args) => push::push(args).await,
+        Command::Serve(args) => {
+            telemetry::init();
+            match serve(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error.cause_chain = ?error, "provisioner stopped: {error:#}");
+                    eprintln!("provisioner: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Push(args) => cli::exit(cli::push::push(args).await),
+        Command::Previews(args) => cli::exit(cli::previews::run(args).await),
         Command::Openapi => {
             print!("{}", http::openapi::document_json());
-            Ok(())
+            ExitCode::SUCCESS
         }
     }
 }

@@ -33,9 +33,9 @@ pub struct Wanted {
 /// Downloads every wanted blob (distinct hashes) into its destination,
 /// batching when there are several, a few batches at a time. Each batch
 /// asks in sha256 order, the order the server reads blobs in, so it costs
-/// the server one statement. The batches share this task: spread over
-/// tasks of their own, their blocking file writes took both of the
-/// runtime's worker threads under disk pressure (issue 13 measurements).
+/// the server one statement. The batches' reads share this task; their
+/// writes are on blocking threads (`receive`): inline, they took both of
+/// the runtime's worker threads under disk pressure (issue 13 measurements).
 pub async fn download(client: &Client, wanted: Vec<Wanted>) -> Result<(), Error> {
     futures::stream::iter(batches(wanted))
         .map(|batch| async move { download_batch(client, &batch).await })
@@ -84,18 +84,53 @@ fn batches(mut wanted: Vec<Wanted>) -> Vec<Vec<Wanted>> {
     batches
 }
 
-/// Splits a body holding `blobs` back to back, by their known sizes.
+/// How many body chunks wait for a batch's writer; the read pauses beyond.
+const QUEUED_CHUNKS: usize = 16;
+
+/// Receives a body holding `blobs` back to back. The network read stays on
+/// this task; the files are written by a blocking thread of their own
+/// (one per batch in flight, so at most [`CONCURRENT_BATCHES`]), fed
+/// through a bounded queue: writes that stall under disk pressure never
+/// hold the runtime's workers, which keep serving the other batches'
+/// reads, the long-poll and the gateway.
 async fn receive(mut response: Response, blobs: &[Wanted]) -> Result<(), Error> {
+    let (chunks, queued) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUED_CHUNKS);
+    let owned = blobs.to_vec();
+    let writer = tokio::task::spawn_blocking(move || write_blobs(queued, &owned));
+    let read = async {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|source| RuntimeError::Http {
+                url: "blob body".to_owned(),
+                source: source.without_url(),
+            })?
+        {
+            if chunks.send(chunk).await.is_err() {
+                // The writer stopped on an error of its own, returned below.
+                break;
+            }
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    drop(chunks);
+    let written = writer
+        .await
+        .map_err(|error| io_error("blob writer", std::io::Error::other(error.to_string())))?;
+    read?;
+    written
+}
+
+/// Splits the chunks of a body holding `blobs` back to back, by their known
+/// sizes, into their staging files (blocking).
+fn write_blobs(
+    mut queued: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    blobs: &[Wanted],
+) -> Result<(), Error> {
     let mut pending = blobs.iter();
     let mut sink = BlobSink::next(&mut pending)?;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|source| RuntimeError::Http {
-            url: "blob body".to_owned(),
-            source: source.without_url(),
-        })?
-    {
+    while let Some(chunk) = queued.blocking_recv() {
         let mut data = &chunk[..];
         while !data.is_empty() {
             let Some(current) = sink.as_mut() else {

@@ -32,6 +32,7 @@
 //! paths its index lists; nothing is written through a symlink or outside
 //! `--dir`; the sync token never reaches a log.
 
+pub mod allocator;
 pub mod apply;
 pub mod backoff;
 pub mod client;

@@ -5,8 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
+fn main() -> ExitCode {
+    // Before the runtime starts any thread: may execute the daemon again.
+    sync_daemon::allocator::apply_heap_settings();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let args = sync_daemon::Args::parse();
     sync_daemon::logging::init(args.log_format);
     let result = match sync_daemon::Config::from_args(args) {

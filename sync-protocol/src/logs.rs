@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// Longer lines are cut to this many bytes (on a character boundary) by the
 /// daemon, and refused by the provisioner.
 pub const MAX_LINE_BYTES: usize = 400;
-/// The most lines one `POST .../logs` may carry.
+/// The most lines one `POST .../logs` may carry. A daemon sends at most
+/// four batches a second, so a preview's log takes in at most 4,000 lines
+/// a second, and one append holds the store's write lock briefly.
 pub const MAX_BATCH_LINES: usize = 1000;
 
 /// Who printed a line.

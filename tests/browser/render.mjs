@@ -9,8 +9,10 @@
 //    resource says `render.state: error` (timed from the save);
 // 2. the fix: `outcome: rendered`, the new text on screen;
 // 3. an exception thrown on render (THROW_BEFORE gets a `throw` put before
-//    it): `outcome: error` with its message;
+//    it): `outcome: error` with its message, FILE and the line of the throw
+//    (source-mapped by the page script);
 // 4. the fix again: `outcome: rendered`.
+// Steps 3 and 4 are left out when THROW_BEFORE is empty.
 //
 // Prints one JSON object on the last line of stdout; exits non-zero on failure.
 //
@@ -29,7 +31,7 @@ const original = env('ORIGINAL')
 const shown = env('SHOWN')
 const breakFind = env('BREAK_FIND')
 const breakReplace = env('BREAK_REPLACE')
-const throwBefore = env('THROW_BEFORE')
+const throwBefore = process.env.THROW_BEFORE ?? ''
 const editorOrigin = env('EDITOR_ORIGIN')
 
 for (const needle of [shown, breakFind, throwBefore]) {
@@ -115,21 +117,29 @@ try {
   await waitFor('the fixed text', () => shows(fixedText), 30_000)
 
   // 3. An exception thrown on render.
-  savedAt = Date.now()
-  const thrown = await save(original.replace(throwBefore, `if (globalThis) throw new Error('render-boom')\n  ${throwBefore}`))
-  result.runtime_error_ms = Date.now() - savedAt
-  result.runtime_error = thrown.render
-  expect('the throwing edit answers error', thrown.render.outcome === 'error', thrown)
-  expect('with its message', /render-boom/.test(thrown.render.error?.message ?? ''), thrown)
+  if (throwBefore) {
+    const throwing = original.replace(throwBefore, `if (globalThis) throw new Error('render-boom')\n  ${throwBefore}`)
+    const throwLine = throwing.split('\n').findIndex((line) => line.includes('render-boom')) + 1
+    savedAt = Date.now()
+    const thrown = await save(throwing)
+    result.runtime_error_ms = Date.now() - savedAt
+    result.runtime_error = thrown.render
+    result.throw_line = throwLine
+    expect('the throwing edit answers error', thrown.render.outcome === 'error', thrown)
+    expect('with its message', /render-boom/.test(thrown.render.error?.message ?? ''), thrown)
+    // Source-mapped: the source file and the line of the throw, not the served module's.
+    expect('at the source file', thrown.render.error?.file === file, thrown)
+    expect(`at the line of the throw (${throwLine})`, thrown.render.error?.line === throwLine, thrown)
 
-  // 4. The fix again.
-  const again = await save(original)
-  expect('the second fix answers rendered', again.render.outcome === 'rendered', again)
+    // 4. The fix again.
+    const again = await save(original)
+    expect('the second fix answers rendered', again.render.outcome === 'rendered', again)
+  }
 
   // The editor heard all of it, tied to revisions.
   const heard = await messages()
   result.message_types = [...new Set(heard.map((m) => m.type))].sort()
-  for (const type of ['load', 'hmr-applied', 'error']) {
+  for (const type of throwBefore ? ['load', 'hmr-applied', 'error'] : ['load', 'hmr-applied']) {
     expect(`a ${type} message`, result.message_types.includes(type), result.message_types)
   }
   expect(
@@ -137,9 +147,16 @@ try {
     heard.every((m) => m.source === 'preview' && m.version === 1 && Number.isInteger(m.revision) && m.event?.type === m.type),
     heard,
   )
-  const boom = heard.find((m) => m.type === 'error')
-  expect('the error message names the exception', /render-boom/.test(boom.event.message), boom)
+  if (throwBefore) {
+    const boom = heard.find((m) => m.type === 'error')
+    expect('the error message names the exception', /render-boom/.test(boom.event.message), boom)
+  }
   result.messages = heard.length
+} catch (error) {
+  // What the editor heard, to tell a missing page event from a wrong verdict.
+  const heard = await context.pages()[0]?.evaluate(() => window.__messages).catch(() => undefined)
+  console.error(`messages heard: ${JSON.stringify(heard)}`)
+  throw error
 } finally {
   await close()
   editor.close()

@@ -1,5 +1,7 @@
 //! One integration test binary for the whole workspace.
 mod browser;
+mod cli;
+mod cli_watch;
 mod daemon;
 mod daemon_faults;
 mod daemon_local;
@@ -24,9 +26,11 @@ mod logs;
 mod logs_controls;
 mod multi_instance;
 mod openapi;
+mod playground;
 mod postgres;
 mod postgres_store;
 mod postgres_support;
 mod private_previews;
 mod real_apps;
 mod render;
+mod typescript_client;

@@ -1,7 +1,8 @@
 //! Restart and rebuild a running preview (`POST .../preview/restart`,
 //! `.../rebuild`, operator; 202, progress in the preview's log), and the
 //! daemon's held request that learns of them (`GET .../preview/control`,
-//! sync token).
+//! sync token). Stop (`POST .../preview/stop`, operator) is the lifecycle's:
+//! the idle reaper's stop asked now, answered with the preview once asleep.
 
 use std::time::Duration;
 
@@ -19,11 +20,13 @@ use utoipa_axum::routes;
 use super::auth::{Operator, SyncAgent};
 use super::openapi::{AppPath, ErrorResponse};
 use super::{ApiError, AppState};
+use crate::lifecycle::view::PreviewView;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(restart))
         .routes(routes!(rebuild))
+        .routes(routes!(stop))
         .routes(routes!(next_control))
 }
 
@@ -69,6 +72,33 @@ async fn rebuild(
     Path(app_id): Path<String>,
 ) -> Result<Response, ApiError> {
     ask(&state, &app_id, ControlKind::Rebuild).await
+}
+
+/// 200 with the preview, stopped or suspended (per `--autostop`; `stop`
+/// when autostop is off); 409 `preview_not_running` unless it ran.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/preview/stop",
+    tag = "previews",
+    operation_id = "stop_preview",
+    params(AppPath),
+    responses(
+        (status = 200, description = "Stopped or suspended (per `--autostop`)", body = PreviewView),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 409, description = "`preview_not_running`, `preview_state`: it does not run", body = ErrorResponse),
+        (status = 502, description = "`platform_error`", body = ErrorResponse),
+        (status = 503, description = "`platform_unavailable`, `unavailable`", body = ErrorResponse, headers(("Retry-After" = u64))),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
+async fn stop(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<PreviewView>, ApiError> {
+    let app_id = AppId::parse(&app_id)?;
+    let record = state.lifecycle.stop(&app_id).await?;
+    Ok(Json(state.lifecycle.view(record).await?))
 }
 
 /// 202 with the control once kept; 409 unless the preview runs.

@@ -252,4 +252,5 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "the imported tree holds neither package.json nor index.html",
     ),
     ("git_failed", "git itself failed"),
+    ("asset_not_found", "the playground has no such asset"),
 ];

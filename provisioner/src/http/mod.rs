@@ -23,7 +23,11 @@ mod import;
 #[allow(unused_qualifications)]
 mod logs;
 #[allow(unused_qualifications)]
+mod manifest;
+#[allow(unused_qualifications)]
 pub mod openapi;
+#[allow(unused_qualifications)]
+mod playground;
 #[allow(unused_qualifications)]
 mod preview_events;
 #[allow(unused_qualifications)]
@@ -87,6 +91,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(logs::routes())
         .merge(controls::routes())
         .merge(settings::routes())
+        .merge(playground::routes())
         .merge(openapi::routes())
 }
 

@@ -276,6 +276,9 @@ fn classify(error: &LifecycleError) -> ApiError {
     match error {
         LifecycleError::NotFound(_) => ApiError::not_found("preview_not_found", error.to_string()),
         LifecycleError::WrongState { .. } => ApiError::conflict("preview_state", error.to_string()),
+        LifecycleError::NotRunning { .. } => {
+            ApiError::conflict("preview_not_running", error.to_string())
+        }
         LifecycleError::Timeout(_) => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "preview_timeout",

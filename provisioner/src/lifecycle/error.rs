@@ -15,6 +15,8 @@ pub enum LifecycleError {
         state: &'static str,
         hint: &'static str,
     },
+    #[error("the preview of app {app_id} is {state}, not running: there is nothing to stop")]
+    NotRunning { app_id: AppId, state: &'static str },
     #[error(
         "the preview of app {0} did not become ready in time; it keeps starting in the background"
     )]
@@ -44,7 +46,9 @@ impl LifecycleError {
             | LifecycleError::Files(_)
             | LifecycleError::Timeout(_)
             | LifecycleError::Internal(_) => true,
-            LifecycleError::NotFound(_) | LifecycleError::WrongState { .. } => false,
+            LifecycleError::NotFound(_)
+            | LifecycleError::WrongState { .. }
+            | LifecycleError::NotRunning { .. } => false,
         }
     }
 }

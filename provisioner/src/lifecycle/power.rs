@@ -12,7 +12,7 @@ use crate::lifecycle::driver::{MachineState, StopMode};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState};
 use crate::lifecycle::provision::ready;
-use crate::lifecycle::service::LifecycleService;
+use crate::lifecycle::service::{Autostop, LifecycleService};
 use crate::lifecycle::single_flight::InFlight;
 
 /// How often a waiting wake asks the files store what the daemon applied.
@@ -171,17 +171,52 @@ impl LifecycleService {
         if record.state != PreviewState::Running || record.last_activity_at > idle_since {
             return Ok(false);
         }
+        let asleep = self.put_to_sleep(&mut record, mode).await?;
+        tracing::info!(state = %asleep, "idle preview put to sleep");
+        Ok(true)
+    }
+
+    /// The operator's stop (`POST .../preview/stop`): the idle reaper's stop,
+    /// asked now. Files, machine and settings stay; the next wake or visit
+    /// starts it again. Refused unless the preview runs.
+    #[tracing::instrument(skip_all, fields(app_id = %app_id))]
+    pub async fn stop(&self, app_id: &AppId) -> Result<PreviewRecord, LifecycleError> {
+        let _guard = self.lock_app(app_id).await?;
+        let mut record = self.get(app_id).await?;
+        if record.state != PreviewState::Running {
+            return Err(LifecycleError::NotRunning {
+                app_id: app_id.clone(),
+                state: record.state.as_str(),
+            });
+        }
+        let mode = match self.config.autostop {
+            Autostop::Suspend => StopMode::Suspend,
+            Autostop::Stop | Autostop::Off => StopMode::Stop,
+        };
+        let asleep = self.put_to_sleep(&mut record, mode).await?;
+        tracing::info!(state = %asleep, "preview stopped on request");
+        Ok(record)
+    }
+
+    /// Stops or suspends a running preview whose app lock the caller holds;
+    /// answers the state it went to sleep in.
+    async fn put_to_sleep(
+        &self,
+        record: &mut PreviewRecord,
+        mode: StopMode,
+    ) -> Result<PreviewState, LifecycleError> {
+        let app_id = record.app_id.clone();
         // Announced, not saved, as in `run_wake`: a crash mid-stop leaves
         // `running` stored and the reconciler adopts the machine's state.
         record.set_state(PreviewState::Stopping, self.clock.now());
-        self.announce(&record, EventKind::State);
+        self.announce(record, EventKind::State);
         if let Err(error) = self
             .driver
-            .stop(app_id, &mut record.driver_data, mode)
+            .stop(&app_id, &mut record.driver_data, mode)
             .await
         {
             record.error = Some(format!("stop failed: {error}"));
-            self.transition(&mut record, PreviewState::Running, EventKind::State)
+            self.transition(record, PreviewState::Running, EventKind::State)
                 .await?;
             return Err(error.into());
         }
@@ -189,16 +224,14 @@ impl LifecycleService {
             StopMode::Stop => PreviewState::Stopped,
             // A platform may end a suspend as a stop (Fly: "will attempt, but
             // is not guaranteed"): record what the machine became.
-            StopMode::Suspend => match self.driver.state(app_id, &record.driver_data).await {
+            StopMode::Suspend => match self.driver.state(&app_id, &record.driver_data).await {
                 Ok(MachineState::Stopped) => PreviewState::Stopped,
                 _ => PreviewState::Suspended,
             },
         };
         record.error = None;
-        self.transition(&mut record, asleep, EventKind::State)
-            .await?;
-        tracing::info!(state = %asleep, "idle preview put to sleep");
-        Ok(true)
+        self.transition(record, asleep, EventKind::State).await?;
+        Ok(asleep)
     }
 }
 

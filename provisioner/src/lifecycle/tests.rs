@@ -216,6 +216,54 @@ async fn autostop_off_never_sleeps() {
 }
 
 #[tokio::test]
+async fn an_asked_stop_puts_a_busy_preview_to_sleep_and_a_wake_starts_it_again() {
+    for (autostop, asleep) in [
+        (Autostop::Suspend, PreviewState::Suspended),
+        (Autostop::Stop, PreviewState::Stopped),
+        (Autostop::Off, PreviewState::Stopped),
+    ] {
+        let h = harness(MemoryDriver::new(), autostop);
+        let app_id = app("shop");
+        settle(h.service.provision(&app_id).await.unwrap()).await;
+        h.service.touch(&app_id);
+
+        let stopped = h.service.stop(&app_id).await.unwrap();
+        let again = h.service.stop(&app_id).await;
+        let woken = h
+            .service
+            .wake_and_wait(&app_id, Duration::from_secs(5))
+            .await
+            .unwrap();
+
+        assert_eq!(stopped.state, asleep, "{autostop:?}");
+        assert_eq!(
+            h.service.get(&app_id).await.unwrap().state,
+            PreviewState::Running
+        );
+        assert!(
+            matches!(again, Err(LifecycleError::NotRunning { state, .. }) if state == asleep.as_str()),
+            "{again:?}"
+        );
+        assert_eq!(woken.state, PreviewState::Running);
+        assert_eq!(h.driver.calls("stop"), 1, "the refused stop calls nothing");
+        assert_eq!(h.driver.calls("start"), 1);
+        assert_eq!(h.driver.apps(), vec![app_id], "the machine is kept");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_of_an_app_without_a_preview_is_not_found() {
+    let h = harness(MemoryDriver::new(), Autostop::Suspend);
+
+    let outcome = h.service.stop(&app("ghost")).await;
+
+    assert!(
+        matches!(outcome, Err(LifecycleError::NotFound(_))),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn fifty_concurrent_wakes_make_one_start_call() {
     let h = harness(
         MemoryDriver::with_start_delay(Duration::from_millis(50)),

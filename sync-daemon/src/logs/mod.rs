@@ -6,9 +6,12 @@
 //! Printing never waits for the network: a line is put in the [`Outbox`]
 //! (a bounded queue behind a short lock) and the shipper task (`ship`)
 //! sends batches of up to `MAX_BATCH_LINES`, at most [`BATCH_WAIT`] after
-//! their first line. While the provisioner is unreachable the outbox keeps
-//! the newest [`QUEUED_LINES`] lines; the next batch starts with one
-//! `daemon` line saying how many older lines were dropped.
+//! their first line and at most one per [`BATCH_WAIT`], so however fast a
+//! dev server prints, its preview asks the provisioner for at most four
+//! log writes a second. While the provisioner is unreachable, or the output
+//! is faster than that, the outbox keeps the newest [`QUEUED_LINES`] lines;
+//! the next batch starts with one `daemon` line saying how many older lines
+//! were dropped.
 
 mod outbox;
 mod ship;

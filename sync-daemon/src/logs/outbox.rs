@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sync_protocol::logs::{LogSource, ShippedLine, cut_line};
+use sync_protocol::logs::{LogSource, MAX_BATCH_LINES, ShippedLine, cut_line};
 use tokio::sync::Notify;
 
 /// How many lines wait at most (about 4 MB at the longest lines).
@@ -50,15 +50,20 @@ impl Outbox {
             source,
             text,
         };
-        {
+        let waiting = {
             let mut queue = self.lock();
             if queue.lines.len() >= self.capacity {
                 queue.lines.pop_front();
                 queue.dropped += 1;
             }
             queue.lines.push_back(line);
+            queue.lines.len()
+        };
+        // The shipper cares about the first line and a full batch only: a
+        // wake-up per line would cost a flood one task switch per line.
+        if waiting == 1 || waiting == MAX_BATCH_LINES {
+            self.arrived.notify_one();
         }
-        self.arrived.notify_one();
     }
 
     /// Takes up to `max` lines, oldest first. When lines were dropped since
@@ -103,8 +108,9 @@ impl Outbox {
         self.len() == 0
     }
 
-    /// Resolves once a line arrived since the last call (or now, if one
-    /// arrived while nobody waited).
+    /// Resolves once the queue got its first line or a full batch
+    /// (`MAX_BATCH_LINES`) since the last call (or now, if that happened
+    /// while nobody waited).
     pub async fn arrived(&self) {
         self.arrived.notified().await;
     }
@@ -186,6 +192,24 @@ mod tests {
             "{after:?}"
         );
         assert_eq!(texts(&after[1..]), ["old 1", "new 0", "new 1"]);
+    }
+
+    #[tokio::test]
+    async fn the_shipper_is_woken_by_the_first_line_and_by_a_full_batch_only() {
+        let outbox = Outbox::default();
+        let woken = |outbox: &Outbox| {
+            let arrived = outbox.arrived();
+            futures::FutureExt::now_or_never(arrived).is_some()
+        };
+        assert!(!woken(&outbox), "nothing arrived yet");
+        outbox.push(LogSource::DevServer, "first");
+        assert!(woken(&outbox));
+        for index in 1..MAX_BATCH_LINES - 1 {
+            outbox.push(LogSource::DevServer, &format!("line {index}"));
+        }
+        assert!(!woken(&outbox), "no wake-up per line");
+        outbox.push(LogSource::DevServer, "fills the batch");
+        assert!(woken(&outbox));
     }
 
     #[test]

@@ -33,7 +33,10 @@
       } catch (_) {}
     }
   }
-  function report(type, detail) {
+  // Events leave in the order they happened: one waiting for its source
+  // map holds back the ones after it.
+  var queue = Promise.resolve();
+  function report(type, detail, where) {
     // At most 20 events a second leave the page; the gateway bounds it too.
     var now = Date.now();
     if (now - windowStart > 1000) {
@@ -42,12 +45,20 @@
     }
     if (++sent > 20) return;
     var event = { type: type, url: here() };
-    if (detail) {
-      if (detail.message !== undefined) event.message = text(detail.message);
-      if (detail.file) event.file = String(detail.file).slice(0, MAX_TEXT);
-      if (detail.line) event.line = Number(detail.line) || undefined;
-    }
-    var message = { source: 'preview', version: 1, type: type, revision: null, state: null, event: event };
+    if (detail && detail.message !== undefined) event.message = text(detail.message);
+    queue = queue
+      .then(function () {
+        return where ? sourceMapped(where) : detail;
+      })
+      .then(function (place) {
+        if (place && place.file) event.file = String(place.file).slice(0, MAX_TEXT);
+        if (place && place.line) event.line = Number(place.line) || undefined;
+        send(event);
+      })
+      .catch(function () {});
+  }
+  function send(event) {
+    var message = { source: 'preview', version: 1, type: event.type, revision: null, state: null, event: event };
     fetch('__EVENTS_PATH__', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -95,23 +106,111 @@
     var stack = (error && error.stack) || '';
     var frames = stack.match(/https?:\/\/[^\s()]+:\d+:\d+/g) || [];
     for (var i = 0; i < frames.length; i++) {
-      var parts = frames[i].match(/^(.*):(\d+):\d+$/);
+      var parts = frames[i].match(/^(.*):(\d+):(\d+)$/);
       if (parts && !/\/node_modules\/|\/@(vite|react-refresh|fs)\/|\/_next\//.test(parts[1])) {
-        return { file: fileOf(parts[1]), line: Number(parts[2]) };
+        return { file: fileOf(parts[1]), line: Number(parts[2]), url: parts[1], column: Number(parts[3]) };
       }
     }
     return { file: fileOf(file), line: line };
   }
+
+  // A served module's line is not its source file's (the dev server
+  // transformed it): the module's source map, inline as Vite serves it or
+  // beside it, gives the source line. Same-origin modules only; any
+  // failure keeps the served line.
+  var BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  function vlq(segment) {
+    var values = [];
+    var value = 0;
+    var shift = 0;
+    for (var i = 0; i < segment.length; i++) {
+      var digit = BASE64.indexOf(segment.charAt(i));
+      if (digit < 0) return [];
+      value += (digit & 31) * Math.pow(2, shift);
+      if (digit & 32) {
+        shift += 5;
+      } else {
+        values.push(value % 2 ? -(value - 1) / 2 : value / 2);
+        value = 0;
+        shift = 0;
+      }
+    }
+    return values;
+  }
+  // The source line (1-based) of a generated line and column (1-based):
+  // the last mapped segment at or before the column, else the line's first.
+  function sourceLine(mappings, line, column) {
+    var lines = mappings.split(';');
+    var original = 0;
+    var found = null;
+    for (var l = 0; l < lines.length && l < line; l++) {
+      var generated = 0;
+      var segments = lines[l] ? lines[l].split(',') : [];
+      for (var s = 0; s < segments.length; s++) {
+        var fields = vlq(segments[s]);
+        generated += fields[0] || 0;
+        if (fields.length < 4) continue;
+        original += fields[2];
+        if (l === line - 1 && (found === null || generated <= column - 1)) found = original + 1;
+      }
+    }
+    return found;
+  }
+  function decodeInline(reference) {
+    var comma = reference.indexOf(',');
+    var data = reference.slice(comma + 1);
+    if (/;base64$/.test(reference.slice(0, comma))) {
+      var binary = atob(data);
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      return new TextDecoder().decode(bytes);
+    }
+    return decodeURIComponent(data);
+  }
+  function sourceMapped(where) {
+    if (!where.url || !where.line) return Promise.resolve(where);
+    var moduleUrl;
+    try {
+      moduleUrl = new URL(where.url, location.href);
+    } catch (_) {
+      return Promise.resolve(where);
+    }
+    if (moduleUrl.origin !== location.origin) return Promise.resolve(where);
+    var lookup = fetch(moduleUrl.href, { cache: 'force-cache' })
+      .then(function (response) {
+        return response.ok ? response.text() : '';
+      })
+      .then(function (code) {
+        var references = code.match(/\/\/[#@] sourceMappingURL=(\S+)\s*$/);
+        if (!references) return null;
+        var reference = references[1];
+        if (/^data:/.test(reference)) return JSON.parse(decodeInline(reference));
+        return fetch(new URL(reference, moduleUrl).href).then(function (response) {
+          return response.ok ? response.json() : null;
+        });
+      })
+      .then(function (map) {
+        var line = map && typeof map.mappings === 'string' && sourceLine(map.mappings, where.line, where.column || 1);
+        return line ? { file: where.file, line: line } : where;
+      })
+      .catch(function () {
+        return where;
+      });
+    var bound = new Promise(function (resolve) {
+      setTimeout(function () {
+        resolve(where);
+      }, 2000);
+    });
+    return Promise.race([lookup, bound]);
+  }
   window.addEventListener('error', function (event) {
     if (!event.error && !event.message) return;
     lastError++;
-    var where = located(event.error, event.filename, event.lineno);
-    report('error', { message: event.error || event.message, file: where.file, line: where.line });
+    report('error', { message: event.error || event.message }, located(event.error, event.filename, event.lineno));
   });
   window.addEventListener('unhandledrejection', function (event) {
     lastError++;
-    var where = located(event.reason);
-    report('rejection', { message: event.reason, file: where.file, line: where.line });
+    report('rejection', { message: event.reason }, located(event.reason));
   });
   var consoleError = console.error;
   console.error = function () {
@@ -186,7 +285,8 @@
   if (NativeSocket) {
     window.WebSocket = function (url, protocols) {
       var socket = protocols === undefined ? new NativeSocket(url) : new NativeSocket(url, protocols);
-      if (String(url).indexOf('/_next/webpack-hmr') !== -1) {
+      // `/_next/hmr` since Next 16, `/_next/webpack-hmr` before.
+      if (/\/_next\/(webpack-)?hmr/.test(String(url))) {
         socket.addEventListener('message', function (event) {
           var data;
           try {
@@ -194,7 +294,19 @@
           } catch (_) {
             return;
           }
-          if (data && (data.action === 'built' || data.type === 'turbopack-message' || data.action === 'serverComponentChanges')) {
+          // Next 16 names a message by `type`, earlier versions by `action`.
+          var kind = data && (data.type || data.action);
+          var errors = (data && data.errors) || [];
+          if (kind === 'built' && errors.length > 0) {
+            // A compile error: `./app/page.js:68:4\nError: message\n code frame`.
+            var lines = String(errors[0].message || '').split('\n');
+            var place = (lines[0] || '').match(/^(.*):(\d+):\d+$/);
+            report('overlay', {
+              message: (lines[1] || lines[0] || '').replace(/^Error:\s*/, ''),
+              file: place ? place[1].replace(/^\.\//, '') : undefined,
+              line: place ? place[2] : undefined,
+            });
+          } else if (kind === 'built' || kind === 'turbopack-message' || kind === 'serverComponentChanges') {
             settled('hmr-applied');
           }
         });

@@ -15,6 +15,7 @@
 //! the shell would orphan them and leave the port taken.
 
 mod detect;
+mod echo;
 mod install;
 pub mod launch;
 pub mod ports;

@@ -4,13 +4,14 @@
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use super::echo::{Echo, EchoBudget};
 use crate::gateway::OutputTail;
 use crate::sandbox::Sandbox;
 
@@ -53,6 +54,9 @@ impl Group {
             // The token opens this app's files on the provisioner; the app's
             // own code (and its npm scripts) has no use for it.
             .env_remove("SYNC_TOKEN")
+            // The daemon's own heap settings (`crate::allocator`) are not the app's.
+            .env_remove("MALLOC_ARENA_MAX")
+            .env_remove("MALLOC_TRIM_THRESHOLD_")
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -122,19 +126,34 @@ impl Group {
     }
 }
 
-/// Forwards output line by line. Bytes that are not UTF-8 are shown
-/// lossily rather than ending the forwarding: a reader that stops would
-/// leave the pipe full and the dev server blocked on its next write.
+/// Forwards output line by line to the output tail (and so to the
+/// preview's log), repeating it in the daemon's own log within the
+/// [`EchoBudget`]. Bytes that are not UTF-8 are shown lossily rather than
+/// ending the forwarding: a reader that stops would leave the pipe full and
+/// the dev server blocked on its next write.
 async fn forward(label: &'static str, stream: impl AsyncRead + Unpin, output: OutputTail) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
+    let mut budget = EchoBudget::new(Instant::now());
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
-                tracing::info!(target: "dev_server", "{label} | {}", text.trim_end());
+                match budget.take(Instant::now()) {
+                    Echo::LeaveOut => {}
+                    Echo::Line => {
+                        tracing::info!(target: "dev_server", "{label} | {}", text.trim_end())
+                    }
+                    Echo::AfterLeftOut(left_out) => {
+                        tracing::info!(
+                            target: "dev_server",
+                            "{label} | ({left_out} lines not repeated here; the preview's log has them)"
+                        );
+                        tracing::info!(target: "dev_server", "{label} | {}", text.trim_end());
+                    }
+                }
                 output.push(label, &text);
             }
         }

@@ -97,3 +97,49 @@ pub fn package_cache_env(cache: &std::path::Path) -> Vec<(&'static str, PathBuf)
         ("BUN_INSTALL_CACHE_DIR", cache.join("bun")),
     ]
 }
+
+/// The daemon's `PREVIEW_EDITOR_ORIGINS`: the operator's (`configured`, as
+/// set in the provisioner's environment) plus this provisioner's own
+/// origins, where the playground page frames previews and listens to their
+/// page events.
+pub fn editor_origins(configured: Option<&str>, proxy_port: u16) -> String {
+    let mut origins: Vec<String> = configured
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for own in [
+        format!("http://127.0.0.1:{proxy_port}"),
+        format!("http://localhost:{proxy_port}"),
+    ] {
+        if !origins.contains(&own) {
+            origins.push(own);
+        }
+    }
+    origins.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::editor_origins;
+
+    #[test]
+    fn previews_post_their_events_to_the_playground_and_to_the_configured_editors() {
+        let cases = [
+            (None, "http://127.0.0.1:8080,http://localhost:8080"),
+            (
+                Some("https://editor.example, "),
+                "https://editor.example,http://127.0.0.1:8080,http://localhost:8080",
+            ),
+            (
+                Some("http://localhost:8080"),
+                "http://localhost:8080,http://127.0.0.1:8080",
+            ),
+        ];
+        for (configured, expected) in cases {
+            assert_eq!(editor_origins(configured, 8080), expected, "{configured:?}");
+        }
+    }
+}

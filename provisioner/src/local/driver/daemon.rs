@@ -12,7 +12,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::LocalDriverConfig;
-use super::config::package_cache_env;
+use super::config::{editor_origins, package_cache_env};
 use super::process_tree::{self, groups_under, signal_groups};
 use super::work_dir::{Launch, PidRecord, WorkDir};
 use crate::local::sandbox::PreviewSandbox;
@@ -86,6 +86,11 @@ impl DaemonProcess {
         }
         command.envs(package_cache_env(&config.package_cache));
         command.env("npm_config_prefer_offline", "true");
+        let configured = std::env::var("PREVIEW_EDITOR_ORIGINS").ok();
+        command.env(
+            "PREVIEW_EDITOR_ORIGINS",
+            editor_origins(configured.as_deref(), config.proxy_port),
+        );
         // By env, never argv: argv is world-readable in /proc.
         command
             .env("SYNC_TOKEN", token)

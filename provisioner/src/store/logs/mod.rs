@@ -33,8 +33,9 @@ pub const MAX_LOG_LINES: u64 = 5_000;
 /// The most text kept per app: every line is cut to `MAX_LINE_BYTES`.
 pub const MAX_LOG_BYTES: u64 = 2 * 1024 * 1024;
 const _: () = assert!(MAX_LOG_LINES * MAX_LINE_BYTES as u64 <= MAX_LOG_BYTES);
-/// The most lines one trimming write removes.
-pub const TRIM_PAGE: u64 = 1_000;
+/// The most lines one trimming write removes: a whole batch, so a steady
+/// flood of full batches is one write (one commit) per batch.
+pub const TRIM_PAGE: u64 = sync_protocol::logs::MAX_BATCH_LINES as u64;
 
 /// A kept line and its cursor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +80,7 @@ mod tests {
     #[test]
     fn trimming_removes_what_is_over_the_bound_in_pages() {
         type Pages = &'static [(u64, u64)];
-        let cases: [(u64, u64, Pages); 5] = [
+        let cases: [(u64, u64, Pages); 6] = [
             (10, 0, &[]),
             (MAX_LOG_LINES, 0, &[]),
             (MAX_LOG_LINES + 1, 0, &[(0, 1)]),
@@ -88,6 +89,7 @@ mod tests {
                 0,
                 &[(0, 1_000), (1_000, 2_000), (2_000, 2_500)],
             ),
+            (MAX_LOG_LINES + 1_000, 0, &[(0, 1_000)]),
             (MAX_LOG_LINES + 2_500, 2_000, &[(2_000, 2_500)]),
         ];
         for (last, trimmed_to, expected) in cases {

@@ -1,0 +1,12 @@
+/**
+ * `@live-preview/client`: the live preview provisioner's API for editors,
+ * in browsers and Node 20+, with no runtime dependency.
+ */
+export { createClient } from "./client.js";
+export type { Client, ClientOptions, FileChange, PowerOptions, PreviewEvent, StreamOptions, WriteOptions, } from "./client.js";
+export { ApiError } from "./errors.js";
+export { attachPreview, isPreviewMessage } from "./attach.js";
+export type { AttachClient, AttachOptions, DocumentLike, FrameLike, MessageEventLike, PreviewMessage, WindowLike, } from "./attach.js";
+export { EventStreamParser } from "./sse.js";
+export type { Backoff, ServerSentEvent } from "./sse.js";
+export type * from "./types.js";
