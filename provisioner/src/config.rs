@@ -68,6 +68,8 @@ pub enum Command {
     /// Upload a directory as an app's files, provision its preview and print
     /// its URL; with --watch, keep saving the directory as you edit it.
     Push(PushArgs),
+    /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves).
+    Openapi,
     /// List, inspect and control previews, and read their logs.
     Previews(crate::cli::previews::PreviewsArgs),
 }

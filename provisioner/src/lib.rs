@@ -38,6 +38,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Push(args) => cli::exit(cli::push::push(args).await),
         Command::Previews(args) => cli::exit(cli::previews::run(args).await),
+        Command::Openapi => {
+            print!("{}", http::openapi::document_json());
+            ExitCode::SUCCESS
+        }
     }
 }
 

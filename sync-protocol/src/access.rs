@@ -25,6 +25,7 @@ const TOKEN_PREFIX: &str = "pa1";
 type HmacSha256 = Hmac<Sha256>;
 
 /// Whether a preview answers anyone or only holders of a link.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {

@@ -10,6 +10,8 @@ pub mod controls;
 mod duration;
 mod file_path;
 pub mod logs;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod preview;
 pub mod render;
 pub mod settings;

@@ -19,6 +19,7 @@ pub const MAX_LINE_BYTES: usize = 400;
 pub const MAX_BATCH_LINES: usize = 1000;
 
 /// Who printed a line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogSource {
@@ -56,6 +57,7 @@ impl LogSource {
 }
 
 /// One line as the daemon ships it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShippedLine {
     /// When the daemon read it, in milliseconds since the Unix epoch.
@@ -65,6 +67,7 @@ pub struct ShippedLine {
 }
 
 /// The body of `POST /v1/apps/{appId}/logs`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogBatch {
@@ -72,6 +75,7 @@ pub struct LogBatch {
 }
 
 /// One line as an operator reads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// RFC 3339, UTC, milliseconds.
@@ -82,6 +86,7 @@ pub struct LogLine {
 
 /// The answer of `GET /v1/apps/{appId}/logs?since=<cursor>`: the lines after
 /// `since`, oldest first, and the cursor to ask from next.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogPage {
     pub lines: Vec<LogLine>,

@@ -11,6 +11,7 @@ use crate::{AppId, DevServerState};
 
 /// A preview's state. Transient states (`provisioning`, `waking`,
 /// `stopping`, `deleting`) name a platform call in flight.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PreviewState {
@@ -66,6 +67,7 @@ impl std::fmt::Display for PreviewState {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How far revision `revision` got.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RenderState {
@@ -35,6 +36,7 @@ impl RenderState {
 }
 
 /// Where an error came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorOrigin {
@@ -47,6 +49,7 @@ pub enum ErrorOrigin {
 }
 
 /// An error with where the framework located it, when it did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderError {
     pub message: String,
@@ -57,6 +60,7 @@ pub struct RenderError {
 }
 
 /// What a page event is about; the `type` of the `postMessage` format too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PageEventType {
@@ -88,6 +92,7 @@ impl PageEventType {
 
 /// One event an open page reported, tied to the revision the daemon had
 /// applied when it arrived.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageEvent {
     #[serde(rename = "type")]
@@ -110,6 +115,7 @@ pub struct PageEvent {
 pub const REPORTED_PAGE_EVENTS: usize = 20;
 
 /// The daemon's render verdict, sent in `SyncStatusReport::render`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderReport {
     pub revision: u64,
@@ -124,6 +130,7 @@ pub struct RenderReport {
 }
 
 /// How a write's `?wait=rendered` ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitOutcome {
@@ -138,6 +145,7 @@ pub enum WaitOutcome {
 }
 
 /// `render` of a write's answer with `?wait=rendered`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderWait {
     pub outcome: WaitOutcome,
@@ -151,6 +159,7 @@ pub struct RenderWait {
 }
 
 /// A write's answer with `?wait=rendered`: the usual fields and `render`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenAndRendered {
     #[serde(flatten)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Visibility;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaemonSettings {
     /// Replaces the detected (or `--install`) install command.
@@ -27,6 +28,7 @@ pub struct DaemonSettings {
 }
 
 /// Who may see the preview, and the app's own key to check links with.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaemonAccess {
     pub visibility: Visibility,

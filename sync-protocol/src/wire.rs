@@ -13,6 +13,7 @@ pub const STORE_ID_HEADER: &str = "x-store-id";
 pub const MAX_WAIT_SECONDS: u64 = 60;
 
 /// One file of a manifest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: FilePath,
@@ -27,6 +28,7 @@ pub struct FileEntry {
 /// than the app's revision), `full` is true and `files` is the whole manifest.
 /// Otherwise `full` is false, `files` holds the entries added or changed after
 /// `since` and `deleted` the paths removed after it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResponse {
     /// The identity of the store that answered, made once with it. Revisions
@@ -51,6 +53,7 @@ fn full_by_default() -> bool {
 /// `POST /v1/apps/{appId}/files`: all changes apply in one revision, or none.
 /// An unknown field is refused rather than ignored: a misspelt one would
 /// otherwise silently change what the batch means.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
@@ -60,6 +63,7 @@ pub struct BatchRequest {
 /// One change of a batch: exactly one of `content`, `content_base64` or
 /// `delete: true`. Paths stay strings here so that a refusal can name the
 /// offending change by index and path.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchChange {
@@ -73,6 +77,7 @@ pub struct BatchChange {
 }
 
 /// Answer to a write (`PUT`, `DELETE` or batch `POST` of files).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteResponse {
     /// The revision that holds the write. Equal to the previous revision when
@@ -86,6 +91,7 @@ pub struct WriteResponse {
 /// daemon's initial sync. The answer is the blobs' bytes concatenated in the
 /// order asked; the caller knows each size and sha256 from the manifest and
 /// verifies every one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BlobBatchRequest {
     pub sha256: Vec<String>,
@@ -95,12 +101,14 @@ pub struct BlobBatchRequest {
 pub const MAX_BLOBS_PER_BATCH: usize = 1000;
 
 /// `POST /v1/apps/{appId}/sync-token`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SyncTokenResponse {
     pub token: String,
 }
 
 /// `POST /v1/apps/{appId}/sync-status`: what the daemon has applied.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncStatusReport {
     /// The files revision now on disk.
@@ -125,6 +133,7 @@ pub struct SyncStatusReport {
 /// How a preview runs its app: what was detected from the app's files (or
 /// given explicitly) and the ports in play. Shown in the preview resource
 /// under `runtime`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeReport {
     /// `vite-react`, `next`, `nuxt`, `node`, ...; `None` when not recognised.
@@ -142,6 +151,7 @@ pub struct RuntimeReport {
 }
 
 /// The dev server as the daemon supervising it sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DevServerState {

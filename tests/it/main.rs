@@ -26,6 +26,7 @@ mod local_push;
 mod logs;
 mod logs_controls;
 mod multi_instance;
+mod openapi;
 mod playground;
 mod postgres;
 mod postgres_store;

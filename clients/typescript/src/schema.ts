@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The page, with its policy; never cached, so a new binary's page is the one shown. */
+        get: operations["playground_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -30,6 +47,23 @@ export interface paths {
         };
         /** Request, write, sweep, long-poll and task figures. */
         get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/playground/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A built asset by name; any other name is the JSON 404 every route gives. */
+        get: operations["playground_asset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -269,8 +303,11 @@ export interface paths {
         };
         /**
          * A snapshot first, then every change of this preview (`render` events:
-         *     each new render verdict, see `render::events`); a subscriber that
-         *     falls behind gets a fresh snapshot instead of the changes it missed.
+         *     each new render verdict, see `render::events`; `import` events: each
+         *     change of the app's git import, step by step, see `import::events`); a
+         *     subscriber that falls behind gets a fresh snapshot instead of the
+         *     changes it missed. An app being imported for the first time has no
+         *     preview yet: its stream starts with its `import` events.
          */
         get: operations["follow_preview_events"];
         put?: never;
@@ -309,6 +346,26 @@ export interface paths {
         put?: never;
         /** Restarts the running preview's dev server; progress in its log. */
         post: operations["restart_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app_id}/preview/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 200 with the preview, stopped or suspended (per `--autostop`; `stop`
+         *     when autostop is off); 409 `preview_not_running` unless it ran.
+         */
+        post: operations["stop_preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -608,9 +665,11 @@ export interface components {
          *     - `subdir_not_found`: the subdir does not exist at that ref
          *     - `not_a_web_project`: the imported tree holds neither package.json nor index.html
          *     - `git_failed`: git itself failed
+         *     - `boot_failed`: the imported files were saved but the preview could not be started or woken
+         *     - `asset_not_found`: the playground has no such asset
          * @enum {string}
          */
-        ErrorCode: "request_invalid" | "query_invalid" | "body_invalid" | "body_too_large" | "app_id_invalid" | "path_invalid" | "unauthorized" | "forbidden" | "route_not_found" | "method_not_allowed" | "internal" | "unavailable" | "file_too_large" | "app_file_limit" | "app_size_limit" | "file_directory_conflict" | "file_not_found" | "batch_invalid" | "blob_not_found" | "sha256_invalid" | "too_many_blobs" | "wait_invalid" | "timeout_too_long" | "preview_not_found" | "preview_state" | "preview_timeout" | "preview_not_running" | "platform_unavailable" | "platform_error" | "state_invalid" | "log_batch_too_large" | "log_line_too_long" | "too_many_log_streams" | "last_event_id_invalid" | "unknown_setting" | "setting_invalid" | "setting_too_large" | "settings_contended" | "ttl_out_of_range" | "import_invalid" | "repository_not_accessible" | "ref_not_found" | "subdir_not_found" | "not_a_web_project" | "git_failed";
+        ErrorCode: "request_invalid" | "query_invalid" | "body_invalid" | "body_too_large" | "app_id_invalid" | "path_invalid" | "unauthorized" | "forbidden" | "route_not_found" | "method_not_allowed" | "internal" | "unavailable" | "file_too_large" | "app_file_limit" | "app_size_limit" | "file_directory_conflict" | "file_not_found" | "batch_invalid" | "blob_not_found" | "sha256_invalid" | "too_many_blobs" | "wait_invalid" | "timeout_too_long" | "preview_not_found" | "preview_state" | "preview_timeout" | "preview_not_running" | "platform_unavailable" | "platform_error" | "state_invalid" | "log_batch_too_large" | "log_line_too_long" | "too_many_log_streams" | "last_event_id_invalid" | "unknown_setting" | "setting_invalid" | "setting_too_large" | "settings_contended" | "ttl_out_of_range" | "import_invalid" | "repository_not_accessible" | "ref_not_found" | "subdir_not_found" | "not_a_web_project" | "git_failed" | "boot_failed" | "asset_not_found";
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
             /** @description Says what to change. */
@@ -654,6 +713,8 @@ export interface components {
         ImportReport: {
             repository: string;
             ref: string;
+            /** @description The app's directory inside the repository, when not its root. */
+            subdir?: string | null;
             commit?: string | null;
             project?: null | components["schemas"]["Project"];
             /**
@@ -678,16 +739,19 @@ export interface components {
             import: components["schemas"]["ImportReport"];
             preview: components["schemas"]["Preview"];
         };
-        /** @description One step of an import, as reported. */
+        /** @description One step of an import (validate, fetch, detect, save, boot). */
         ImportStep: {
             name: string;
             status: components["schemas"]["ImportStepStatus"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description How long it ran (0 while running).
+             */
             duration_ms: number;
             log: string;
         };
         /** @enum {string} */
-        ImportStepStatus: "done" | "failed";
+        ImportStepStatus: "running" | "done" | "failed";
         LinkRequest: {
             /**
              * Format: int64
@@ -801,6 +865,7 @@ export interface components {
             dev_server?: null | components["schemas"]["DevServerState"];
             runtime?: null | components["schemas"]["RuntimeReport"];
             render?: null | components["schemas"]["RenderReport"];
+            source?: null | components["schemas"]["ImportReport"];
             /**
              * @description Why the preview is not fine: a failed step, paths its daemon could
              *     not apply, or a dev server that crashed or never answered (with its
@@ -1094,6 +1159,49 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    playground_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The playground page (it asks for the operator key itself) */
+            200: {
+                headers: {
+                    /** @description `no-store` */
+                    "Cache-Control"?: string;
+                    "Content-Security-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html; charset=utf-8": string;
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the store or another dependency is busy; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -1150,6 +1258,70 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the store or another dependency is busy; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    playground_asset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `playground.js` or `playground.css`. */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset */
+            200: {
+                headers: {
+                    /** @description `no-cache` */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript; charset=utf-8": string;
+                    "text/css; charset=utf-8": string;
+                };
+            };
+            /** @description The request could not be read: `app_id_invalid`, `path_invalid`, `query_invalid`, `body_invalid`, `request_invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `asset_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description `internal`: an unexpected failure (logged) */
@@ -2823,7 +2995,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events until the client leaves or the server stops: `snapshot` (first, and again after falling behind), `state`, `step` (data: `Preview`), `render` (data: `RenderReport`) */
+            /** @description Server-sent events until the client leaves or the server stops: `snapshot` (first, and again after falling behind), `state`, `step` (data: `Preview`), `render` (data: `RenderReport`), `import` (data: `ImportReport`, each change of the app's git import) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3057,6 +3229,102 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    stop_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                app_id: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stopped or suspended (per `--autostop`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preview"];
+                };
+            };
+            /** @description The request could not be read: `app_id_invalid`, `path_invalid`, `query_invalid`, `body_invalid`, `request_invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unauthorized`: credentials missing or not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `forbidden`: these credentials may not do this (a sync token of another app, or where the operator key is needed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `preview_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `preview_not_running`, `preview_state`: it does not run */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `platform_error` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `platform_unavailable`, `unavailable` */
+            503: {
+                headers: {
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };

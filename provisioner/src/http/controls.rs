@@ -6,27 +6,44 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use sync_protocol::controls::ControlKind;
+use sync_protocol::controls::{Control, ControlKind};
 use sync_protocol::{AppId, PreviewState};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Operator, SyncAgent};
+use super::openapi::{AppPath, ErrorResponse};
 use super::{ApiError, AppState};
 use crate::lifecycle::view::PreviewView;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app_id}/preview/restart", post(restart))
-        .route("/v1/apps/{app_id}/preview/rebuild", post(rebuild))
-        .route("/v1/apps/{app_id}/preview/stop", post(stop))
-        .route("/v1/apps/{app_id}/preview/control", get(next_control))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(restart))
+        .routes(routes!(rebuild))
+        .routes(routes!(stop))
+        .routes(routes!(next_control))
 }
 
+/// Restarts the running preview's dev server; progress in its log.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/preview/restart",
+    tag = "logs",
+    operation_id = "restart_preview",
+    params(AppPath),
+    responses(
+        (status = 202, description = "Asked; the daemon carries it out", body = Control),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 409, description = "`preview_not_running`: provision or wake it first", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn restart(
     _operator: Operator,
     State(state): State<AppState>,
@@ -35,6 +52,20 @@ async fn restart(
     ask(&state, &app_id, ControlKind::Restart).await
 }
 
+/// Removes `node_modules` and the frameworks' caches, installs and starts again; progress in the log.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/preview/rebuild",
+    tag = "logs",
+    operation_id = "rebuild_preview",
+    params(AppPath),
+    responses(
+        (status = 202, description = "Asked; the daemon carries it out", body = Control),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 409, description = "`preview_not_running`: provision or wake it first", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn rebuild(
     _operator: Operator,
     State(state): State<AppState>,
@@ -45,6 +76,21 @@ async fn rebuild(
 
 /// 200 with the preview, stopped or suspended (per `--autostop`; `stop`
 /// when autostop is off); 409 `preview_not_running` unless it ran.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/preview/stop",
+    tag = "previews",
+    operation_id = "stop_preview",
+    params(AppPath),
+    responses(
+        (status = 200, description = "Stopped or suspended (per `--autostop`)", body = PreviewView),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 409, description = "`preview_not_running`, `preview_state`: it does not run", body = ErrorResponse),
+        (status = 502, description = "`platform_error`", body = ErrorResponse),
+        (status = 503, description = "`platform_unavailable`, `unavailable`", body = ErrorResponse, headers(("Retry-After" = u64))),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn stop(
     _operator: Operator,
     State(state): State<AppState>,
@@ -77,7 +123,8 @@ async fn ask(state: &AppState, app_id: &str, kind: ControlKind) -> Result<Respon
     Ok((StatusCode::ACCEPTED, Json(control)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ControlQuery {
     /// The number of the last control the daemon saw; 0 for none.
@@ -89,6 +136,18 @@ struct ControlQuery {
 }
 
 /// 200 with the newest control once it is newer than `after`, else 204.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/preview/control",
+    tag = "logs",
+    operation_id = "next_preview_control",
+    params(AppPath, ControlQuery),
+    responses(
+        (status = 200, description = "The newest control, newer than `after`", body = Control),
+        (status = 204, description = "None came within `wait`"),
+    ),
+    security(("sync_token" = [])),
+)]
 async fn next_control(
     agent: SyncAgent,
     State(state): State<AppState>,

@@ -1,43 +1,47 @@
-//! `/v1/apps/{app_id}/files...`, `/blobs...`, `/sync-token` and `/sync-status`.
+//! `/v1/apps/{app_id}/files...`: writes, reads by path, and the answers and
+//! refusals the files routes share (the manifest is in `manifest`).
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONNECTION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use sync_protocol::{
-    AppId, BatchRequest, FilePath, ManifestResponse, REVISION_HEADER, STORE_ID_HEADER,
-    WriteResponse,
-};
+use sync_protocol::{AppId, BatchRequest, FilePath, REVISION_HEADER, WriteResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{FilesReader, Operator};
+use super::openapi::{AppPath, Binary, ErrorResponse, FilePathParam, IfNoneMatch, WriteAnswer};
 use super::render::{self, RenderWaitQuery};
 use super::{ApiError, AppState};
 use crate::files::FilesError;
-use crate::store::{Changes, Manifest, StoreError, WriteOutcome};
+use crate::store::{StoreError, WriteOutcome};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/apps/{app_id}/files",
-            get(get_manifest).post(post_batch),
-        )
-        .route(
-            "/v1/apps/{app_id}/files/{*path}",
-            put(put_file).delete(delete_file).get(get_file),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(super::manifest::get_manifest, post_batch))
+        .routes(routes!(put_file, delete_file, get_file))
 }
 
-#[derive(Debug, Deserialize)]
-struct ManifestQuery {
-    since: Option<u64>,
-    wait: Option<u64>,
-}
-
+/// Saves one file (the body is its bytes): one new revision, or the same
+/// revision when the content was already saved.
+#[utoipa::path(
+    put,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "put_file",
+    params(AppPath, FilePathParam, RenderWaitQuery),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 200, description = "Saved; with `?wait=rendered` the answer also has `render`", body = WriteAnswer, headers(("X-Revision" = u64, description = "The revision that holds the write"))),
+        (status = 400, description = "`app_id_invalid`, `path_invalid`, `wait_invalid`, `timeout_too_long`", body = ErrorResponse),
+        (status = 409, description = "`file_directory_conflict`: the path is a directory of the app, or under a file", body = ErrorResponse),
+        (status = 413, description = "`file_too_large`, `app_file_limit`, `app_size_limit`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn put_file(
     _operator: Operator,
     State(state): State<AppState>,
@@ -56,6 +60,19 @@ async fn put_file(
     render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
+/// Removes one file: one new revision.
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "delete_file",
+    params(AppPath, FilePathParam),
+    responses(
+        (status = 200, description = "Removed", body = WriteResponse, headers(("X-Revision" = u64, description = "The revision that holds the write"))),
+        (status = 404, description = "`file_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn delete_file(
     _operator: Operator,
     State(state): State<AppState>,
@@ -66,6 +83,23 @@ async fn delete_file(
     Ok(written(state.files.delete(&app_id, path).await?))
 }
 
+/// Several changes in one revision, all or none.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/files",
+    tag = "files",
+    operation_id = "post_files_batch",
+    params(AppPath, RenderWaitQuery),
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Saved; with `?wait=rendered` the answer also has `render`", body = WriteAnswer, headers(("X-Revision" = u64, description = "The revision that holds the batch"))),
+        (status = 400, description = "`batch_invalid`, `path_invalid`, `body_invalid`, `wait_invalid`, `timeout_too_long`", body = ErrorResponse),
+        (status = 404, description = "`file_not_found`: a delete of a file the app does not have", body = ErrorResponse),
+        (status = 409, description = "`file_directory_conflict`", body = ErrorResponse),
+        (status = 413, description = "`body_too_large`, `file_too_large`, `app_file_limit`, `app_size_limit`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn post_batch(
     _operator: Operator,
     State(state): State<AppState>,
@@ -83,6 +117,20 @@ async fn post_batch(
     render::written_then_rendered(&state, &app_id, outcome, wait).await
 }
 
+/// One file's bytes by path.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/files/{*path}",
+    tag = "files",
+    operation_id = "get_file",
+    params(AppPath, FilePathParam, IfNoneMatch),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = Binary, headers(("ETag" = String, description = "`\"<sha256>\"`"))),
+        (status = 304, description = "`If-None-Match` named the current ETag", headers(("ETag" = String))),
+        (status = 404, description = "`file_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = []), ("sync_token" = [])),
+)]
 async fn get_file(
     _reader: FilesReader,
     State(state): State<AppState>,
@@ -105,67 +153,6 @@ async fn get_file(
         .into_response())
 }
 
-/// The manifest, or with `since` the changes after it (`wait` long-polls).
-/// ETags: `"<store>-r<revision>"` for the whole manifest,
-/// `"<store>-r<revision>-since<N>"` for a delta; a 304 repeats the ETag the
-/// client would have been sent. Every answer names the store (`x-store-id`),
-/// so a client holding another store's revisions knows to start over.
-async fn get_manifest(
-    _reader: FilesReader,
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-    query: Result<Query<ManifestQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let app_id = AppId::parse(&app_id)?;
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("query_invalid", rejection.body_text()))?;
-    let store_id = state.files.store_id();
-    let Some(since) = query.since else {
-        if query.wait.is_some() {
-            return Err(ApiError::bad_request(
-                "query_invalid",
-                "wait needs since: pass the revision you hold as ?since=N&wait=S",
-            ));
-        }
-        let manifest = state.files.manifest(&app_id).await?;
-        let body = full_manifest(store_id, manifest);
-        return Ok(manifest_response(&headers, body, None));
-    };
-    match state
-        .files
-        .changes_since(&app_id, since, query.wait.unwrap_or(0))
-        .await?
-    {
-        None => {
-            let unchanged = with_store_id(
-                not_modified(&format!("\"{store_id}-r{since}\""), Some(since)),
-                store_id,
-            );
-            Ok(handed_back_at_shutdown(unchanged, &state))
-        }
-        Some(Changes::Full(manifest)) => Ok(manifest_response(
-            &headers,
-            full_manifest(store_id, manifest),
-            None,
-        )),
-        Some(Changes::Delta {
-            revision,
-            files,
-            deleted,
-        }) => {
-            let body = ManifestResponse {
-                store_id: store_id.to_owned(),
-                revision,
-                full: false,
-                files,
-                deleted,
-            };
-            Ok(manifest_response(&headers, body, Some(since)))
-        }
-    }
-}
-
 pub(super) fn written(outcome: WriteOutcome) -> Response {
     let body = WriteResponse {
         revision: outcome.revision,
@@ -176,60 +163,6 @@ pub(super) fn written(outcome: WriteOutcome) -> Response {
         Json(body),
     )
         .into_response()
-}
-
-fn full_manifest(store_id: &str, manifest: Manifest) -> ManifestResponse {
-    ManifestResponse {
-        store_id: store_id.to_owned(),
-        revision: manifest.revision,
-        full: true,
-        files: manifest.files,
-        deleted: Vec::new(),
-    }
-}
-
-fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<u64>) -> Response {
-    let etag = match since {
-        Some(since) => format!("\"{}-r{}-since{since}\"", body.store_id, body.revision),
-        None => format!("\"{}-r{}\"", body.store_id, body.revision),
-    };
-    if if_none_match(headers, &etag) {
-        return with_store_id(not_modified(&etag, Some(body.revision)), &body.store_id);
-    }
-    let revision = body.revision.to_string();
-    let store_id = body.store_id.clone();
-    (
-        [
-            (HeaderName::from_static(STORE_ID_HEADER), store_id),
-            (ETAG, etag),
-            (
-                REVISION_HEADER.parse().expect("static header name"),
-                revision,
-            ),
-        ],
-        Json(body),
-    )
-        .into_response()
-}
-
-/// A long-poll this instance ends because it is shutting down: still a
-/// truthful 304, plus `Retry-After: 1` and `Connection: close`, so the client
-/// asks again at once on a new connection (another instance, behind a
-/// load balancer) instead of treating it as a failure.
-fn handed_back_at_shutdown(mut response: Response, state: &AppState) -> Response {
-    if state.files.notifier().is_shutting_down() {
-        let headers = response.headers_mut();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
-fn with_store_id(mut response: Response, store_id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(store_id) {
-        response.headers_mut().insert(STORE_ID_HEADER, value);
-    }
-    response
 }
 
 pub(super) fn not_modified(etag: &str, revision: Option<u64>) -> Response {

@@ -11,13 +11,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 
@@ -40,11 +42,29 @@ impl Metrics {
     }
 }
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// `/healthz`: the process answers.
+#[derive(ToSchema)]
+#[allow(dead_code)] // A schema only: written with `json!`.
+struct Health {
+    #[schema(pattern = "^ok$")]
+    status: String,
+}
+
+/// `/readyz`: the store answers and shutdown has not begun.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Readiness {
+    #[schema(pattern = "^ready$")]
+    status: String,
+    /// The store's identity (as in `X-Store-Id`).
+    store_id: String,
 }
 
 pub(super) async fn count_request(
@@ -86,12 +106,27 @@ fn method_label(method: &Method) -> &'static str {
         .map_or("OTHER", Method::as_str)
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Alive", body = Health)),
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// 200 with the store's identity, or 503 (`unavailable`, `Retry-After`)
 /// with the cause in the log only: this route needs no credentials.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses((status = 200, description = "Ready", body = Readiness)),
+)]
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     if state.lifecycle.shutdown_token().is_cancelled() {
         return Err(ApiError::unavailable(anyhow::anyhow!("shutting down"), 1));
@@ -152,6 +187,14 @@ fn write_garbage_metrics(text: &mut String, books: crate::store::BlobGarbage) {
 /// A readiness probe that waits longer than this says "not ready".
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Request, write, sweep, long-poll and task figures.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String)),
+)]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = String::new();
     text.push_str("# HELP provisioner_http_requests_total HTTP requests by route and status.\n");

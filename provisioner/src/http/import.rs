@@ -7,18 +7,21 @@ use std::time::Duration;
 
 use std::convert::Infallible;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::Event;
-use axum::routing::post;
-use axum::{Json, Router};
 use futures::Stream;
 use serde::Serialize;
 use sync_protocol::AppId;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Operator;
 use super::files::{BodyKind, body_rejection};
+use super::openapi::{AppPath, ErrorResponse};
 use super::{ApiError, AppState};
 use crate::import::{ImportError, ImportReport, ImportRequest, StepLog, StepRun, import_files};
 use crate::lifecycle::model::{PreviewRecord, PreviewState};
@@ -29,16 +32,34 @@ const BOOT_WAIT: Duration = Duration::from_secs(60);
 /// How often an event stream reads the import record.
 const POLL: Duration = Duration::from_millis(100);
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/apps/{app_id}/import", post(import))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ImportResponse {
     import: ImportReport,
     preview: PreviewView,
 }
 
+/// Saves a git ref as the app's files (one revision), then boots its preview.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/import",
+    tag = "import",
+    operation_id = "import_git",
+    params(AppPath),
+    request_body = ImportRequest,
+    responses(
+        (status = 200, description = "Imported: every step with its timing and log, what was detected, and the preview", body = ImportResponse),
+        (status = 400, description = "`import_invalid`, and the files refusals (`path_invalid`, `batch_invalid`)", body = ErrorResponse),
+        (status = 409, description = "`file_directory_conflict`", body = ErrorResponse),
+        (status = 413, description = "`file_too_large`, `app_file_limit`, `app_size_limit`", body = ErrorResponse),
+        (status = 422, description = "`repository_not_accessible`, `ref_not_found`, `subdir_not_found`, `not_a_web_project`; the message names the failed step", body = ErrorResponse),
+        (status = 502, description = "`git_failed`, `platform_error`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn import(
     _operator: Operator,
     State(state): State<AppState>,

@@ -7,40 +7,59 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use sync_protocol::AppId;
 use sync_protocol::logs::{LogBatch, LogPage};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Operator, SyncAgent};
 use super::files::{BodyKind, body_rejection};
+use super::openapi::{AppPath, ErrorResponse, LogEvent};
 use super::{ApiError, AppState};
 use crate::logs::{FOLLOW_POLL, LogService, LogsError, MAX_PAGE_LINES, StreamsFull, public_line};
 
 /// How often a quiet stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app_id}/logs", get(get_logs).post(post_logs))
-        .route("/v1/apps/{app_id}/logs/stream", get(stream_logs))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_logs, post_logs))
+        .routes(routes!(stream_logs))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LogsQuery {
     /// The cursor of the last line already read; 0 (the oldest kept) when absent.
     #[serde(default)]
     since: u64,
+    /// The most lines in the page.
     limit: Option<usize>,
 }
 
+/// The daemon ships a batch of its preview's output lines.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/logs",
+    tag = "logs",
+    operation_id = "ship_logs",
+    params(AppPath),
+    request_body = LogBatch,
+    responses(
+        (status = 204, description = "Appended"),
+        (status = 413, description = "`log_batch_too_large` (more than 1000 lines), `log_line_too_long` (over 400 bytes), `body_too_large`", body = ErrorResponse),
+    ),
+    security(("sync_token" = [])),
+)]
 async fn post_logs(
     agent: SyncAgent,
     State(state): State<AppState>,
@@ -53,6 +72,16 @@ async fn post_logs(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A page of the preview's log after a cursor, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/logs",
+    tag = "logs",
+    operation_id = "get_logs",
+    params(AppPath, LogsQuery),
+    responses((status = 200, description = "The lines after `since` and the cursor to ask from next", body = LogPage)),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn get_logs(
     _operator: Operator,
     State(state): State<AppState>,
@@ -64,6 +93,20 @@ async fn get_logs(
     Ok(Json(state.logs.page(&app_id, query.since, limit).await?))
 }
 
+/// Follows the preview's log live.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/logs/stream",
+    tag = "logs",
+    operation_id = "follow_logs",
+    params(AppPath, LogsQuery, LastEventId),
+    responses(
+        (status = 200, description = "Server-sent events until the client leaves or the server stops: one `line` event per line, its `id` the line's cursor; `: keep-alive` comments every 15 s", content_type = "text/event-stream", body = LogEvent),
+        (status = 400, description = "`last_event_id_invalid`", body = ErrorResponse),
+        (status = 429, description = "`too_many_log_streams`: retry after `Retry-After`", body = ErrorResponse, headers(("Retry-After" = u64))),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn stream_logs(
     _operator: Operator,
     State(state): State<AppState>,
@@ -101,6 +144,16 @@ async fn stream_logs(
     })
     .take_until(async move { shutdown.cancelled_owned().await });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
+
+/// `Last-Event-ID` of a resumed stream.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // A parameter description only.
+struct LastEventId {
+    /// The `id` of the last event received: the stream resumes after it (instead of `since`).
+    #[param(rename = "Last-Event-ID")]
+    last_event_id: Option<u64>,
 }
 
 /// One stream's place in an app's log.

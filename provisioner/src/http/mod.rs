@@ -4,19 +4,39 @@
 
 pub mod auth;
 mod connections;
-mod controls;
 pub mod error;
 mod fallback;
-mod files;
-mod health;
-mod import;
-mod logs;
-mod playground;
-mod previews;
 pub mod render;
 pub mod serve;
+
+// The modules with `#[utoipa::path]` handlers: utoipa's expansion spells
+// the handlers' own types with their full paths, which the workspace's
+// `unused_qualifications` lint would flag in code nobody wrote by hand.
+#[allow(unused_qualifications)]
+mod controls;
+#[allow(unused_qualifications)]
+mod files;
+#[allow(unused_qualifications)]
+mod health;
+#[allow(unused_qualifications)]
+mod import;
+#[allow(unused_qualifications)]
+mod logs;
+#[allow(unused_qualifications)]
+mod manifest;
+#[allow(unused_qualifications)]
+pub mod openapi;
+#[allow(unused_qualifications)]
+mod playground;
+#[allow(unused_qualifications)]
+mod preview_events;
+#[allow(unused_qualifications)]
+mod previews;
+#[allow(unused_qualifications)]
 mod settings;
+#[allow(unused_qualifications)]
 mod status;
+#[allow(unused_qualifications)]
 mod sync;
 
 use std::sync::Arc;
@@ -25,6 +45,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::OperatorKey;
 pub use error::ApiError;
@@ -58,23 +79,32 @@ pub struct AppState {
     pub imports: Arc<dyn crate::store::ImportStore>,
 }
 
-/// The whole API. Building it apart from serving lets tests drive it with
-/// `oneshot` and lets `Application` add nothing but the listener.
-pub fn router(state: AppState) -> Router {
-    let body_limit = body_limit(state.files.limits().max_file_bytes);
-    Router::new()
+/// Every route with its description: each module registers its handlers
+/// with `routes!`, which adds them to the router and to the OpenAPI
+/// document together (see `openapi`).
+fn documented_routes() -> OpenApiRouter<AppState> {
+    openapi::base()
         .merge(files::routes())
         .merge(sync::routes())
         .merge(health::routes())
         .merge(previews::routes())
-        .fallback(fallback::route_not_found)
-        .method_not_allowed_fallback(fallback::method_not_allowed)
         .merge(status::routes())
         .merge(import::routes())
         .merge(logs::routes())
         .merge(controls::routes())
         .merge(settings::routes())
         .merge(playground::routes())
+        .merge(openapi::routes())
+}
+
+/// The whole API. Building it apart from serving lets tests drive it with
+/// `oneshot` and lets `Application` add nothing but the listener.
+pub fn router(state: AppState) -> Router {
+    let body_limit = body_limit(state.files.limits().max_file_bytes);
+    let (routes, _document) = documented_routes().split_for_parts();
+    routes
+        .fallback(fallback::route_not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(fallback::json_errors))
         .layer(middleware::from_fn_with_state(

@@ -10,13 +10,15 @@
 //! Policy that lets the page run only its own assets, call only this origin
 //! and frame only the previews' origin, and the HTML is never cached.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sync_protocol::AppId;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorResponse;
 use super::{ApiError, AppState};
 
 /// The page itself.
@@ -43,13 +45,32 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/playground/{*asset}", get(asset))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(asset))
+}
+
+/// `{asset}` of the playground's files.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // A parameter description only.
+struct AssetPath {
+    /// `playground.js` or `playground.css`.
+    asset: String,
 }
 
 /// The page, with its policy; never cached, so a new binary's page is the one shown.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "operations",
+    operation_id = "playground_page",
+    responses((status = 200, description = "The playground page (it asks for the operator key itself)", content_type = "text/html; charset=utf-8", body = String, headers(
+        ("Content-Security-Policy" = String),
+        ("Cache-Control" = String, description = "`no-store`"),
+    ))),
+)]
 async fn index(State(state): State<AppState>) -> Response {
     // Where a new preview would be (the frame source is the platform's domain).
     let fresh = crate::lifecycle::driver::DriverData::new();
@@ -70,6 +91,17 @@ async fn index(State(state): State<AppState>) -> Response {
 }
 
 /// A built asset by name; any other name is the JSON 404 every route gives.
+#[utoipa::path(
+    get,
+    path = "/playground/{*asset}",
+    tag = "operations",
+    operation_id = "playground_asset",
+    params(AssetPath),
+    responses(
+        (status = 200, description = "The asset", content((String = "text/javascript; charset=utf-8"), (String = "text/css; charset=utf-8")), headers(("Cache-Control" = String, description = "`no-cache`"))),
+        (status = 404, description = "`asset_not_found`", body = ErrorResponse),
+    ),
+)]
 async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let Some(asset) = ASSETS.iter().find(|asset| asset.name == name) else {
         let known: Vec<&str> = ASSETS.iter().map(|asset| asset.name).collect();

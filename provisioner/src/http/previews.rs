@@ -3,25 +3,23 @@
 //! provisioning or a wake) is bounded here, while the work itself goes on in
 //! the background when a caller stops waiting.
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sync_protocol::AppId;
-use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Operator;
+use super::openapi::{AppPath, ErrorResponse};
 use super::{ApiError, AppState};
 use crate::lifecycle::driver::DriverError;
-use crate::lifecycle::model::{EventKind, PreviewRecord, PreviewState};
+use crate::lifecycle::model::{PreviewRecord, PreviewState};
 use crate::lifecycle::view::PreviewView;
 use crate::lifecycle::{LifecycleError, LifecycleService, unshare};
 use crate::store::StoreError;
@@ -29,20 +27,18 @@ use crate::store::StoreError;
 /// The longest a provision or wake request waits before answering.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app_id}/provision-preview", post(provision))
-        .route(
-            "/v1/apps/{app_id}/preview",
-            get(get_preview).delete(delete_preview),
-        )
-        .route("/v1/apps/{app_id}/preview/events", get(preview_events))
-        .route("/v1/apps/{app_id}/wake-preview", post(wake))
-        .route("/v1/apps/{app_id}/activity", post(activity))
-        .route("/v1/previews", get(list_previews))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(provision))
+        .routes(routes!(get_preview, delete_preview))
+        .routes(routes!(super::preview_events::preview_events))
+        .routes(routes!(wake))
+        .routes(routes!(activity))
+        .routes(routes!(list_previews))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WaitQuery {
     /// `false` answers at once (202) while the work goes on.
     #[serde(default = "wait_by_default")]
@@ -63,18 +59,35 @@ fn wait_by_default() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only previews in this state (`provisioning`, `running`, ...); all when absent or empty.
     state: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PreviewList {
     previews: Vec<PreviewView>,
 }
 
 /// 200 with the running preview; 202 while it is still provisioning (the
 /// caller asked not to wait, or the wait ran out).
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/provision-preview",
+    tag = "previews",
+    operation_id = "provision_preview",
+    params(AppPath, WaitQuery),
+    responses(
+        (status = 200, description = "The preview is where it was asked to be (`running`, or `failed` with `error`)", body = PreviewView),
+        (status = 202, description = "Still on its way (`?wait=false`, or the wait ran out); follow `/preview/events`", body = PreviewView),
+        (status = 409, description = "`preview_state`: the preview is being deleted", body = ErrorResponse),
+        (status = 502, description = "`platform_error`: the platform refused", body = ErrorResponse),
+        (status = 503, description = "`platform_unavailable`, `unavailable`: retry after `Retry-After`", body = ErrorResponse, headers(("Retry-After" = u64))),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn provision(
     _operator: Operator,
     State(state): State<AppState>,
@@ -93,6 +106,19 @@ async fn provision(
     respond(lifecycle, lifecycle.get(&app_id).await?).await
 }
 
+/// The preview with its steps, URL, revisions, dev server and render.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/preview",
+    tag = "previews",
+    operation_id = "get_preview",
+    params(AppPath),
+    responses(
+        (status = 200, description = "The preview", body = PreviewView),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn get_preview(
     _operator: Operator,
     State(state): State<AppState>,
@@ -105,6 +131,23 @@ async fn get_preview(
 
 /// 200 once started and synced; 202 with `?wait=false`; 504 if that takes
 /// longer than a minute, or `?timeout=` seconds (the wake goes on).
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/wake-preview",
+    tag = "previews",
+    operation_id = "wake_preview",
+    params(AppPath, WaitQuery),
+    responses(
+        (status = 200, description = "The preview is where it was asked to be (`running`, or `failed` with `error`)", body = PreviewView),
+        (status = 202, description = "Still on its way (`?wait=false`, or the wait ran out); follow `/preview/events`", body = PreviewView),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 409, description = "`preview_state`: the preview cannot be woken from its state", body = ErrorResponse),
+        (status = 502, description = "`platform_error`", body = ErrorResponse),
+        (status = 503, description = "`platform_unavailable`, `unavailable`: retry after `Retry-After`", body = ErrorResponse, headers(("Retry-After" = u64))),
+        (status = 504, description = "`preview_timeout`: not awake within the wait; the wake goes on", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn wake(
     _operator: Operator,
     State(state): State<AppState>,
@@ -121,6 +164,16 @@ async fn wake(
     respond(lifecycle, record).await
 }
 
+/// A heartbeat: someone is looking at the app, keep its preview awake.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/activity",
+    tag = "previews",
+    operation_id = "preview_activity",
+    params(AppPath),
+    responses((status = 204, description = "Noted")),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn activity(
     _operator: Operator,
     State(state): State<AppState>,
@@ -131,6 +184,21 @@ async fn activity(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Destroys the preview (its files are kept); its sync tokens stop working.
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app_id}/preview",
+    tag = "previews",
+    operation_id = "delete_preview",
+    params(AppPath),
+    responses(
+        (status = 200, description = "Deleted (state `deleted`)", body = PreviewView),
+        (status = 404, description = "`preview_not_found`", body = ErrorResponse),
+        (status = 502, description = "`platform_error`", body = ErrorResponse),
+        (status = 503, description = "`platform_unavailable`, `unavailable`", body = ErrorResponse, headers(("Retry-After" = u64))),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn delete_preview(
     _operator: Operator,
     State(state): State<AppState>,
@@ -141,6 +209,19 @@ async fn delete_preview(
     Ok(Json(state.lifecycle.summary_view(record)))
 }
 
+/// Every preview, or those in one state (summaries: no `files_revision`).
+#[utoipa::path(
+    get,
+    path = "/v1/previews",
+    tag = "previews",
+    operation_id = "list_previews",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The previews", body = PreviewList),
+        (status = 400, description = "`state_invalid`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn list_previews(
     _operator: Operator,
     State(state): State<AppState>,
@@ -165,76 +246,6 @@ async fn list_previews(
         .map(|record| state.lifecycle.summary_view(record))
         .collect();
     Ok(Json(PreviewList { previews }))
-}
-
-/// A snapshot first, then every change of this preview (`render` events:
-/// each new render verdict, see `render::events`; `import` events: each
-/// change of the app's git import, step by step, see `import::events`); a
-/// subscriber that falls behind gets a fresh snapshot instead of the
-/// changes it missed. An app being imported for the first time has no
-/// preview yet: its stream starts with its `import` events.
-async fn preview_events(
-    _operator: Operator,
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let app_id = AppId::parse(&app_id)?;
-    let lifecycle = Arc::clone(&state.lifecycle);
-    let renders = super::render::events(state.clone(), app_id.clone());
-    let imports = super::import::events(state.clone(), app_id.clone());
-    // Subscribe before reading the snapshot so no change falls in between.
-    let receiver = lifecycle.subscribe();
-    let snapshot = match lifecycle.get(&app_id).await {
-        Ok(record) => Some(lifecycle.view(record).await?),
-        Err(LifecycleError::NotFound(_))
-            if super::import::is_importing(&state, &app_id).await? =>
-        {
-            None
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let first = futures::stream::iter(snapshot.map(|snapshot| sse_event("snapshot", &snapshot)));
-    let shutdown = lifecycle.shutdown_token();
-    let changes = futures::stream::unfold(
-        (receiver, lifecycle, app_id),
-        |(mut receiver, lifecycle, app_id)| async move {
-            loop {
-                let (kind, record) = match receiver.recv().await {
-                    Ok(event) if event.record.app_id == app_id => {
-                        (kind_name(event.kind), event.record)
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => match lifecycle.get(&app_id).await {
-                        Ok(record) => ("snapshot", record),
-                        Err(_) => continue,
-                    },
-                    Err(RecvError::Closed) => return None,
-                };
-                let view = match lifecycle.view(record.clone()).await {
-                    Ok(view) => view,
-                    Err(_) => lifecycle.summary_view(record),
-                };
-                return Some((sse_event(kind, &view), (receiver, lifecycle, app_id)));
-            }
-        },
-    );
-    let changes = futures::stream::select(futures::stream::select(changes, renders), imports)
-        .take_until(async move { shutdown.cancelled_owned().await });
-    Ok(Sse::new(first.chain(changes)).keep_alive(KeepAlive::default()))
-}
-
-fn kind_name(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::State => "state",
-        EventKind::Step => "step",
-    }
-}
-
-fn sse_event(kind: &str, view: &PreviewView) -> Result<Event, Infallible> {
-    let event = Event::default().event(kind);
-    Ok(event
-        .json_data(view)
-        .unwrap_or_else(|_| Event::default().event(kind).data("{}")))
 }
 
 /// 200 when the preview is where the caller wanted it, 202 while it is still on its way.

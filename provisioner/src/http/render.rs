@@ -21,6 +21,7 @@ use sync_protocol::render::{
 };
 use sync_protocol::{AppId, REVISION_HEADER, WriteResponse};
 use tokio::sync::watch;
+use utoipa::IntoParams;
 
 use super::{ApiError, AppState};
 use crate::lifecycle::model::PreviewState;
@@ -59,9 +60,15 @@ impl RenderWatch {
 }
 
 /// `?wait=rendered&timeout=S` of a write.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RenderWaitQuery {
+    /// `rendered`: answer once the preview shows the write's revision (or
+    /// an error for it, or `timeout` passed), with `render` in the answer.
+    #[param(pattern = "^rendered$")]
     wait: Option<String>,
+    /// Seconds to wait at most with `wait=rendered`: 30 when absent, at most 120.
+    #[param(maximum = 120)]
     timeout: Option<u64>,
 }
 

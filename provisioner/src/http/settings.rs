@@ -8,37 +8,65 @@
 //! - `POST /v1/apps/{appId}/preview-links {"ttl_seconds"}`: a signed link;
 //!   `DELETE` revokes every link and cookie made so far.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 use sync_protocol::AppId;
+use sync_protocol::access::Visibility;
 use sync_protocol::settings::DaemonSettings;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Operator, SyncAgent};
 use super::files::{BodyKind, body_rejection};
+use super::openapi::{AppPath, ErrorResponse};
 use super::{ApiError, AppState};
 use crate::settings::{PreviewLink, SettingsError, SettingsFailure, SettingsView};
 
 /// A link lives this long unless asked otherwise: an editor session.
 const DEFAULT_LINK_TTL: u64 = 12 * 3600;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/apps/{app_id}/settings",
-            get(get_settings).patch(patch_settings),
-        )
-        .route("/v1/apps/{app_id}/sync-settings", get(get_sync_settings))
-        .route(
-            "/v1/apps/{app_id}/preview-links",
-            post(post_link).delete(revoke_links),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_settings, patch_settings))
+        .routes(routes!(get_sync_settings))
+        .routes(routes!(post_link, revoke_links))
 }
 
+/// A JSON merge patch of the settings: a field left out stays, `null`
+/// goes back to the detected value (or the operator's default); in `env`,
+/// a variable set to `null` is removed.
+#[derive(ToSchema)]
+#[allow(dead_code)] // A schema only: the handler reads a JSON object.
+struct SettingsPatch {
+    /// Replaces the detected install command (at most 4096 bytes).
+    install_command: Option<String>,
+    /// Replaces the detected dev command (at most 4096 bytes).
+    dev_command: Option<String>,
+    /// The port the app's dev server listens on, when it insists on one.
+    port: Option<u16>,
+    /// Extra environment (at most 100 variables); values are write-only.
+    env: Option<std::collections::BTreeMap<String, Option<String>>>,
+    visibility: Option<Visibility>,
+}
+
+const SETTINGS_ERRORS: &str =
+    "`unknown_setting`, `setting_invalid`, `setting_too_large`, `body_invalid`";
+
+/// The app's settings; `env` shows names only.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/settings",
+    tag = "settings",
+    operation_id = "get_settings",
+    params(AppPath),
+    responses((status = 200, description = "The settings", body = SettingsView)),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn get_settings(
     _operator: Operator,
     State(state): State<AppState>,
@@ -48,6 +76,22 @@ async fn get_settings(
     Ok(Json(state.settings.view(&app_id).await?))
 }
 
+/// Changes settings; a change of commands, port or env restarts a running
+/// preview's dev server.
+#[utoipa::path(
+    patch,
+    path = "/v1/apps/{app_id}/settings",
+    tag = "settings",
+    operation_id = "patch_settings",
+    params(AppPath),
+    request_body = SettingsPatch,
+    responses(
+        (status = 200, description = "The settings after the patch", body = SettingsView),
+        (status = 400, description = SETTINGS_ERRORS, body = ErrorResponse),
+        (status = 409, description = "`settings_contended`: changed under this patch; send it again", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn patch_settings(
     _operator: Operator,
     State(state): State<AppState>,
@@ -95,6 +139,16 @@ async fn restart_for(
     Ok(())
 }
 
+/// Every setting of the app, `env` values and access key included, for its daemon.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/sync-settings",
+    tag = "sync",
+    operation_id = "get_sync_settings",
+    params(AppPath),
+    responses((status = 200, description = "The daemon's settings", body = DaemonSettings)),
+    security(("sync_token" = [])),
+)]
 async fn get_sync_settings(
     agent: SyncAgent,
     State(state): State<AppState>,
@@ -102,12 +156,28 @@ async fn get_sync_settings(
     Ok(Json(state.settings.for_daemon(&agent.app_id).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkRequest {
+    /// How long the link lives: 60 s to 30 days; 12 h when absent.
+    #[schema(minimum = 60, maximum = 2592000)]
     ttl_seconds: Option<u64>,
 }
 
+/// A signed link into the (private) preview; the body may be empty.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/preview-links",
+    tag = "settings",
+    operation_id = "create_preview_link",
+    params(AppPath),
+    request_body(content = Option<LinkRequest>, description = "Optional: without a body (and Content-Type) the link lives 12 h"),
+    responses(
+        (status = 201, description = "The link; `token` is also a bearer token for the preview", body = PreviewLink),
+        (status = 400, description = "`ttl_out_of_range`, `body_invalid`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn post_link(
     _operator: Operator,
     State(state): State<AppState>,
@@ -141,6 +211,16 @@ async fn post_link(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
+/// Revokes every link and cookie made so far for the app's preview.
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app_id}/preview-links",
+    tag = "settings",
+    operation_id = "revoke_preview_links",
+    params(AppPath),
+    responses((status = 204, description = "Revoked")),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn revoke_links(
     _operator: Operator,
     State(state): State<AppState>,

@@ -4,26 +4,38 @@
 
 use std::fmt::Write;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Operator;
 use crate::lifecycle::tasks::TaskStatus;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/status", get(status))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Status {
     /// `fly` or `local`.
+    #[schema(pattern = "^(fly|local)$")]
     driver: &'static str,
     tasks: Vec<TaskStatus>,
 }
 
+/// The platform and each background task's last run.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "operations",
+    operation_id = "get_status",
+    responses((status = 200, description = "The platform and the tasks", body = Status)),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn status(_operator: Operator, State(state): State<AppState>) -> Json<Status> {
     Json(Status {
         driver: match state.config.driver_kind() {

@@ -2,30 +2,61 @@
 //! several back to back), and its status report; and the operator's minting
 //! of the sync tokens those calls carry.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use sync_protocol::{AppId, BlobBatchRequest, SyncStatusReport, SyncToken, SyncTokenResponse};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{FilesReader, Operator, SyncAgent};
 use super::files::{BodyKind, body_rejection, if_none_match, not_modified};
+use super::openapi::{AppPath, Binary, ErrorResponse, IfNoneMatch};
 use super::{ApiError, AppState};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app_id}/blobs", post(post_blob_batch))
-        .route("/v1/apps/{app_id}/blobs/{sha256}", get(get_blob))
-        .route("/v1/apps/{app_id}/sync-token", post(post_sync_token))
-        .route("/v1/apps/{app_id}/sync-status", post(post_sync_status))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_blob_batch))
+        .routes(routes!(get_blob))
+        .routes(routes!(post_sync_token))
+        .routes(routes!(post_sync_status))
 }
 
+/// `{sha256}` of a blob.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // A parameter description only.
+struct BlobPath {
+    /// Lower-case hex sha256 of the blob's content.
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    sha256: String,
+}
+
+/// One blob's bytes by hash: immutable, cacheable for a year.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app_id}/blobs/{sha256}",
+    tag = "sync",
+    operation_id = "get_blob",
+    params(AppPath, BlobPath, IfNoneMatch),
+    responses(
+        (status = 200, description = "The blob's bytes", content_type = "application/octet-stream", body = Binary, headers(
+            ("ETag" = String, description = "`\"<sha256>\"`"),
+            ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+        )),
+        (status = 304, description = "`If-None-Match` named this blob", headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 400, description = "`app_id_invalid`, `sha256_invalid`", body = ErrorResponse),
+        (status = 404, description = "`blob_not_found`: no file of the app has this content", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = []), ("sync_token" = [])),
+)]
 async fn get_blob(
     _reader: FilesReader,
     State(state): State<AppState>,
@@ -56,6 +87,20 @@ async fn get_blob(
 }
 
 /// Several blobs' bytes back to back, in the order asked; sizes come from the manifest.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/blobs",
+    tag = "sync",
+    operation_id = "post_blob_batch",
+    params(AppPath),
+    request_body = BlobBatchRequest,
+    responses(
+        (status = 200, description = "The blobs' bytes concatenated in the order asked; the manifest gives each size", content_type = "application/octet-stream", body = Binary, headers(("Content-Length" = u64))),
+        (status = 400, description = "`sha256_invalid`, `too_many_blobs` (at most 1000), `body_invalid`", body = ErrorResponse),
+        (status = 404, description = "`blob_not_found`", body = ErrorResponse),
+    ),
+    security(("operator" = []), ("operator_api_key" = []), ("sync_token" = [])),
+)]
 async fn post_blob_batch(
     _reader: FilesReader,
     State(state): State<AppState>,
@@ -83,7 +128,8 @@ async fn post_blob_batch(
 }
 
 /// Mints a token; only its digest is kept, and earlier tokens stay valid.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MintQuery {
     /// Revoke every earlier token of the app first: a leaked token stops
@@ -92,6 +138,17 @@ struct MintQuery {
     rotate: bool,
 }
 
+/// Mints a sync token for the app's daemon; earlier tokens stay valid
+/// unless `rotate=true`.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/sync-token",
+    tag = "sync",
+    operation_id = "mint_sync_token",
+    params(AppPath, MintQuery),
+    responses((status = 201, description = "The token; only its digest is kept, so it is shown once", body = SyncTokenResponse)),
+    security(("operator" = []), ("operator_api_key" = [])),
+)]
 async fn post_sync_token(
     _operator: Operator,
     State(state): State<AppState>,
@@ -115,6 +172,17 @@ async fn post_sync_token(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// The daemon reports what it applied, its dev server and render verdict.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/sync-status",
+    tag = "sync",
+    operation_id = "report_sync_status",
+    params(AppPath),
+    request_body = SyncStatusReport,
+    responses((status = 204, description = "Kept")),
+    security(("sync_token" = [])),
+)]
 async fn post_sync_status(
     agent: SyncAgent,
     State(state): State<AppState>,

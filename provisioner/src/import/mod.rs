@@ -34,7 +34,7 @@ use crate::files::FilesService;
 use crate::store::ImportStore;
 
 /// `POST /v1/apps/{appId}/import`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     pub git: GitSource,
@@ -52,7 +52,7 @@ impl std::fmt::Debug for ImportRequest {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitSource {
     pub url: String,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Project;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStepStatus {
     Running,
@@ -19,7 +19,7 @@ pub enum ImportStepStatus {
 }
 
 /// One step of an import (validate, fetch, detect, save, boot).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportStep {
     pub name: String,
     pub status: ImportStepStatus,
@@ -29,7 +29,7 @@ pub struct ImportStep {
 }
 
 /// What an import did and found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub repository: String,
     #[serde(rename = "ref")]

@@ -38,7 +38,7 @@ pub fn state_from_machine(machine: MachineState) -> Option<PreviewState> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -48,7 +48,8 @@ pub enum StepStatus {
 }
 
 /// One provisioning step as recorded before and after it runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PreviewStep)]
 pub struct StepRecord {
     pub name: String,
     pub status: StepStatus,

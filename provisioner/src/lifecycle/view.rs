@@ -12,7 +12,8 @@ use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::model::{PreviewRecord, PreviewState, StepRecord};
 use crate::lifecycle::service::LifecycleService;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Preview)]
 pub struct PreviewView {
     pub app_id: AppId,
     pub state: PreviewState,

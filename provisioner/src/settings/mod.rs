@@ -67,7 +67,7 @@ impl std::fmt::Debug for AccessSecret {
 }
 
 /// A link that lets a browser into a private preview.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PreviewLink {
     pub url: String,
     /// Also a bearer token (`Authorization: Bearer <token>`) for non-browser clients.

@@ -45,7 +45,7 @@ pub struct AppSettings {
 }
 
 /// What `GET /v1/apps/{appId}/settings` shows: `env` values never.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     pub install_command: Option<String>,
     pub dev_command: Option<String>,

@@ -19,7 +19,7 @@ pub trait TaskSummary: Serialize {
 }
 
 /// A registered task and its last activation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskStatus {
     pub name: &'static str,
     pub period_ms: u64,
