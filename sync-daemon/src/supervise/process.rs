@@ -128,6 +128,18 @@ impl Group {
     }
 }
 
+/// A group still running when its owner goes away (the daemon stopping
+/// while a dev server or an install was being started, its task dropped
+/// mid-way) is killed, never left behind without its daemon. The leader is
+/// not reaped before this runs, so the group id cannot name another group.
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = killpg(self.group, Signal::SIGKILL);
+        }
+    }
+}
+
 /// Forwards output line by line to the output tail (and so to the
 /// preview's log), repeating it in the daemon's own log within the
 /// [`EchoBudget`]. Bytes that are not UTF-8 are shown lossily rather than
