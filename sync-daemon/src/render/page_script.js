@@ -7,7 +7,11 @@
   if (window.__previewReporter) return;
   window.__previewReporter = true;
   var ORIGINS = __EDITOR_ORIGINS__;
-  var SETTLE_MS = 50;
+  // A render scheduled by an update runs after it: @vitejs/plugin-react
+  // debounces its refresh by 16 ms.
+  var SETTLE_MS = 20;
+  // How long a page waits for Next's server component payloads to arrive.
+  var RSC_WAIT_MS = 5000;
   var MAX_TEXT = 1000;
   var sent = 0;
   var windowStart = Date.now();
@@ -97,15 +101,47 @@
       return url;
     }
   }
-  // "Shown" once the page had a frame to paint and a moment for a render
-  // scheduled by the update, unless the page's code threw in between.
+  // Next refetches server components after their change (requests with
+  // an `RSC: 1` header) and renders what comes back: counted while open.
+  var rscInFlight = 0;
+  var nativeFetch = window.fetch;
+  if (nativeFetch) {
+    window.fetch = function (input, init) {
+      var result = nativeFetch.apply(this, arguments);
+      var rsc = false;
+      try {
+        rsc = new Headers((init && init.headers) || (input && input.headers) || undefined).get('rsc') === '1';
+      } catch (_) {}
+      if (rsc) {
+        rscInFlight++;
+        var done = function () {
+          rscInFlight--;
+        };
+        result.then(done, done);
+      }
+      return result;
+    };
+  }
+
+  // "Shown" once a render scheduled by the update had its moment, the
+  // server components it refetched arrived, and the next frame was
+  // painted, unless the page's code threw in between.
   function settled(type, arrived) {
     var errorsBefore = lastError;
-    requestAnimationFrame(function () {
-      setTimeout(function () {
-        if (lastError === errorsBefore) report(type, undefined, undefined, arrived);
-      }, SETTLE_MS);
-    });
+    var waited = 0;
+    function whenFetched() {
+      if (rscInFlight > 0 && waited < RSC_WAIT_MS) {
+        waited += 10;
+        setTimeout(whenFetched, 10);
+        return;
+      }
+      requestAnimationFrame(function () {
+        setTimeout(function () {
+          if (lastError === errorsBefore) report(type, undefined, undefined, arrived);
+        }, 0);
+      });
+    }
+    setTimeout(whenFetched, SETTLE_MS);
   }
 
   // The app's own frame of an error's stack (not a dependency's, not the
