@@ -139,12 +139,11 @@ impl Client {
             .bytes()
             .await
             .map_err(|source| http_error(&url, source))?;
-        let raw: RawManifest =
-            serde_json::from_slice(&body).map_err(|source| RuntimeError::Decode {
-                url: url.to_string(),
-                source,
-            })?;
-        Ok(Poll::Changed(raw.checked(etag)))
+        let manifest = decode_manifest(&body, etag).map_err(|source| RuntimeError::Decode {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok(Poll::Changed(manifest))
     }
 
     /// One blob by its hash; the caller streams and verifies the body.
@@ -266,6 +265,14 @@ impl Client {
             .join(tail)
             .expect("a relative path joins onto the app URL")
     }
+}
+
+/// A manifest or delta answer's body as the daemon reads it: malformed JSON
+/// is an error, a malformed entry is refused on its own (`Manifest::refused`).
+/// Public for the fuzz target (`fuzz/`), which feeds it arbitrary bytes.
+pub fn decode_manifest(body: &[u8], etag: Option<String>) -> Result<Manifest, serde_json::Error> {
+    let raw: RawManifest = serde_json::from_slice(body)?;
+    Ok(raw.checked(etag))
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,10 @@ use super::error::{FilesError, Subject};
 use super::{Limits, blob_of};
 use crate::store::FileChange;
 
-pub(crate) fn parse_changes(
+/// A batch's changes checked one by one (path, exactly one content form,
+/// size) and refused whole when a path appears twice. Public for the fuzz
+/// target (`fuzz/`), which feeds it bodies the files route would accept as JSON.
+pub fn parse_changes(
     changes: Vec<BatchChange>,
     limits: &Limits,
 ) -> Result<Vec<FileChange>, FilesError> {

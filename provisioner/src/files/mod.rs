@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sync_protocol::{AppId, BatchChange, FilePath, MAX_WAIT_SECONDS};
 
+pub use batch::parse_changes;
 pub use blobs::BlobBatch;
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
@@ -154,7 +155,7 @@ impl FilesService {
         app_id: &AppId,
         changes: Vec<BatchChange>,
     ) -> Result<WriteOutcome, FilesError> {
-        let changes = batch::parse_changes(changes, &self.limits)?;
+        let changes = parse_changes(changes, &self.limits)?;
         self.apply(app_id, &changes, true).await
     }
 
