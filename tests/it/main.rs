@@ -35,4 +35,5 @@ mod postgres_support;
 mod private_previews;
 mod real_apps;
 mod render;
+mod schemathesis;
 mod typescript_client;

@@ -113,11 +113,17 @@
         rsc = new Headers((init && init.headers) || (input && input.headers) || undefined).get('rsc') === '1';
       } catch (_) {}
       if (rsc) {
+        // Open until the payload's last byte arrived (read from a copy of
+        // the body; the router reads its own).
         rscInFlight++;
         var done = function () {
           rscInFlight--;
         };
-        result.then(done, done);
+        result
+          .then(function (response) {
+            return response.clone().arrayBuffer();
+          })
+          .then(done, done);
       }
       return result;
     };
