@@ -8,6 +8,7 @@ mod daemon_local;
 mod daemon_polling;
 mod daemon_props;
 mod daemon_supervise;
+mod daemon_watcher;
 mod deploy_config;
 mod deploy_docs;
 mod entrypoint;

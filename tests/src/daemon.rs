@@ -97,6 +97,16 @@ impl TestDaemon {
             .context("sync-daemon did not exit within 20 s of SIGTERM")??)
     }
 
+    /// Sends SIGKILL (the daemon gets no chance to clean up) and waits
+    /// (bounded) until the process is gone.
+    pub async fn kill(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        child.start_kill().context("kill -KILL sync-daemon")?;
+        Ok(tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .context("sync-daemon outlived SIGKILL by 10 s")??)
+    }
+
     /// Waits (bounded) for the daemon to exit on its own.
     pub async fn wait(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
         let child = self.child.as_mut().context("already stopped")?;
