@@ -25,6 +25,9 @@ pub struct Index {
     /// The last files revision fully applied.
     pub revision: Option<u64>,
     pub files: BTreeMap<FilePath, Entry>,
+    /// Counts snapshots: the log names the one it follows ([`journal`]).
+    #[serde(default)]
+    pub(crate) generation: u64,
     /// Paths the watcher saw change behind the daemon's back: their stamp is
     /// not trusted until they are hashed again.
     #[serde(skip)]
@@ -57,6 +60,7 @@ impl Index {
         };
         index.location = location;
         journal::replay(&mut index, snapshot_bytes);
+        remove_leftover_snapshots(state_dir);
         Ok(index)
     }
 
@@ -169,6 +173,21 @@ impl Index {
             .filter(|(path, _)| !self.dirty.contains(*path))
             .map(|(path, entry)| (entry.sha256.as_str(), path))
             .collect()
+    }
+}
+
+/// Removes snapshots a killed daemon left half-written beside
+/// `index.json` (`index.<random>.tmp`, see [`fsio::write_then_rename`]).
+fn remove_leftover_snapshots(state_dir: &Path) {
+    let Ok(entries) = fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("index.") && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -97,6 +97,14 @@ impl TestDaemon {
             .context("sync-daemon did not exit within 20 s of SIGTERM")??)
     }
 
+    /// SIGKILL, as in a crash (no shutdown, no last index save), and waits
+    /// for the exit.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("already stopped")?;
+        child.kill().await.context("kill sync-daemon")?;
+        Ok(())
+    }
+
     /// Waits (bounded) for the daemon to exit on its own.
     pub async fn wait(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
         let child = self.child.as_mut().context("already stopped")?;
