@@ -29,6 +29,7 @@ PROVISIONER_API_KEY="$key" "$bin/provisioner" serve --listen "127.0.0.1:$port" -
   >"$work/provisioner.log" 2>&1 &
 provisioner_pid=$!
 cleanup() {
+  [ -n "${straight_pid:-}" ] && { kill -TERM "$straight_pid" 2>/dev/null; wait "$straight_pid" 2>/dev/null || true; }
   kill -TERM "$provisioner_pid" 2>/dev/null && wait "$provisioner_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -54,16 +55,28 @@ retry_for 30 curl -sf "$api/healthz"
 "$bin/provisioner" push --server "$api" --api-key "$key" --app web "$work/app" >/dev/null
 retry_for 420 app_answers
 
+# The peer: the same app (its installed tree copied) under its dev server run
+# straight, on loopback, no sync, no gateway.
+cp -a "$work/data/previews/web/app" "$work/straight"
+rm -rf "$work/straight/node_modules/.vite"
+straight_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+(cd "$work/straight" && exec node node_modules/vite/bin/vite.js --host 127.0.0.1 --port "$straight_port" --strictPort >"$work/straight.log" 2>&1) &
+straight_pid=$!
+retry_for 60 curl -sf "http://127.0.0.1:$straight_port/"
+
 echo "== save -> on disk, save -> rendered, save -> compile error known (Vite React, $SAVES saves, $ERRORS errors, Chromium)"
 result="$(cd tests/browser && PREVIEW_URL="http://$host/" API_URL="$api" API_KEY="$key" APP_ID=web \
   FILE=src/App.jsx ORIGINAL="$(cat "$work/app/src/App.jsx")" SHOWN='Get started' \
   APP_DIR="$work/data/previews/web/app" SAVES="$SAVES" ERRORS="$ERRORS" \
+  STRAIGHT_URL="http://127.0.0.1:$straight_port/" STRAIGHT_DIR="$work/straight" \
   BREAK_FIND='return (' BREAK_REPLACE='return ((' node render-bench.mjs | tail -1)"
 python3 - "$result" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 print(f"save -> on disk:             p50 {r['disk_p50_ms']} ms, p95 {r['disk_p95_ms']} ms")
 print(f"save -> rendered (answer):   p50 {r['rendered_p50_ms']} ms, p95 {r['rendered_p95_ms']} ms (provisioner's own wait p50 {r['rendered_waited_p50_ms']} ms)")
+print(f"save -> on screen:           p50 {r['screen_p50_ms']} ms, p95 {r['screen_p95_ms']} ms")
+print(f"  peer, Vite straight (file written -> on screen): p50 {r['straight_screen_p50_ms']} ms, p95 {r['straight_screen_p95_ms']} ms")
 print(f"save -> compile error known: p50 {r['error_p50_ms']} ms, p95 {r['error_p95_ms']} ms")
 print(f"answers other than expected: {len(r['missed'])}" + "".join(f"\n  {m}" for m in r['missed']))
 PY

@@ -208,7 +208,8 @@ async fn gateway_and_context(
     };
     let (upstream, upstream_receiver) = channel::channel(None);
     let output = gateway::OutputTail::new();
-    let (page, deliveries) = render::page_events::PageInbox::new();
+    let pushes = render::hmr::HmrPushes::default();
+    let (page, deliveries) = render::page_events::PageInbox::new(pushes.clone());
     let roots = [config.dir.display().to_string(), "/app".to_owned()];
     tokio::spawn(render::run(
         board.clone(),
@@ -221,7 +222,7 @@ async fn gateway_and_context(
         upstream: upstream_receiver,
         output: output.clone(),
         board: board.clone(),
-        forwarder: gateway::Forwarder::default(),
+        forwarder: gateway::Forwarder::new(pushes),
         app_id: config.app_id.clone(),
         access,
         page,

@@ -19,6 +19,8 @@ use crate::refusals::Refusals;
 pub struct Status {
     /// The last revision applied with nothing refused.
     pub revision: Option<u64>,
+    /// When the cycle that brought `revision` began writing.
+    pub applied_at: Option<Instant>,
     pub dev_server: DevServerState,
     pub message: Option<String>,
     /// Paths still not on disk: they hold `revision` back and are reported.
@@ -43,6 +45,7 @@ impl StatusBoard {
     pub fn new(dev_server: DevServerState) -> StatusBoard {
         let (sender, _) = watch::channel(Status {
             revision: None,
+            applied_at: None,
             dev_server,
             message: None,
             refusals: Refusals::default(),
@@ -53,11 +56,15 @@ impl StatusBoard {
         StatusBoard { sender }
     }
 
-    /// Takes in an applied cycle: its revision, unless a path stands refused.
-    pub fn record_cycle(&self, outcome: &Outcome) {
+    /// Takes in an applied cycle, which began writing at `began`: its
+    /// revision, unless a path stands refused.
+    pub fn record_cycle(&self, outcome: &Outcome, began: Instant) {
         self.sender.send_if_modified(|status| {
             let before = (status.revision, status.refusals.clone());
             let revision = status.refusals.after_cycle(outcome.refusals());
+            if status.revision != Some(revision) {
+                status.applied_at = Some(began);
+            }
             status.revision = Some(revision);
             before != (status.revision, status.refusals.clone())
         });
@@ -201,7 +208,7 @@ mod tests {
         let mut receiver = board.subscribe();
         assert_eq!(board.current().report(), None);
 
-        board.record_cycle(&applied(4));
+        board.record_cycle(&applied(4), Instant::now());
         assert!(receiver.has_changed().unwrap());
         let report = receiver.borrow_and_update().report().unwrap();
         assert_eq!(
@@ -210,7 +217,7 @@ mod tests {
         );
 
         // The same revision or dev server state again is no news.
-        board.record_cycle(&applied(4));
+        board.record_cycle(&applied(4), Instant::now());
         board.set_dev_server(DevServerState::Starting, None);
         assert!(!receiver.has_changed().unwrap());
 
@@ -222,7 +229,7 @@ mod tests {
     #[test]
     fn a_visit_is_reported_once_per_grain() {
         let board = StatusBoard::new(DevServerState::Ready);
-        board.record_cycle(&applied(1));
+        board.record_cycle(&applied(1), Instant::now());
         let mut receiver = board.subscribe();
         receiver.borrow_and_update();
         assert_eq!(board.current().report().unwrap().visited_secs_ago, None);

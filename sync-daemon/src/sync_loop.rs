@@ -96,10 +96,11 @@ async fn sync(
                     } => backwards(previous, &manifest),
                     Verdict::Apply { backwards: None } => {}
                 }
+                let began = Instant::now();
                 match cycle(&tree, waiting, manifest).await {
                     Ok(outcome) => {
                         // Refused paths hold the reported revision back.
-                        board.record_cycle(&outcome);
+                        board.record_cycle(&outcome, began);
                         applied.send_replace(Some(outcome.revision));
                         poller.applied(started.elapsed())
                     }

@@ -5,13 +5,18 @@
 // "save -> rendered at the provisioner". Then ERRORS saves of a syntax
 // error, each followed by its fix: "save -> compile error known".
 //
+// Each save is also timed until its text is on screen in the frame, and the
+// peer, the same app's dev server run straight (STRAIGHT_URL, its tree at
+// STRAIGHT_DIR), is timed the same way: the file written in place -> the
+// text on screen, in a page of the same browser.
+//
 // Prints one JSON object on the last line of stdout.
 //
 // Environment: PREVIEW_URL, API_URL, API_KEY, APP_ID, FILE, ORIGINAL, SHOWN,
 // APP_DIR, SAVES (default 30), ERRORS (default 10), BREAK_FIND,
-// BREAK_REPLACE, CHROMIUM.
+// BREAK_REPLACE, STRAIGHT_URL, STRAIGHT_DIR, CHROMIUM.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { env, launchChromium, sleep, waitFor } from './common.mjs'
 
@@ -27,6 +32,13 @@ const saves = Number(env('SAVES', '30'))
 const errors = Number(env('ERRORS', '10'))
 const breakFind = env('BREAK_FIND')
 const breakReplace = env('BREAK_REPLACE')
+const straightUrl = env('STRAIGHT_URL')
+const straightDir = env('STRAIGHT_DIR')
+
+/// Resolves once `text` is on screen in `frame` (checked every frame).
+function onScreen(frame, text) {
+  return frame.waitForFunction((t) => document.body?.innerText.includes(t), text, { polling: 'raf', timeout: 30_000 })
+}
 
 async function save(content) {
   const response = await fetch(`${apiUrl}/v1/apps/${appId}/files/${file}?wait=rendered&timeout=30`, {
@@ -39,10 +51,12 @@ async function save(content) {
   return body
 }
 
-/// Times one save: until the content is on disk, and until the write answered.
-async function timed(content) {
+/// Times one save: until the content is on disk, until the write answered,
+/// and (with `frame` and `text`) until the text is on screen.
+async function timed(content, frame, text) {
   const startedAt = performance.now()
   let diskMs
+  const screen = frame ? onScreen(frame, text).then(() => performance.now() - startedAt) : Promise.resolve(undefined)
   const answer = save(content).then((body) => ({ body, ms: performance.now() - startedAt }))
   for (;;) {
     let onDisk = ''
@@ -57,7 +71,7 @@ async function timed(content) {
     await sleep(1)
   }
   const { body, ms } = await answer
-  return { body, diskMs, answerMs: ms }
+  return { body, diskMs, answerMs: ms, screenMs: await screen }
 }
 
 const percentile = (values, p) => {
@@ -86,9 +100,12 @@ try {
   const missed = []
   const rendered = []
   const waited = []
+  const screen = []
   for (let index = 0; index < saves; index++) {
-    const { body, diskMs, answerMs } = await timed(original.replace(shown, `Save ${index} at ${Date.now()}`))
+    const text = `Save ${index} at ${Date.now()}`
+    const { body, diskMs, answerMs, screenMs } = await timed(original.replace(shown, text), frame, text)
     disk.push(diskMs)
+    screen.push(screenMs)
     if (body.render.outcome !== 'rendered') {
       missed.push({ save: index, render: body.render })
       continue
@@ -107,7 +124,29 @@ try {
     if (fixed.render.outcome !== 'rendered') missed.push({ fix: index, render: fixed.render })
     await sleep(100)
   }
+  // The peer: the dev server straight, the file written in place (through a
+  // rename, as an editor saves) -> the text on screen.
+  const straight = await context.newPage()
+  await straight.goto(straightUrl)
+  await waitFor('the app served straight', () => straight.evaluate((t) => document.body?.innerText.includes(t), shown), 60_000)
+  await sleep(2_000)
+  const straightScreen = []
+  const target = join(straightDir, file)
+  for (let index = 0; index < saves; index++) {
+    const text = `Straight ${index} at ${Date.now()}`
+    const startedAt = performance.now()
+    const visible = onScreen(straight.mainFrame(), text)
+    writeFileSync(`${target}.bench-tmp`, original.replace(shown, text))
+    renameSync(`${target}.bench-tmp`, target)
+    await visible
+    straightScreen.push(performance.now() - startedAt)
+    await sleep(100)
+  }
   Object.assign(result, {
+    screen_p50_ms: percentile(screen, 50),
+    screen_p95_ms: percentile(screen, 95),
+    straight_screen_p50_ms: percentile(straightScreen, 50),
+    straight_screen_p95_ms: percentile(straightScreen, 95),
     disk_p50_ms: percentile(disk, 50),
     disk_p95_ms: percentile(disk, 95),
     rendered_p50_ms: percentile(rendered, 50),

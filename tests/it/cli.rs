@@ -150,6 +150,19 @@ async fn ls_and_show_print_a_table_a_block_and_the_raw_answers() {
         .await
         .expect("provision");
     applied(&provisioner, "listed", 1).await;
+    // What the daemon runs is reported once its supervisor chose it.
+    for _ in 0..200 {
+        if provisioner
+            .preview("listed")
+            .await
+            .expect("preview")
+            .runtime
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Act
     let table = run_ok(&provisioner, &["previews", "ls"]).await;

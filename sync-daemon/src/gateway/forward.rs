@@ -1,6 +1,7 @@
 //! Forwarding one request to the dev server over a pooled HTTP/1 client,
 //! bodies streamed both ways, and WebSocket upgrades (HMR) tunnelled byte
-//! for byte.
+//! for byte; on a dev server's HMR socket each push to the page is noted
+//! (`render::hmr`), to tie the page's reports to revisions.
 //!
 //! The dev server is told it is being visited at its own address: `Host`,
 //! `Origin` and `Referer` name `localhost:<port>`, so Vite's `allowedHosts`,
@@ -9,6 +10,8 @@
 //! name travels in `X-Forwarded-Host`.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,6 +20,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Uri, 
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::render::hmr::{self, HmrPushes};
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[HeaderName] = &[
@@ -41,10 +47,12 @@ pub enum ForwardError {
 #[derive(Clone)]
 pub struct Forwarder {
     client: Client<HttpConnector, Body>,
+    pushes: HmrPushes,
 }
 
-impl Default for Forwarder {
-    fn default() -> Forwarder {
+impl Forwarder {
+    /// Notes the dev server's HMR pushes in `pushes`.
+    pub fn new(pushes: HmrPushes) -> Forwarder {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
@@ -52,11 +60,9 @@ impl Default for Forwarder {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(32)
             .build(connector);
-        Forwarder { client }
+        Forwarder { client, pushes }
     }
-}
 
-impl Forwarder {
     /// Sends `request` to the dev server at `upstream`.
     pub async fn forward(
         &self,
@@ -65,6 +71,12 @@ impl Forwarder {
     ) -> Result<Response<Body>, ForwardError> {
         let upgrade = request.headers().get(header::UPGRADE).cloned();
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+        let protocols = request.headers().get(header::SEC_WEBSOCKET_PROTOCOL);
+        let noted = hmr::is_hmr_socket(
+            request.uri().path(),
+            protocols.and_then(|value| value.to_str().ok()),
+        )
+        .then(|| self.pushes.clone());
         let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = Uri::try_from(format!("http://{upstream}{path}"))
@@ -85,7 +97,7 @@ impl Forwarder {
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             if let Some(client_upgrade) = client_upgrade {
-                tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+                tokio::spawn(tunnel(client_upgrade, upstream_upgrade, noted));
             }
             let (parts, _) = response.into_parts();
             return Ok(Response::from_parts(parts, Body::empty()));
@@ -148,7 +160,11 @@ fn rewrite_referer(referer: &str, own_origin: &str) -> Option<String> {
 }
 
 /// Joins the browser's upgraded connection to the dev server's.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    noted: Option<HmrPushes>,
+) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(pair) => pair,
         Err(error) => {
@@ -157,9 +173,60 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
         }
     };
     let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
+    let mut upstream = Noting {
+        inner: TokioIo::new(upstream),
+        pushes: noted,
+    };
     if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(%error, "websocket tunnel closed with an error");
+    }
+}
+
+/// The dev server's end of a tunnel: each read that brings bytes is a push
+/// to the page, noted when the socket is an HMR one.
+struct Noting<T> {
+    inner: T,
+    pushes: Option<HmrPushes>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Noting<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buffer.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(context, buffer);
+        if buffer.filled().len() > before
+            && let Some(pushes) = &self.pushes
+        {
+            pushes.record();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Noting<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(context, bytes)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(context)
     }
 }
 

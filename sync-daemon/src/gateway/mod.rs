@@ -13,7 +13,7 @@
 //!   `Retry-After` (`pages`).
 //! - `/__preview/health` is the gateway's own: `200` whenever the gateway
 //!   runs, with the dev server's state in the body (the platform's health
-//!   check asks it).
+//!   check asks it); the app's output in it only for visitors let in.
 //! - A private preview lets in only holders of a link, its cookie or a
 //!   bearer token (`access`), and nobody until the app's access is known.
 //! - HTML pages get the page script (`render::inject`), which reports to
@@ -92,13 +92,36 @@ pub async fn serve(listener: TcpListener, state: GatewayState, mut stop: watch::
     }
 }
 
-async fn health(State(state): State<GatewayState>) -> Response {
-    pages::health(&snapshot(&state))
+/// Open to all (Fly's health checks carry no credentials); the dev
+/// server's state only. Its output and message (the app's own text) go to
+/// visitors the preview lets in, as the loading page does.
+async fn health(State(state): State<GatewayState>, mut request: Request) -> Response {
+    let access = state.access.borrow().clone();
+    let let_in =
+        access.is_some_and(|access| access::check(&access, &state.app_id, &mut request).is_none());
+    let mut health = snapshot(&state);
+    if !let_in {
+        health.withhold_app_text();
+    }
+    pages::health(&health)
+}
+
+/// Before the settings were first read nobody is known to be let in: a
+/// browser gets the loading page without the app's text, anything else the
+/// JSON answer.
+fn before_settings(state: &GatewayState, wants_html: bool) -> Response {
+    let mut health = snapshot(state);
+    health.withhold_app_text();
+    if wants_html {
+        pages::loading(&health)
+    } else {
+        pages::unavailable(&health)
+    }
 }
 
 async fn page_event(State(state): State<GatewayState>, mut request: Request) -> Response {
     let Some(access) = state.access.borrow().clone() else {
-        return pages::unavailable(&snapshot(&state));
+        return before_settings(&state, false);
     };
     if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
         return answer;
@@ -113,7 +136,7 @@ async fn page_event(State(state): State<GatewayState>, mut request: Request) -> 
 async fn proxy(State(state): State<GatewayState>, mut request: Request) -> Response {
     let wants_html = pages::wants_html(request.method(), request.headers());
     let Some(access) = state.access.borrow().clone() else {
-        return pages::unavailable(&snapshot(&state));
+        return before_settings(&state, wants_html);
     };
     if let Some(answer) = access::check(&access, &state.app_id, &mut request) {
         return answer;
@@ -162,3 +185,7 @@ fn snapshot(state: &GatewayState) -> Health {
         output: state.output.last(pages::SHOWN_LINES),
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -30,6 +30,15 @@ pub struct Health {
     pub output: Vec<String>,
 }
 
+impl Health {
+    /// Leaves out what the app wrote (its output, the supervisor's message
+    /// quoting it): for those not let in.
+    pub fn withhold_app_text(&mut self) {
+        self.output.clear();
+        self.message = None;
+    }
+}
+
 /// A browser navigation (rather than a script's fetch or an asset load).
 pub fn wants_html(method: &Method, headers: &HeaderMap) -> bool {
     method == Method::GET

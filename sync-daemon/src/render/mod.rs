@@ -12,6 +12,7 @@
 //! come, and puts each new verdict on the board, whose reporter posts it.
 
 pub mod classify;
+pub mod hmr;
 pub mod inject;
 pub mod page_events;
 pub mod state;
@@ -48,11 +49,11 @@ pub async fn run(
         tokio::select! {
             _ = stop.wait_for(|stopping| *stopping) => return,
             delivery = deliveries.recv() => {
-                let Some((mut event, reply)) = delivery else { return };
+                let Some(Delivery { mut event, pushed_at, reply }) = delivery else { return };
                 event.file = event.file.map(|file| classify::relative_to(classifier.roots(), &file));
                 // The revision first: an event tells about what is on disk now.
                 changed |= take_revision(&board, &mut tracker);
-                changed |= tracker.take(Input::Page(event));
+                changed |= tracker.take(Input::Page(event, pushed_at));
                 let report = tracker.report();
                 let _ = reply.send(Ack {
                     revision: report.map(|report| report.revision),
@@ -78,8 +79,9 @@ pub async fn run(
 }
 
 fn take_revision(board: &StatusBoard, tracker: &mut Tracker) -> bool {
-    match board.current().revision {
-        Some(revision) => tracker.take(Input::Applied(revision)),
-        None => false,
+    let status = board.current();
+    match (status.revision, status.applied_at) {
+        (Some(revision), Some(at)) => tracker.take(Input::Applied(revision, at)),
+        _ => false,
     }
 }

@@ -5,6 +5,11 @@
 //! from the preview's own origin. An accepted event goes to the render task,
 //! which ties it to the applied revision; the answer names that revision and
 //! the verdict, which the script passes on to the editor window.
+//!
+//! An `hmr-applied` event says how long ago its HMR message reached the
+//! page (`age_ms`); the event is delivered with the dev server's push that
+//! message was (`hmr::HmrPushes`), so an update about the revision before
+//! does not count for the one on disk.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,9 +18,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use sync_protocol::render::{PageEvent, RenderState};
+use serde::{Deserialize, Serialize};
+use sync_protocol::render::{PageEvent, PageEventType, RenderState};
 use tokio::sync::{mpsc, oneshot};
+
+use super::hmr::HmrPushes;
 
 pub const MAX_EVENT_BYTES: usize = 8 * 1024;
 pub const MAX_TEXT_CHARS: usize = 1000;
@@ -30,20 +37,48 @@ pub struct Ack {
     pub state: Option<RenderState>,
 }
 
-pub type Delivery = (PageEvent, oneshot::Sender<Ack>);
+/// One accepted event on its way to the render task.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: PageEvent,
+    /// For an `hmr-applied` event, when the dev server pushed the message
+    /// it answers; `None` when that is not known.
+    pub pushed_at: Option<Instant>,
+    pub reply: oneshot::Sender<Ack>,
+}
+
+/// The body as the page script sends it.
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(flatten)]
+    event: PageEvent,
+    /// How long before sending the page got what it reports (its HMR
+    /// message), in milliseconds of its own clock.
+    #[serde(default)]
+    age_ms: Option<u64>,
+}
 
 /// The gateway's end: accepts events within the bounds.
 #[derive(Clone, Debug)]
 pub struct PageInbox {
     sender: mpsc::Sender<Delivery>,
     window: Arc<Mutex<(Instant, u32)>>,
+    pushes: HmrPushes,
 }
 
 impl PageInbox {
-    pub fn new() -> (PageInbox, mpsc::Receiver<Delivery>) {
+    /// Ties `hmr-applied` events to the pushes noted in `pushes`.
+    pub fn new(pushes: HmrPushes) -> (PageInbox, mpsc::Receiver<Delivery>) {
         let (sender, receiver) = mpsc::channel(QUEUED);
         let window = Arc::new(Mutex::new((Instant::now(), 0)));
-        (PageInbox { sender, window }, receiver)
+        (
+            PageInbox {
+                sender,
+                window,
+                pushes,
+            },
+            receiver,
+        )
     }
 
     fn within_rate(&self) -> bool {
@@ -74,7 +109,7 @@ impl PageInbox {
                 &format!("at most {EVENTS_PER_SECOND} page events a second are taken; send fewer"),
             );
         }
-        let Ok(mut event) = serde_json::from_slice::<PageEvent>(&body) else {
+        let Ok(Incoming { mut event, age_ms }) = serde_json::from_slice::<Incoming>(&body) else {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "page_event_invalid",
@@ -82,8 +117,19 @@ impl PageInbox {
             );
         };
         bound(&mut event);
+        let pushed_at = match (event.event_type, age_ms) {
+            (PageEventType::HmrApplied, Some(age)) => {
+                self.pushes.answering(Duration::from_millis(age))
+            }
+            _ => None,
+        };
         let (reply, answer) = oneshot::channel();
-        if self.sender.try_send((event, reply)).is_err() {
+        let delivery = Delivery {
+            event,
+            pushed_at,
+            reply,
+        };
+        if self.sender.try_send(delivery).is_err() {
             return refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 "page_events_rate_limited",

@@ -25,7 +25,7 @@ fn acknowledging(mut receiver: mpsc::Receiver<Delivery>) -> Arc<Mutex<Vec<PageEv
     let seen = Arc::new(Mutex::new(Vec::new()));
     let kept = Arc::clone(&seen);
     tokio::spawn(async move {
-        while let Some((event, reply)) = receiver.recv().await {
+        while let Some(Delivery { event, reply, .. }) = receiver.recv().await {
             kept.lock().unwrap().push(event);
             let _ = reply.send(Ack {
                 revision: Some(4),
@@ -38,7 +38,7 @@ fn acknowledging(mut receiver: mpsc::Receiver<Delivery>) -> Arc<Mutex<Vec<PageEv
 
 #[tokio::test]
 async fn an_event_is_tied_to_the_revision_and_its_texts_are_bounded() {
-    let (inbox, receiver) = PageInbox::new();
+    let (inbox, receiver) = PageInbox::new(HmrPushes::default());
     let seen = acknowledging(receiver);
     let long = "x".repeat(MAX_TEXT_CHARS + 50);
     let body =
@@ -60,7 +60,7 @@ async fn an_event_is_tied_to_the_revision_and_its_texts_are_bounded() {
 
 #[tokio::test]
 async fn bad_events_get_named_errors() {
-    let (inbox, receiver) = PageInbox::new();
+    let (inbox, receiver) = PageInbox::new(HmrPushes::default());
     let _seen = acknowledging(receiver);
     let own = headers(&[
         ("host", "localhost:1"),
@@ -105,7 +105,7 @@ async fn bad_events_get_named_errors() {
 
 #[tokio::test]
 async fn more_than_the_rate_is_refused() {
-    let (inbox, receiver) = PageInbox::new();
+    let (inbox, receiver) = PageInbox::new(HmrPushes::default());
     let seen = acknowledging(receiver);
     let plain = headers(&[("host", "p.test")]);
     let mut refused = 0;
@@ -118,4 +118,39 @@ async fn more_than_the_rate_is_refused() {
     }
     assert!(refused >= 10, "{refused} refused");
     assert!(seen.lock().unwrap().len() <= EVENTS_PER_SECOND as usize);
+}
+
+#[tokio::test]
+async fn an_hmr_event_comes_with_the_push_its_message_was() {
+    let pushes = HmrPushes::default();
+    let (inbox, mut receiver) = PageInbox::new(pushes.clone());
+    pushes.record();
+    let pushed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let cases = [
+        (r#"{"type":"hmr-applied","age_ms":5}"#, true),
+        (r#"{"type":"hmr-applied"}"#, false),
+        (r#"{"type":"load","age_ms":5}"#, false),
+        (r#"{"type":"hmr-applied","age_ms":5000}"#, false),
+    ];
+    for (body, tied) in cases {
+        let inbox = inbox.clone();
+        let sent = tokio::spawn(async move { answer(&inbox, &plain_headers(), body).await });
+        let delivery = receiver.recv().await.expect("a delivery");
+        assert_eq!(
+            delivery.pushed_at.is_some_and(|at| at <= pushed),
+            tied,
+            "{body}: {:?}",
+            delivery.pushed_at
+        );
+        let _ = delivery.reply.send(Ack {
+            revision: Some(1),
+            state: None,
+        });
+        assert_eq!(sent.await.unwrap().0, StatusCode::OK, "{body}");
+    }
+}
+
+fn plain_headers() -> HeaderMap {
+    headers(&[("host", "p.test")])
 }

@@ -7,7 +7,11 @@
   if (window.__previewReporter) return;
   window.__previewReporter = true;
   var ORIGINS = __EDITOR_ORIGINS__;
-  var SETTLE_MS = 50;
+  // A render scheduled by an update runs after it: @vitejs/plugin-react
+  // debounces its refresh by 16 ms.
+  var SETTLE_MS = 20;
+  // How long a page waits for Next's server component payloads to arrive.
+  var RSC_WAIT_MS = 5000;
   var MAX_TEXT = 1000;
   var sent = 0;
   var windowStart = Date.now();
@@ -36,7 +40,10 @@
   // Events leave in the order they happened: one waiting for its source
   // map holds back the ones after it.
   var queue = Promise.resolve();
-  function report(type, detail, where) {
+  // `arrived`: when (performance.now()) the page got the HMR message this
+  // reports; sent as an age, so the gateway can tell which of the dev
+  // server's pushes it was, on its own clock.
+  function report(type, detail, where, arrived) {
     // At most 20 events a second leave the page; the gateway bounds it too.
     var now = Date.now();
     if (now - windowStart > 1000) {
@@ -53,12 +60,17 @@
       .then(function (place) {
         if (place && place.file) event.file = String(place.file).slice(0, MAX_TEXT);
         if (place && place.line) event.line = Number(place.line) || undefined;
+        if (arrived !== undefined) event.age_ms = Math.max(0, Math.round(performance.now() - arrived));
         send(event);
       })
       .catch(function () {});
   }
   function send(event) {
-    var message = { source: 'preview', version: 1, type: event.type, revision: null, state: null, event: event };
+    var shown = { type: event.type, url: event.url };
+    ['message', 'file', 'line'].forEach(function (key) {
+      if (event[key] !== undefined) shown[key] = event[key];
+    });
+    var message = { source: 'preview', version: 1, type: event.type, revision: null, state: null, event: shown };
     fetch('__EVENTS_PATH__', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -89,15 +101,53 @@
       return url;
     }
   }
-  // "Shown" once the page had a frame to paint and a moment for a render
-  // scheduled by the update, unless the page's code threw in between.
-  function settled(type) {
+  // Next refetches server components after their change (requests with
+  // an `RSC: 1` header) and renders what comes back: counted while open.
+  var rscInFlight = 0;
+  var nativeFetch = window.fetch;
+  if (nativeFetch) {
+    window.fetch = function (input, init) {
+      var result = nativeFetch.apply(this, arguments);
+      var rsc = false;
+      try {
+        rsc = new Headers((init && init.headers) || (input && input.headers) || undefined).get('rsc') === '1';
+      } catch (_) {}
+      if (rsc) {
+        // Open until the payload's last byte arrived (read from a copy of
+        // the body; the router reads its own).
+        rscInFlight++;
+        var done = function () {
+          rscInFlight--;
+        };
+        result
+          .then(function (response) {
+            return response.clone().arrayBuffer();
+          })
+          .then(done, done);
+      }
+      return result;
+    };
+  }
+
+  // "Shown" once a render scheduled by the update had its moment, the
+  // server components it refetched arrived, and the next frame was
+  // painted, unless the page's code threw in between.
+  function settled(type, arrived) {
     var errorsBefore = lastError;
-    requestAnimationFrame(function () {
-      setTimeout(function () {
-        if (lastError === errorsBefore) report(type);
-      }, SETTLE_MS);
-    });
+    var waited = 0;
+    function whenFetched() {
+      if (rscInFlight > 0 && waited < RSC_WAIT_MS) {
+        waited += 10;
+        setTimeout(whenFetched, 10);
+        return;
+      }
+      requestAnimationFrame(function () {
+        setTimeout(function () {
+          if (lastError === errorsBefore) report(type, undefined, undefined, arrived);
+        }, 0);
+      });
+    }
+    setTimeout(whenFetched, SETTLE_MS);
   }
 
   // The app's own frame of an error's stack (not a dependency's, not the
@@ -247,8 +297,15 @@
     .then(function (client) {
       if (!client || !client.createHotContext) return;
       var hot = client.createHotContext('/__preview/page-script');
-      hot.on('vite:afterUpdate', function () {
-        settled('hmr-applied');
+      // The update's message arrived at `beforeUpdate`; its modules were
+      // fetched and run by `afterUpdate`.
+      var arrivals = new WeakMap();
+      hot.on('vite:beforeUpdate', function (payload) {
+        if (payload && typeof payload === 'object') arrivals.set(payload, performance.now());
+      });
+      hot.on('vite:afterUpdate', function (payload) {
+        var arrived = payload && typeof payload === 'object' ? arrivals.get(payload) : undefined;
+        settled('hmr-applied', arrived === undefined ? performance.now() : arrived);
       });
       hot.on('vite:error', function (payload) {
         // Not counted against a settling update: Vite's error for the
@@ -288,6 +345,7 @@
       // `/_next/hmr` since Next 16, `/_next/webpack-hmr` before.
       if (/\/_next\/(webpack-)?hmr/.test(String(url))) {
         socket.addEventListener('message', function (event) {
+          var arrived = performance.now();
           var data;
           try {
             data = JSON.parse(event.data);
@@ -307,7 +365,7 @@
               line: place ? place[2] : undefined,
             });
           } else if (kind === 'built' || kind === 'turbopack-message' || kind === 'serverComponentChanges') {
-            settled('hmr-applied');
+            settled('hmr-applied', arrived);
           }
         });
       }

@@ -7,6 +7,12 @@
 //! load) to `rendered`; any error, from the output or the page, to `error`,
 //! which only the next revision clears: an error seen once is the answer
 //! for that revision, even if a page renders what it can after it.
+//!
+//! An HMR update the dev server pushed before the revision was applied is
+//! about an earlier one (it reached the page late): it does not make the
+//! revision on disk `rendered`.
+
+use std::time::Instant;
 
 use sync_protocol::render::{
     ErrorOrigin, PageEvent, PageEventType, REPORTED_PAGE_EVENTS, RenderError, RenderReport,
@@ -18,12 +24,13 @@ use super::classify::Signal;
 /// One thing that happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// The daemon applied this revision.
-    Applied(u64),
+    /// The daemon began applying this revision at this moment.
+    Applied(u64, Instant),
     /// The dev server's output said this.
     Output(Signal),
-    /// An open page reported this (its `revision` is filled in here).
-    Page(PageEvent),
+    /// An open page reported this (its `revision` is filled in here), with
+    /// the moment the dev server pushed the HMR message it answers, if known.
+    Page(PageEvent, Option<Instant>),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +39,8 @@ pub struct Tracker {
     /// The error of the revision before, and its number: a page's overlay
     /// repeating it after the next revision was applied is about that one.
     previous: Option<(u64, RenderError)>,
+    /// When the current revision began to be applied.
+    applied_at: Option<Instant>,
 }
 
 impl Tracker {
@@ -49,14 +58,21 @@ impl Tracker {
     pub fn take(&mut self, input: Input) -> bool {
         let before = self.report.clone();
         match input {
-            Input::Applied(revision) => self.applied(revision),
+            Input::Applied(revision, at) => self.applied(revision, at),
             Input::Output(signal) => {
                 if let Some(report) = &mut self.report {
                     output(report, signal);
                 }
             }
-            Input::Page(event) => {
-                if let Some(report) = &mut self.report {
+            Input::Page(event, pushed_at) => {
+                let about_earlier = event.event_type == PageEventType::HmrApplied
+                    && matches!((pushed_at, self.applied_at), (Some(pushed), Some(applied)) if pushed < applied);
+                if about_earlier {
+                    tracing::debug!(
+                        revision = self.revision(),
+                        "an HMR update pushed before this revision was applied is not about it"
+                    );
+                } else if let Some(report) = &mut self.report {
                     page(report, event, self.previous.as_ref());
                 }
             }
@@ -64,9 +80,9 @@ impl Tracker {
         self.report != before
     }
 
-    fn applied(&mut self, revision: u64) {
+    fn applied(&mut self, revision: u64, at: Instant) {
         match &mut self.report {
-            Some(report) if report.revision == revision => {}
+            Some(report) if report.revision == revision => return,
             Some(report) => {
                 self.previous = report.error.take().map(|error| (report.revision, error));
                 report.revision = revision;
@@ -83,6 +99,7 @@ impl Tracker {
                 })
             }
         }
+        self.applied_at = Some(at);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The render state machine as a table: inputs in order, the state and
 //! error it ends with.
 
+use std::time::Duration;
+
 use super::*;
 
 fn compile(message: &str) -> Input {
@@ -12,15 +14,37 @@ fn compile(message: &str) -> Input {
     }))
 }
 
+/// The moment revision `n` began to be applied: `n` seconds after a start.
+fn moment(n: u64) -> Instant {
+    static START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+    *START + Duration::from_secs(n)
+}
+
+fn applied(n: u64) -> Input {
+    Input::Applied(n, moment(n))
+}
+
+/// An HMR update whose message the dev server pushed just after it began
+/// applying revision `n`.
+fn hmr_pushed_after(n: u64) -> Input {
+    let Input::Page(event, _) = page(PageEventType::HmrApplied, None) else {
+        unreachable!()
+    };
+    Input::Page(event, Some(moment(n) + Duration::from_millis(1)))
+}
+
 fn page(event_type: PageEventType, message: Option<&str>) -> Input {
-    Input::Page(PageEvent {
-        event_type,
-        revision: None,
-        message: message.map(str::to_owned),
-        file: None,
-        line: None,
-        url: Some("/".to_owned()),
-    })
+    Input::Page(
+        PageEvent {
+            event_type,
+            revision: None,
+            message: message.map(str::to_owned),
+            file: None,
+            line: None,
+            url: Some("/".to_owned()),
+        },
+        None,
+    )
 }
 
 fn built() -> Input {
@@ -40,30 +64,30 @@ fn each_revision_ends_where_its_inputs_lead() {
     use PageEventType::{ConsoleError, HmrApplied, Load, Navigation, Overlay, Rejection};
     use RenderState::{Applied, Compiled, Rendered};
     let cases: Vec<(&str, Vec<Input>, RenderState, Option<&str>)> = vec![
-        ("applied alone", vec![Input::Applied(1)], Applied, None),
-        ("built", vec![Input::Applied(1), built()], Compiled, None),
+        ("applied alone", vec![applied(1)], Applied, None),
+        ("built", vec![applied(1), built()], Compiled, None),
         (
             "hmr applied",
-            vec![Input::Applied(1), built(), page(HmrApplied, None)],
+            vec![applied(1), built(), page(HmrApplied, None)],
             Rendered,
             None,
         ),
         (
             "a page load shows it too",
-            vec![Input::Applied(1), page(Load, None)],
+            vec![applied(1), page(Load, None)],
             Rendered,
             None,
         ),
         (
             "a compile error",
-            vec![Input::Applied(1), built(), compile("Unexpected token")],
+            vec![applied(1), built(), compile("Unexpected token")],
             RenderState::Error,
             Some("Unexpected token"),
         ),
         (
             "the overlay after a compile error keeps the compiler's account",
             vec![
-                Input::Applied(1),
+                applied(1),
                 compile("Unexpected token"),
                 page(Overlay, Some("Transform failed")),
             ],
@@ -73,7 +97,7 @@ fn each_revision_ends_where_its_inputs_lead() {
         (
             "a compile error after the overlay gives the compiler's account",
             vec![
-                Input::Applied(1),
+                applied(1),
                 page(Overlay, Some("Transform failed")),
                 compile("Unexpected token"),
             ],
@@ -83,7 +107,7 @@ fn each_revision_ends_where_its_inputs_lead() {
         (
             "an error thrown on render after the update was applied",
             vec![
-                Input::Applied(1),
+                applied(1),
                 page(HmrApplied, None),
                 page(PageEventType::Error, Some("boom")),
             ],
@@ -93,7 +117,7 @@ fn each_revision_ends_where_its_inputs_lead() {
         (
             "an error stays the answer when the page loads after it",
             vec![
-                Input::Applied(1),
+                applied(1),
                 page(Rejection, Some("nope")),
                 page(Load, None),
                 built(),
@@ -103,20 +127,16 @@ fn each_revision_ends_where_its_inputs_lead() {
         ),
         (
             "the next revision starts clean",
-            vec![
-                Input::Applied(1),
-                compile("Unexpected token"),
-                Input::Applied(2),
-            ],
+            vec![applied(1), compile("Unexpected token"), applied(2)],
             Applied,
             None,
         ),
         (
             "the overlay of the broken revision, arriving after the fix, is not the fix's",
             vec![
-                Input::Applied(1),
+                applied(1),
                 compile("Unexpected token"),
-                Input::Applied(2),
+                applied(2),
                 page(
                     Overlay,
                     Some("Transform failed with 1 error:\n\nUnexpected token"),
@@ -129,9 +149,9 @@ fn each_revision_ends_where_its_inputs_lead() {
         (
             "a new overlay after the fix is the fix's",
             vec![
-                Input::Applied(1),
+                applied(1),
                 compile("Unexpected token"),
-                Input::Applied(2),
+                applied(2),
                 page(Overlay, Some("Failed to resolve import")),
             ],
             RenderState::Error,
@@ -140,18 +160,41 @@ fn each_revision_ends_where_its_inputs_lead() {
         (
             "the fix renders",
             vec![
-                Input::Applied(1),
+                applied(1),
                 compile("Unexpected token"),
-                Input::Applied(2),
+                applied(2),
                 page(HmrApplied, None),
             ],
             Rendered,
             None,
         ),
         (
+            "an HMR update pushed after the revision was applied renders it",
+            vec![applied(1), applied(2), hmr_pushed_after(2)],
+            Rendered,
+            None,
+        ),
+        (
+            "an HMR update pushed before the revision was applied is not about it",
+            vec![applied(1), applied(2), hmr_pushed_after(1)],
+            Applied,
+            None,
+        ),
+        (
+            "a compile error is not hidden by the revision before's late update",
+            vec![
+                applied(1),
+                applied(2),
+                hmr_pushed_after(1),
+                compile("Unexpected token"),
+            ],
+            RenderState::Error,
+            Some("Unexpected token"),
+        ),
+        (
             "console errors and navigation are events, not verdicts",
             vec![
-                Input::Applied(1),
+                applied(1),
                 page(ConsoleError, Some("warning-ish")),
                 page(Navigation, None),
             ],
@@ -177,16 +220,13 @@ fn nothing_is_reported_before_a_revision_is_applied() {
     assert!(!tracker.take(page(PageEventType::Load, None)));
     assert!(!tracker.take(built()));
     assert_eq!(tracker.report(), None);
-    assert!(tracker.take(Input::Applied(3)));
-    assert!(
-        !tracker.take(Input::Applied(3)),
-        "the same revision is no news"
-    );
+    assert!(tracker.take(applied(3)));
+    assert!(!tracker.take(applied(3)), "the same revision is no news");
 }
 
 #[test]
 fn page_events_are_tied_to_the_revision_and_bounded() {
-    let mut tracker = run(vec![Input::Applied(5)]);
+    let mut tracker = run(vec![applied(5)]);
     for index in 0..REPORTED_PAGE_EVENTS + 3 {
         tracker.take(page(
             PageEventType::ConsoleError,
@@ -201,7 +241,7 @@ fn page_events_are_tied_to_the_revision_and_bounded() {
 
 #[test]
 fn the_page_url_follows_loads_and_navigation() {
-    let mut tracker = run(vec![Input::Applied(1)]);
+    let mut tracker = run(vec![applied(1)]);
     let mut navigation = PageEvent {
         event_type: PageEventType::Navigation,
         revision: None,
@@ -210,10 +250,10 @@ fn the_page_url_follows_loads_and_navigation() {
         line: None,
         url: Some("/about?x=1".to_owned()),
     };
-    tracker.take(Input::Page(navigation.clone()));
+    tracker.take(Input::Page(navigation.clone(), None));
     assert_eq!(tracker.report().unwrap().url.as_deref(), Some("/about?x=1"));
     navigation.event_type = PageEventType::ConsoleError;
     navigation.url = Some("/ignored".to_owned());
-    tracker.take(Input::Page(navigation));
+    tracker.take(Input::Page(navigation, None));
     assert_eq!(tracker.report().unwrap().url.as_deref(), Some("/about?x=1"));
 }
