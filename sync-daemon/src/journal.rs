@@ -99,7 +99,7 @@ pub fn replay(index: &mut Index, snapshot_bytes: u64) {
                         path,
                         sha256,
                         stamp,
-                    } => index.insert_entry(path, sha256, stamp),
+                    } => index.insert_entry(path, &sha256, stamp),
                     Line::Forget { path } => index.remove_entry(&path),
                     Line::Revision { revision } => index.revision = Some(revision),
                     Line::Follows { .. } => {
@@ -187,7 +187,7 @@ pub fn persist(index: &mut Index, durable: bool) -> io::Result<()> {
         let line = match index.files.get(path) {
             Some(entry) => Line::Record {
                 path: path.clone(),
-                sha256: entry.sha256.clone(),
+                sha256: entry.sha256.to_hex(),
                 stamp: entry.stamp,
             },
             None => Line::Forget { path: path.clone() },

@@ -37,6 +37,7 @@ pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod controls;
+pub mod digest;
 pub mod error;
 pub mod fetch;
 pub mod fsio;
