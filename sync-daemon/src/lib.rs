@@ -42,6 +42,7 @@ pub mod error;
 pub mod fetch;
 pub mod fsio;
 pub mod gateway;
+pub mod heap;
 pub mod index;
 pub mod journal;
 pub mod logging;
