@@ -10,7 +10,13 @@
 //    revision as on screen (`rendered`);
 // 5. saves a syntax error, waits for the page to list it among the errors
 //    with its file, then saves the fix and waits for `rendered` again;
-// 6. stops the preview from the previews list.
+// 6. restarts the dev server from the previews list and waits for the log
+//    view to show it starting again;
+// 7. with the app made private (through the API), mints a private link from
+//    the app bar and opens it in a new tab: the plain preview URL is refused,
+//    the link shows the app;
+// 8. stops the preview from the previews list, then wakes it from there:
+//    the frame shows the app again and its revision as on screen.
 //
 // Fails on any Content-Security-Policy violation or uncaught page error.
 // Prints one JSON object on the last line of stdout; exits non-zero on failure.
@@ -108,6 +114,53 @@ try {
   result.log_lines = await page.locator('#logs span').count()
   result.app_state = await page.locator('#app-state').textContent()
 
+  // The list's restart action: the log view shows the dev server starting again.
+  const starts = async () =>
+    (await page.locator('#logs span').allTextContents()).filter((line) => line.includes('starting the dev server')).length
+  result.starts_before_restart = await starts()
+  await page.locator(`tr[data-app="${appId}"] button[data-action="restart"]`).click()
+  result.starts_after_restart = await waitFor(
+    'the log view to show the dev server starting again',
+    async () => {
+      const now = await starts()
+      return now > result.starts_before_restart ? now : 0
+    },
+    60_000,
+    100,
+  )
+  await waitFor('the frame to show the app after the restart', async () => (await shown()) === `${newText} again`, 60_000, 100)
+
+  // A private link from the app bar, for the app made private.
+  const setVisibility = (visibility) =>
+    page.evaluate(
+      async ({ appId, visibility }) => {
+        const key = sessionStorage.getItem('provisioner-operator-key')
+        const response = await fetch(`/v1/apps/${appId}/settings`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ visibility }),
+        })
+        return response.status
+      },
+      { appId, visibility },
+    )
+  result.private_status = await setVisibility('private')
+  await page.locator('#app-link').click()
+  const link = page.locator('#private-link')
+  result.private_link = await waitFor('the private link', async () => link.getAttribute('href'), 30_000, 50)
+  const tab = await context.newPage()
+  const plainUrl = await page.locator('#app-open').getAttribute('href')
+  result.plain_visit_status = (await tab.goto(plainUrl)).status()
+  await tab.goto(result.private_link)
+  result.link_visit_text = await waitFor(
+    'the link to show the app',
+    () => tab.locator('#message').textContent({ timeout: 1_000 }).catch(() => null),
+    60_000,
+    200,
+  )
+  await tab.close()
+  result.public_status = await setVisibility('public')
+
   // The list's stop action: the row shows the preview asleep.
   await page.locator(`tr[data-app="${appId}"] button[data-action="stop"]`).click()
   result.stopped_state = await waitFor(
@@ -119,6 +172,21 @@ try {
     30_000,
     100,
   )
+
+  // The list's wake action: the row shows the preview running again.
+  await page.locator(`tr[data-app="${appId}"] button[data-action="wake"]`).click()
+  result.woken_state = await waitFor(
+    'the row to show the preview running',
+    async () => {
+      const state = await page.locator(`tr[data-app="${appId}"] td.state`).textContent()
+      return state === 'running' ? state : null
+    },
+    90_000,
+    100,
+  )
+  // The frame is attached again and shows the last revision again.
+  await waitFor('the frame to show the app after the wake', async () => (await shown()) === `${newText} again`, 90_000, 100)
+  await onScreen(result.fixed_revision, 'rendered')
 } finally {
   await close()
 }

@@ -3,8 +3,10 @@
 //! the checked-in bundle is what its sources build to, and the page itself
 //! in Chromium (`tests/browser/playground.mjs`) against a local preview of
 //! the template app: an edit saved in the page's editor shows in its preview
-//! frame and as the revision on screen, an error in the page's list, and the
-//! list's stop action stops the preview.
+//! frame and as the revision on screen, an error in the page's list, the
+//! list's restart (the log view shows the dev server starting again), a
+//! private link minted in the page letting a new tab into the preview made
+//! private, and the list's stop and wake actions.
 
 use std::path::Path;
 use std::time::Duration;
@@ -235,10 +237,37 @@ async fn an_edit_saved_in_the_playground_shows_in_its_frame_and_as_the_revision_
         "the page follows the preview's log: {summary}"
     );
     assert_eq!(summary["app_state"], "running", "{summary}");
+    let starts = summary["starts_before_restart"].as_u64().unwrap_or(0);
+    assert!(starts >= 1, "the log view shows the first start: {summary}");
+    assert!(
+        summary["starts_after_restart"].as_u64() > Some(starts),
+        "{summary}"
+    );
+    assert_eq!(summary["private_status"], 200, "{summary}");
+    assert!(
+        summary["private_link"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(&format!(
+                "{}__preview/access?token=",
+                provisioner.preview_url(APP)
+            ))),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["plain_visit_status"], 401,
+        "a private preview refuses a tab without the link: {summary}"
+    );
+    assert_eq!(
+        summary["link_visit_text"],
+        format!("{new_text} again"),
+        "{summary}"
+    );
+    assert_eq!(summary["public_status"], 200, "{summary}");
     assert!(
         ["stopped", "suspended"].contains(&summary["stopped_state"].as_str().unwrap_or_default()),
         "{summary}"
     );
+    assert_eq!(summary["woken_state"], "running", "{summary}");
     let (_, preview) = provisioner
         .call(
             reqwest::Method::GET,

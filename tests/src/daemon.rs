@@ -97,12 +97,14 @@ impl TestDaemon {
             .context("sync-daemon did not exit within 20 s of SIGTERM")??)
     }
 
-    /// SIGKILL, as in a crash (no shutdown, no last index save), and waits
-    /// for the exit.
-    pub async fn kill(&mut self) -> anyhow::Result<()> {
+    /// Sends SIGKILL (the daemon gets no chance to clean up) and waits
+    /// (bounded) until the process is gone.
+    pub async fn kill(&mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
-        child.kill().await.context("kill sync-daemon")?;
-        Ok(())
+        child.start_kill().context("kill -KILL sync-daemon")?;
+        Ok(tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .context("sync-daemon outlived SIGKILL by 10 s")??)
     }
 
     /// Waits (bounded) for the daemon to exit on its own.

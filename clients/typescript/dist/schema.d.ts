@@ -476,8 +476,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 200 once started and synced; 202 with `?wait=false`; 504 if that takes
-         *     longer than a minute, or `?timeout=` seconds (the wake goes on).
+         * 200 once started and synced; 202 with `?wait=false`, or when that takes
+         *     longer than a minute or `?timeout=` seconds (the wake goes on), like a
+         *     provision: a wait the caller bounded running out is no server error.
          */
         post: operations["wake_preview"];
         delete?: never;
@@ -762,20 +763,13 @@ export interface components {
         LogBatch: {
             lines: components["schemas"]["ShippedLine"][];
         };
-        /**
-         * @description One server-sent event of `GET /v1/apps/{app_id}/logs/stream`: `event:
-         *     line`, `id:` the line's cursor (send it back as `Last-Event-ID`), `data:`
-         *     the line. Comments (`: keep-alive`) while nothing is printed.
-         */
+        /** @description One log line: `id:` is its cursor (send it back as `Last-Event-ID`), `data:` the line's JSON text. */
         LogEvent: {
-            /** @description Always `line`. */
-            event: components["schemas"]["LogEventName"];
-            /** @description The line's cursor. */
+            /** @enum {string} */
+            event: "line";
+            data: string;
             id: string;
-            data: components["schemas"]["LogLine"];
         };
-        /** @enum {string} */
-        LogEventName: "line";
         /** @description One line as an operator reads it. */
         LogLine: {
             /** @description RFC 3339, UTC, milliseconds. */
@@ -876,28 +870,27 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * @description One server-sent event of `GET /v1/apps/{app_id}/preview/events`: its
-         *     `event:` name and its JSON `data:`. `snapshot` comes first (and again
-         *     for a subscriber that fell behind), `state` and `step` on each change,
-         *     `render` on each new render verdict.
-         */
+        /** @description One server-sent event: `event:` names it, `data:` is the JSON text of the schema its `contentSchema` names. `snapshot` comes first (and again for a subscriber that fell behind), `state` and `step` on each change, `render` on each new render verdict, `import` on each change of the app's git import. */
         PreviewEvent: {
-            data: components["schemas"]["Preview"];
             /** @enum {string} */
             event: "snapshot";
+            data: string;
         } | {
-            data: components["schemas"]["Preview"];
             /** @enum {string} */
             event: "state";
+            data: string;
         } | {
-            data: components["schemas"]["Preview"];
             /** @enum {string} */
             event: "step";
+            data: string;
         } | {
-            data: components["schemas"]["RenderReport"];
             /** @enum {string} */
             event: "render";
+            data: string;
+        } | {
+            /** @enum {string} */
+            event: "import";
+            data: string;
         };
         /** @description A link that lets a browser into a private preview. */
         PreviewLink: {
@@ -3979,15 +3972,6 @@ export interface operations {
             503: {
                 headers: {
                     "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description `preview_timeout`: not awake within the wait; the wake goes on */
-            504: {
-                headers: {
                     [name: string]: unknown;
                 };
                 content: {

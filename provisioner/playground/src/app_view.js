@@ -36,6 +36,7 @@ function ensureEditor() {
   })
   $('#app-provision').addEventListener('click', () => runAction('start', (client, appId) => client.provision(appId, { wait: false })))
   $('#app-restart').addEventListener('click', () => runAction('restart', (client, appId) => client.restart(appId)))
+  $('#app-link').addEventListener('click', () => runAction('private link', (client, appId) => mintLink(client, appId)))
   return editor
 }
 
@@ -47,6 +48,17 @@ async function runAction(label, action) {
   } catch (error) {
     say(`${label} ${opened.appId} failed: ${describe(error)}`, 'error')
   }
+}
+
+/** Mints a private preview link (the server's default lifetime) and shows it to open or copy. */
+async function mintLink(client, appId) {
+  const link = await client.createPreviewLink(appId)
+  if (opened?.appId !== appId) return
+  const anchor = $('#private-link')
+  anchor.href = link.url
+  anchor.dataset.expiresAt = link.expires_at
+  anchor.textContent = `private link, until ${new Date(link.expires_at).toLocaleString()}`
+  anchor.hidden = false
 }
 
 /** Opens `appId`: files, preview frame, events, logs. */
@@ -62,6 +74,7 @@ export async function openApp(client, appId) {
   $('#app-title').textContent = appId
   $('#errors').replaceChildren()
   $('#logs').textContent = ''
+  $('#private-link').hidden = true
   $('#save-status').textContent = ''
   $('#editor-path').textContent = 'no file open'
   $('#save').disabled = true

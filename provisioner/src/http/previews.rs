@@ -129,8 +129,9 @@ async fn get_preview(
     Ok(Json(state.lifecycle.view(record).await?))
 }
 
-/// 200 once started and synced; 202 with `?wait=false`; 504 if that takes
-/// longer than a minute, or `?timeout=` seconds (the wake goes on).
+/// 200 once started and synced; 202 with `?wait=false`, or when that takes
+/// longer than a minute or `?timeout=` seconds (the wake goes on), like a
+/// provision: a wait the caller bounded running out is no server error.
 #[utoipa::path(
     post,
     path = "/v1/apps/{app_id}/wake-preview",
@@ -144,7 +145,6 @@ async fn get_preview(
         (status = 409, description = "`preview_state`: the preview cannot be woken from its state", body = ErrorResponse),
         (status = 502, description = "`platform_error`", body = ErrorResponse),
         (status = 503, description = "`platform_unavailable`, `unavailable`: retry after `Retry-After`", body = ErrorResponse, headers(("Retry-After" = u64))),
-        (status = 504, description = "`preview_timeout`: not awake within the wait; the wake goes on", body = ErrorResponse),
     ),
     security(("operator" = []), ("operator_api_key" = [])),
 )]
@@ -160,8 +160,14 @@ async fn wake(
         let _in_flight = lifecycle.wake(&app_id).await?;
         return respond(lifecycle, lifecycle.get(&app_id).await?).await;
     }
-    let record = lifecycle.wake_and_wait(&app_id, query.limit()).await?;
-    respond(lifecycle, record).await
+    match lifecycle.wake_and_wait(&app_id, query.limit()).await {
+        Ok(record) => respond(lifecycle, record).await,
+        Err(LifecycleError::Timeout(_)) => {
+            let view = lifecycle.view(lifecycle.get(&app_id).await?).await?;
+            Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A heartbeat: someone is looking at the app, keep its preview awake.

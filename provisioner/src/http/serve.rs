@@ -2,8 +2,11 @@
 //! header-read timeout that also ends idle keep-alive connections, and the
 //! [`ConnectionTable`] bound. `axum::serve` has neither a timeout nor a
 //! bound, so a few hundred clients that never finish their headers could
-//! hold every descriptor the process has.
+//! hold every descriptor the process has. A handler that panics answers the
+//! documented 500 and its connection leaves the table all the same, so a
+//! panic costs neither a seat nor a shutdown that waits for it forever.
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -23,6 +26,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use super::connections::{Admission, Connection, ConnectionTable, connection_budget};
 
@@ -79,6 +83,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(args.header_read_timeout);
     let builder = Arc::new(builder);
+    let router = router.layer(CatchPanicLayer::custom(panic_answer));
     // Closed (the sender dropped) when shutdown begins; each task holds a
     // receiver, so the loop knows when the last one ended.
     let (stop_sender, stop_receiver) = watch::channel(());
@@ -121,6 +126,16 @@ pub async fn serve(
     }
 }
 
+/// A panic in a handler: logged, answered as any unexpected failure.
+fn panic_answer(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    super::ApiError::internal(anyhow::anyhow!("a handler panicked: {message}")).into_response()
+}
+
 async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(FULL_RESPONSE)).await;
 }
@@ -134,6 +149,11 @@ struct ConnectionTask {
 
 impl ConnectionTask {
     async fn run(mut self, stream: TcpStream, connection: Connection) {
+        // Leaves the table when this task ends, however it ends.
+        let _seat = Seat {
+            table: Arc::clone(&self.table),
+            id: connection.id,
+        };
         let _ = stream.set_nodelay(true);
         let in_flight = Arc::clone(&connection.in_flight);
         let router = self.router.clone();
@@ -172,10 +192,21 @@ impl ConnectionTask {
                 }
             }
         }
+    }
+}
+
+/// A connection's place in the table, given back on drop.
+struct Seat {
+    table: Arc<Mutex<ConnectionTable>>,
+    id: u64,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
         self.table
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .leave(connection.id);
+            .leave(self.id);
     }
 }
 
@@ -236,5 +267,43 @@ mod tests {
         );
         let error: sync_protocol::ErrorResponse = serde_json::from_str(body).unwrap();
         assert_eq!(error.error.code, "unavailable");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_shutdown_does_not_wait_for_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        async fn panics() -> &'static str {
+            if std::hint::black_box(true) {
+                panic!("on purpose");
+            }
+            "never"
+        }
+        let router = Router::new().fallback(panics);
+        let args = ConnectionArgs {
+            max_connections: Some(4),
+            header_read_timeout: Duration::from_secs(10),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            serve(listener, router, &args, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+
+        let response = reqwest::Client::new()
+            .get(format!("http://{address}/panics"))
+            .send()
+            .await
+            .expect("an answer, not a closed connection");
+        let status = response.status();
+        let body: sync_protocol::ErrorResponse = response.json().await.unwrap();
+        stop.send(()).unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), server).await;
+
+        assert_eq!(status, 500);
+        assert_eq!(body.error.code, "internal");
+        assert!(ended.is_ok(), "shutdown waited for the panicked connection");
     }
 }

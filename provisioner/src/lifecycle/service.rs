@@ -137,9 +137,16 @@ impl LifecycleService {
     }
 
     /// Records a visit the preview's gateway served `ago` (its daemon reports
-    /// them): activity the platform's own proxy does not act on.
+    /// them): activity the platform's own proxy does not act on. The daemon
+    /// runs beside untrusted code: an `ago` past what a date can hold is no
+    /// visit (and no panic).
     pub fn touch_visit(&self, app_id: &AppId, ago: std::time::Duration) {
-        self.activity.touch(app_id, self.clock.now() - ago);
+        let at = time::Duration::try_from(ago)
+            .ok()
+            .and_then(|ago| self.clock.now().checked_sub(ago));
+        if let Some(at) = at {
+            self.activity.touch(app_id, at);
+        }
     }
 
     /// Writes unflushed activity to the store; on failure keeps it for the next flush.

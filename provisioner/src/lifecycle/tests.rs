@@ -315,6 +315,25 @@ async fn a_wake_waits_for_the_daemon_to_catch_up() {
 }
 
 #[tokio::test]
+async fn a_visit_reported_too_long_ago_for_a_date_is_ignored_not_a_panic() {
+    let h = harness(MemoryDriver::new(), Autostop::Suspend);
+    let app_id = app("shop");
+
+    // A daemon reports what its gateway saw; the preview's code can lie.
+    h.service
+        .touch_visit(&app_id, Duration::from_secs(9_223_372_036_854_775_808));
+    h.service.touch_visit(&app_id, Duration::MAX);
+    let absurd = h.service.activity.pending(&app_id);
+    h.service.touch_visit(&app_id, Duration::from_secs(30));
+
+    assert_eq!(absurd, None);
+    assert_eq!(
+        h.service.activity.pending(&app_id),
+        Some(OffsetDateTime::from_unix_timestamp(1_800_000_000 - 30).unwrap())
+    );
+}
+
+#[tokio::test]
 async fn delete_is_idempotent_and_leaves_nothing_on_the_platform() {
     let h = harness(MemoryDriver::new(), Autostop::Suspend);
     let app_id = app("shop");

@@ -109,7 +109,7 @@ async fn lifecycle_events_stream_each_state_change() {
 }
 
 #[tokio::test]
-async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
+async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_202_and_goes_on() {
     // Arrange: files at revision 1 and no daemon to report applying them.
     let (_fly, provisioner) = running_preview("shop", &[]).await;
     provisioner
@@ -117,6 +117,7 @@ async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
         .await;
 
     // Act
+    let started = std::time::Instant::now();
     let response = provisioner
         .request(
             reqwest::Method::POST,
@@ -128,12 +129,11 @@ async fn lifecycle_a_wake_that_outlasts_its_timeout_answers_504() {
     let status = response.status();
     let body = json(response).await;
 
-    // Assert
-    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
-    assert_eq!(body["error"]["code"], "preview_timeout");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("did not become ready in time"),
-        "{message}"
-    );
+    // Assert: the caller's bound ran out, which is no server error; the
+    // preview is answered as it stands, its files not yet applied.
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(body["app_id"], "shop", "{body}");
+    assert_eq!(body["files_revision"], 1, "{body}");
+    assert!(body["applied_revision"].is_null(), "{body}");
 }

@@ -3,16 +3,14 @@
 //! share, and the shapes of answers a handler builds by hand (a write with
 //! or without its render, the event streams).
 
-use serde::Serialize;
-use sync_protocol::logs::LogLine;
-use sync_protocol::render::{RenderReport, RenderWait};
+use sync_protocol::render::RenderWait;
 use sync_protocol::{AppId, FilePath};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::http::error::ERROR_CODES;
-use crate::lifecycle::view::PreviewView;
 
 /// Every error answer: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(ToSchema)]
@@ -94,37 +92,84 @@ pub struct WriteAnswer {
 }
 
 /// One server-sent event of `GET /v1/apps/{app_id}/preview/events`: its
-/// `event:` name and its JSON `data:`. `snapshot` comes first (and again
-/// for a subscriber that fell behind), `state` and `step` on each change,
-/// `render` on each new render verdict.
-#[derive(Serialize, ToSchema)]
-#[serde(tag = "event", content = "data", rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum PreviewEvent {
-    Snapshot(PreviewView),
-    State(PreviewView),
-    Step(PreviewView),
-    Render(RenderReport),
+/// `event:` name and its `data:`, the JSON text of the schema its
+/// `contentSchema` names. `snapshot` comes first (and again for a
+/// subscriber that fell behind), `state` and `step` on each change,
+/// `render` on each new render verdict, `import` on each change of the
+/// app's git import.
+pub struct PreviewEvent;
+
+impl PartialSchema for PreviewEvent {
+    fn schema() -> RefOr<Schema> {
+        let events = [
+            ("snapshot", "Preview"),
+            ("state", "Preview"),
+            ("step", "Preview"),
+            ("render", "RenderReport"),
+            ("import", "ImportReport"),
+        ];
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "One server-sent event: `event:` names it, `data:` is the JSON text of the schema \
+             its `contentSchema` names. `snapshot` comes first (and again for a subscriber that \
+             fell behind), `state` and `step` on each change, `render` on each new render \
+             verdict, `import` on each change of the app's git import.",
+        ));
+        for (name, data) in events {
+            one_of = one_of.item(sse_event(name, data));
+        }
+        one_of.into()
+    }
 }
+
+impl ToSchema for PreviewEvent {}
 
 /// One server-sent event of `GET /v1/apps/{app_id}/logs/stream`: `event:
 /// line`, `id:` the line's cursor (send it back as `Last-Event-ID`), `data:`
-/// the line. Comments (`: keep-alive`) while nothing is printed.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LogEvent {
-    /// Always `line`.
-    event: LogEventName,
-    /// The line's cursor.
-    id: String,
-    data: LogLine,
+/// the line's JSON text. Comments (`: keep-alive`) while nothing is printed.
+pub struct LogEvent;
+
+impl PartialSchema for LogEvent {
+    fn schema() -> RefOr<Schema> {
+        let mut event = sse_event("line", "LogLine");
+        event.description = Some(
+            "One log line: `id:` is its cursor (send it back as `Last-Event-ID`), `data:` the \
+             line's JSON text."
+                .to_owned(),
+        );
+        event.properties.insert(
+            "id".to_owned(),
+            ObjectBuilder::new().schema_type(Type::String).into(),
+        );
+        event.required.push("id".to_owned());
+        event.into()
+    }
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum LogEventName {
-    Line,
+impl ToSchema for LogEvent {}
+
+/// An event as Schemathesis and OpenAPI 3.2 read a stream: `event` its
+/// name, `data` a string (SSE carries text) whose JSON is `data_schema`,
+/// said with JSON Schema's `contentMediaType` and `contentSchema`.
+fn sse_event(name: &str, data_schema: &str) -> Object {
+    let mut data = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .build();
+    data.extensions = Some(Extensions::from_iter([(
+        "contentSchema",
+        serde_json::json!({ "$ref": format!("#/components/schemas/{data_schema}") }),
+    )]));
+    ObjectBuilder::new()
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([name])),
+        )
+        .required("event")
+        .property("data", data)
+        .required("data")
+        .build()
 }
 
 /// Raw bytes: a file's or a blob's content.
