@@ -173,9 +173,9 @@ async fn the_checked_in_bundle_is_what_its_sources_build_to() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_saved_in_the_playground_shows_in_its_frame_and_as_the_revision_on_screen() {
-    // Arrange
+/// A local provisioner running `npm run dev` for `app`, pushed from `dir`
+/// (a Vite app), once its dev server answers through the proxy.
+pub(crate) async fn vite_preview(app: &str, dir: &Path) -> LocalProvisioner {
     let cache = shared_package_cache().expect("package cache");
     let provisioner = LocalProvisioner::start_with(
         "npm run dev",
@@ -184,16 +184,20 @@ async fn an_edit_saved_in_the_playground_shows_in_its_frame_and_as_the_revision_
     )
     .await
     .expect("start");
+    provisioner.push_dir(app, dir).await.expect("push");
     provisioner
-        .push_dir(APP, &workspace_root().join("runtime-image/template"))
-        .await
-        .expect("push");
-    provisioner
-        .visit_until(APP, "/", Duration::from_secs(240), |status, body| {
+        .visit_until(app, "/", Duration::from_secs(240), |status, body| {
             status == 200 && body.contains("/@vite/client")
         })
         .await
         .expect("the Vite dev server answers through the proxy");
+    provisioner
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_saved_in_the_playground_shows_in_its_frame_and_as_the_revision_on_screen() {
+    // Arrange
+    let provisioner = vite_preview(APP, &workspace_root().join("runtime-image/template")).await;
     let new_text = "Edited in the playground";
 
     // Act

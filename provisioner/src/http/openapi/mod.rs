@@ -19,8 +19,9 @@
 //! new error code to [`super::error::ERROR_CODES`], then regenerate the
 //! checked-in copy: `cargo run -p provisioner -- openapi > docs/openapi.json`.
 //! The errors every route shares (credentials, an unknown app id, a busy
-//! store, an oversized body) are added here by [`complete`], so handlers
-//! list only their own. The tests here fail when the copy is stale, when a
+//! store, an oversized body) are added here by [`complete`], described once
+//! under `components/responses` and referenced, so handlers list only
+//! their own. The tests here fail when the copy is stale, when a
 //! route bypasses the registration or an error code is not listed;
 //! `tests/it/openapi.rs` when a documented operation is not served.
 
@@ -140,6 +141,11 @@ pub(super) fn complete(mut document: Document) -> Document {
                 .build(),
         ),
     );
+    for (name, response) in shared_responses() {
+        components
+            .responses
+            .insert(name.to_owned(), RefOr::T(response));
+    }
     let paths = std::mem::take(&mut document.paths.paths);
     for (path, mut item) in paths {
         let has_app_id = path.contains("{app_id}");
@@ -182,8 +188,54 @@ fn drop_repeated_parameters(operation: &mut Operation) {
     }
 }
 
-/// Adds, where the handler did not list its own, the answers every route
-/// of its kind can give.
+/// The error answers many routes share, described once under
+/// `components/responses` and referenced by name.
+fn shared_responses() -> [(&'static str, Response); 7] {
+    [
+        (
+            "RequestInvalid",
+            error_answer(
+                "The request could not be read: `app_id_invalid`, `path_invalid`, \
+                 `query_invalid`, `body_invalid`, `request_invalid`",
+            ),
+        ),
+        (
+            "Unauthorized",
+            error_answer("`unauthorized`: credentials missing or not valid"),
+        ),
+        (
+            "Forbidden",
+            error_answer(
+                "`forbidden`: these credentials may not do this (a sync token of another app, \
+                 or where the operator key is needed)",
+            ),
+        ),
+        (
+            "RouteNotFound",
+            error_answer("`route_not_found`: a path parameter does not fit the route"),
+        ),
+        (
+            "BodyTooLarge",
+            error_answer(
+                "`body_too_large`, `file_too_large`: the body is larger than the server accepts",
+            ),
+        ),
+        (
+            "Internal",
+            error_answer("`internal`: an unexpected failure (logged)"),
+        ),
+        (
+            "Unavailable",
+            retry_later(
+                "`unavailable`: the store or another dependency is busy; retry after \
+                 `Retry-After`",
+            ),
+        ),
+    ]
+}
+
+/// Adds, where the handler did not list its own, references to the
+/// answers every route of its kind can give.
 fn add_shared_errors(operation: &mut Operation, has_app_id: bool) {
     let secured = operation
         .security
@@ -195,58 +247,23 @@ fn add_shared_errors(operation: &mut Operation, has_app_id: bool) {
             .parameters
             .as_ref()
             .is_some_and(|parameters| !parameters.is_empty());
-    let mut shared: Vec<(&str, String)> = Vec::new();
-    if takes_input {
-        shared.push((
-            "400",
-            "The request could not be read: `app_id_invalid`, `path_invalid`, `query_invalid`, \
-             `body_invalid`, `request_invalid`"
-                .to_owned(),
-        ));
-    }
-    if secured {
-        shared.push((
-            "401",
-            "`unauthorized`: credentials missing or not valid".to_owned(),
-        ));
-        shared.push((
-            "403",
-            "`forbidden`: these credentials may not do this (a sync token of another app, or \
-             where the operator key is needed)"
-                .to_owned(),
-        ));
-    }
-    if has_app_id {
-        shared.push((
-            "404",
-            "`route_not_found`: a path parameter does not fit the route".to_owned(),
-        ));
-    }
-    if operation.request_body.is_some() {
-        shared.push((
-            "413",
-            "`body_too_large`, `file_too_large`: the body is larger than the server accepts"
-                .to_owned(),
-        ));
-    }
-    shared.push((
-        "500",
-        "`internal`: an unexpected failure (logged)".to_owned(),
-    ));
-    for (status, description) in shared {
-        let responses = &mut operation.responses.responses;
-        if !responses.contains_key(status) {
-            responses.insert(status.to_owned(), RefOr::T(error_answer(&description)));
-        }
-    }
+    let shared = [
+        ("400", "RequestInvalid", takes_input),
+        ("401", "Unauthorized", secured),
+        ("403", "Forbidden", secured),
+        ("404", "RouteNotFound", has_app_id),
+        ("413", "BodyTooLarge", operation.request_body.is_some()),
+        ("500", "Internal", true),
+        ("503", "Unavailable", true),
+    ];
     let responses = &mut operation.responses.responses;
-    if !responses.contains_key("503") {
-        responses.insert(
-            "503".to_owned(),
-            RefOr::T(retry_later(
-                "`unavailable`: the store or another dependency is busy; retry after `Retry-After`",
-            )),
-        );
+    for (status, name, applies) in shared {
+        if applies && !responses.contains_key(status) {
+            responses.insert(
+                status.to_owned(),
+                RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))),
+            );
+        }
     }
 }
 
