@@ -289,7 +289,7 @@ mod tests {
         let mut index = Index::load(state.path()).unwrap();
         index.record(
             path("linked/owned"),
-            "old".to_owned(),
+            sync_protocol::sha256_hex(b"old"),
             Stamp::of(&fs::symlink_metadata(root_path).unwrap()),
         );
         let manifest = Manifest {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sync_protocol::FilePath;
 
+use crate::digest::Digest;
 use crate::error::CriticalError;
 use crate::fsio::{self, Stamp};
 use crate::journal::{self, Journal};
@@ -25,6 +26,9 @@ pub struct Index {
     /// The last files revision fully applied.
     pub revision: Option<u64>,
     pub files: BTreeMap<FilePath, Entry>,
+    /// Counts snapshots: the log names the one it follows ([`journal`]).
+    #[serde(default)]
+    pub(crate) generation: u64,
     /// Paths the watcher saw change behind the daemon's back: their stamp is
     /// not trusted until they are hashed again.
     #[serde(skip)]
@@ -37,7 +41,7 @@ pub struct Index {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    pub sha256: String,
+    pub sha256: Digest,
     pub stamp: Stamp,
 }
 
@@ -57,6 +61,7 @@ impl Index {
         };
         index.location = location;
         journal::replay(&mut index, snapshot_bytes);
+        remove_leftover_snapshots(state_dir);
         Ok(index)
     }
 
@@ -108,7 +113,7 @@ impl Index {
             && !self.dirty.contains(path)
             && entry.stamp == Stamp::of(metadata)
         {
-            return Ok(entry.sha256.clone());
+            return Ok(entry.sha256.to_hex());
         }
         Ok(fsio::hash_file(target)?.0)
     }
@@ -116,7 +121,7 @@ impl Index {
     pub fn record(&mut self, path: FilePath, sha256: String, stamp: Stamp) {
         self.dirty.remove(&path);
         self.journal.touch(&path);
-        self.insert_entry(path, sha256, stamp);
+        self.insert_entry(path, &sha256, stamp);
     }
 
     pub fn forget(&mut self, path: &FilePath) {
@@ -125,9 +130,17 @@ impl Index {
         self.remove_entry(path);
     }
 
-    /// Sets an entry without journaling it (a log being replayed).
-    pub(crate) fn insert_entry(&mut self, path: FilePath, sha256: String, stamp: Stamp) {
-        self.files.insert(path, Entry { sha256, stamp });
+    /// Sets an entry without journaling it (a log being replayed). A
+    /// sha256 that is not one (never from this daemon's own hashing or a
+    /// checked manifest) leaves the path unowned, so it is never deleted.
+    pub(crate) fn insert_entry(&mut self, path: FilePath, sha256: &str, stamp: Stamp) {
+        match Digest::parse(sha256) {
+            Some(sha256) => drop(self.files.insert(path, Entry { sha256, stamp })),
+            None => {
+                tracing::warn!(%path, sha256, "not a sha256; not recording the path as the daemon's");
+                self.files.remove(&path);
+            }
+        }
     }
 
     pub(crate) fn remove_entry(&mut self, path: &FilePath) {
@@ -163,18 +176,33 @@ impl Index {
     /// For each content, a path believed to hold it (not dirty), to copy
     /// from instead of downloading: a rename on the server arrives as a
     /// delete and an add of the same content. Built once per cycle.
-    pub fn clean_paths_by_sha256(&self) -> HashMap<&str, &FilePath> {
+    pub fn clean_paths_by_sha256(&self) -> HashMap<Digest, &FilePath> {
         self.files
             .iter()
             .filter(|(path, _)| !self.dirty.contains(*path))
-            .map(|(path, entry)| (entry.sha256.as_str(), path))
+            .map(|(path, entry)| (entry.sha256, path))
             .collect()
     }
 }
 
+/// Removes snapshots a killed daemon left half-written beside
+/// `index.json` (`index.<random>.tmp`, see [`fsio::write_then_rename`]).
+fn remove_leftover_snapshots(state_dir: &Path) {
+    let Ok(entries) = fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("index.") && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Ownership for Index {
-    fn owned_sha256(&self, path: &FilePath) -> Option<&str> {
-        self.files.get(path).map(|entry| entry.sha256.as_str())
+    fn owned_sha256(&self, path: &FilePath) -> Option<String> {
+        self.files.get(path).map(|entry| entry.sha256.to_hex())
     }
 
     fn owned_paths(&self) -> impl Iterator<Item = &FilePath> {
@@ -201,16 +229,13 @@ mod tests {
 
         // The recorded sha256 is deliberately not the content's: if the
         // index answers it, the file was not read.
-        index.record(
-            file_path("a.txt"),
-            "recorded".to_owned(),
-            Stamp::of(&metadata),
-        );
+        let recorded = sync_protocol::sha256_hex(b"recorded");
+        index.record(file_path("a.txt"), recorded.clone(), Stamp::of(&metadata));
         assert_eq!(
             index
                 .sha256_of(&file_path("a.txt"), &target, &metadata)
                 .unwrap(),
-            "recorded"
+            recorded
         );
 
         // Once dirty, the file is read again.
@@ -239,7 +264,7 @@ mod tests {
         assert_eq!(
             index
                 .clean_paths_by_sha256()
-                .get(sync_protocol::sha256_hex(b"x").as_str()),
+                .get(&Digest::parse(&sync_protocol::sha256_hex(b"x")).unwrap()),
             Some(&&file_path("a.txt"))
         );
     }
@@ -255,7 +280,8 @@ mod tests {
             ino: 3,
             ctime_ns: 4,
         };
-        index.record(file_path("dir/f"), "abc".to_owned(), stamp);
+        let sha256 = sync_protocol::sha256_hex(b"f");
+        index.record(file_path("dir/f"), sha256.clone(), stamp);
         index.save().unwrap();
 
         let loaded = Index::load(state.path()).unwrap();
@@ -263,12 +289,32 @@ mod tests {
         assert_eq!(
             loaded.files[&file_path("dir/f")],
             Entry {
-                sha256: "abc".to_owned(),
+                sha256: Digest::parse(&sha256).unwrap(),
                 stamp
             }
         );
 
         fs::write(state.path().join("index.json"), b"{not json").unwrap();
         assert!(Index::load(state.path()).unwrap().files.is_empty());
+    }
+
+    #[test]
+    fn a_record_without_a_real_sha256_never_makes_a_path_the_daemons() {
+        let state = tempfile::tempdir().unwrap();
+        let mut index = Index::load(state.path()).unwrap();
+        let stamp = Stamp {
+            size: 1,
+            mtime_ns: 2,
+            ino: 3,
+            ctime_ns: 4,
+        };
+        index.record(file_path("a"), "not a sha256".to_owned(), stamp);
+        assert!(!index.owns(&file_path("a")));
+        index.record(file_path("b"), sync_protocol::sha256_hex(b"b"), stamp);
+        index.record(file_path("b"), "z".repeat(64), stamp);
+        assert!(
+            !index.owns(&file_path("b")),
+            "the bad record replaces the good one"
+        );
     }
 }

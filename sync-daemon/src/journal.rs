@@ -1,23 +1,35 @@
 //! How the index reaches the disk: a snapshot (`index.json`) and an
-//! append-only log of what changed since (`index.log`, one JSON line a
-//! change), so a cycle that writes one file appends one line (about 200
-//! bytes) instead of rewriting the whole index (2 MB for 10,000 files).
+//! append-only log of what changed since (`index.log`, one line a change),
+//! so a cycle that writes one file appends one line (about 200 bytes)
+//! instead of rewriting the whole index (2 MB for 10,000 files).
 //!
 //! The log is folded into a new snapshot when it outgrows the last one (or
-//! [`MIN_LOG_BYTES`]), when there is no snapshot yet, and on every fsynced
-//! save: the snapshot is written
-//! beside and renamed over, then the log is emptied. A daemon killed
-//! between the two replays a log whose every line the snapshot already
-//! holds; a line sets or removes one path's entry outright, so replaying it
-//! again changes nothing. Loading stops at the first line that does not
-//! parse (a line torn by a power loss), which leaves a stale cache, as
-//! [`Index::save_unsynced`] describes.
+//! [`MIN_LOG_BYTES`]), when there is no snapshot yet, on every fsynced save,
+//! and after anything went wrong with it (a torn or stale log found at
+//! load, a failed append): appending after a bad line would hide the good
+//! ones behind it.
+//!
+//! A daemon may be killed at any point; what it finds at its next start:
+//! - **Mid-append.** Every line carries a checksum of itself and ends in a
+//!   newline; replay stops at the first line that is incomplete or does not
+//!   match, so a torn record is ignored, never trusted, and the next save
+//!   folds the log (the ownership record is then the snapshot plus every
+//!   complete line: a stale cache, as [`Index::save_unsynced`] describes).
+//! - **Mid-compaction.** Each snapshot has a generation and the log starts
+//!   with the generation it follows. A new snapshot (generation g + 1) is
+//!   written beside and renamed over, then the log is started afresh with
+//!   g + 1. Killed before the rename: the old snapshot and its log, as
+//!   before. Killed after: the log still says g, so it is skipped whole:
+//!   every line of it is in the new snapshot, and replaying an older line
+//!   over a newer snapshot could bring back a path the daemon has since
+//!   deleted (and later delete a file someone made there).
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sync_protocol::FilePath;
 
 use crate::fsio::{self, Stamp};
@@ -27,6 +39,9 @@ use crate::index::Index;
 /// snapshot.
 pub const MIN_LOG_BYTES: u64 = 64 * 1024;
 
+/// Hex digits of a line's checksum (the start of its sha256).
+const CHECKSUM_HEX: usize = 8;
+
 /// What the index changed since it last reached the disk.
 #[derive(Debug, Default)]
 pub struct Journal {
@@ -34,11 +49,18 @@ pub struct Journal {
     logged_revision: Option<u64>,
     log_bytes: u64,
     snapshot_bytes: u64,
+    /// The log on disk cannot take appends (torn, stale, missing, or an
+    /// append failed): the next save writes a snapshot.
+    must_fold: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Line {
+    /// The first line: the snapshot generation this log follows.
+    Follows {
+        generation: u64,
+    },
     Record {
         path: FilePath,
         sha256: String,
@@ -60,50 +82,112 @@ impl Journal {
     }
 }
 
-/// Applies `<index>.log` to a freshly loaded snapshot of `snapshot_bytes`.
+/// Applies `<index>.log` to a freshly loaded snapshot of `snapshot_bytes`
+/// (0: none), if the log follows the snapshot's generation.
 pub fn replay(index: &mut Index, snapshot_bytes: u64) {
     let log = index.location().with_extension("log");
     let bytes = fs::read(&log).unwrap_or_default();
-    let mut applied = 0;
-    for line in bytes
-        .split(|byte| *byte == b'\n')
-        .filter(|line| !line.is_empty())
-    {
-        match serde_json::from_slice::<Line>(line) {
-            Ok(Line::Record {
-                path,
-                sha256,
-                stamp,
-            }) => index.insert_entry(path, sha256, stamp),
-            Ok(Line::Forget { path }) => index.remove_entry(&path),
-            Ok(Line::Revision { revision }) => index.revision = Some(revision),
-            Err(error) => {
-                tracing::warn!(path = %log.display(), %error, "index log ends in a torn line; ignoring the rest");
-                break;
+    let (lines, intact) = complete_lines(&bytes);
+    let mut must_fold = !intact;
+    let mut lines = lines.into_iter();
+    match lines.next() {
+        Some(Line::Follows { generation }) if generation == index.generation => {
+            let mut applied = 0;
+            for line in lines {
+                match line {
+                    Line::Record {
+                        path,
+                        sha256,
+                        stamp,
+                    } => index.insert_entry(path, &sha256, stamp),
+                    Line::Forget { path } => index.remove_entry(&path),
+                    Line::Revision { revision } => index.revision = Some(revision),
+                    Line::Follows { .. } => {
+                        must_fold = true;
+                        break;
+                    }
+                }
+                applied += 1;
+            }
+            if applied > 0 {
+                tracing::debug!(lines = applied, "index log replayed");
             }
         }
-        applied += 1;
+        Some(Line::Follows { generation }) => {
+            tracing::debug!(
+                generation,
+                snapshot = index.generation,
+                "index log precedes the snapshot; it is already folded in"
+            );
+            must_fold = true;
+        }
+        // An empty or unreadable log, or none.
+        _ => must_fold = true,
     }
-    if applied > 0 {
-        tracing::debug!(lines = applied, "index log replayed");
+    if !intact {
+        tracing::warn!(path = %log.display(), "index log ends in a torn or corrupt line; ignoring it and what follows");
     }
     let revision = index.revision;
     let journal = index.journal_mut();
     journal.logged_revision = revision;
     journal.log_bytes = bytes.len() as u64;
     journal.snapshot_bytes = snapshot_bytes;
+    journal.must_fold = must_fold;
+}
+
+/// The lines of `bytes` up to the first that is incomplete, fails its
+/// checksum or does not parse; and whether every byte was such a line.
+fn complete_lines(bytes: &[u8]) -> (Vec<Line>, bool) {
+    let mut lines = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some(end) = rest.iter().position(|byte| *byte == b'\n') else {
+            return (lines, false);
+        };
+        let Some(line) = decode(&rest[..end]) else {
+            return (lines, false);
+        };
+        lines.push(line);
+        rest = &rest[end + 1..];
+    }
+    (lines, true)
+}
+
+/// `<checksum> <json>` → the line, if the checksum matches.
+fn decode(text: &[u8]) -> Option<Line> {
+    if text.len() <= CHECKSUM_HEX || text[CHECKSUM_HEX] != b' ' {
+        return None;
+    }
+    let (checksum, json) = (&text[..CHECKSUM_HEX], &text[CHECKSUM_HEX + 1..]);
+    if checksum != checksum_of(json).as_bytes() {
+        return None;
+    }
+    serde_json::from_slice(json).ok()
+}
+
+fn checksum_of(json: &[u8]) -> String {
+    hex::encode(&Sha256::digest(json)[..CHECKSUM_HEX / 2])
+}
+
+fn push_line(encoded: &mut Vec<u8>, line: &Line) -> io::Result<()> {
+    let json = serde_json::to_vec(line).map_err(io::Error::other)?;
+    encoded.extend_from_slice(checksum_of(&json).as_bytes());
+    encoded.push(b' ');
+    encoded.extend_from_slice(&json);
+    encoded.push(b'\n');
+    Ok(())
 }
 
 /// Puts what changed since the last save on disk: appended to the log, or
-/// folded into a new snapshot when the log has grown or `durable` asks for
-/// an fsync.
+/// folded into a new snapshot when the log has grown, cannot take appends,
+/// or `durable` asks for an fsync.
 pub fn persist(index: &mut Index, durable: bool) -> io::Result<()> {
     let mut encoded = Vec::new();
     for path in &index.journal().touched {
         let line = match index.files.get(path) {
             Some(entry) => Line::Record {
                 path: path.clone(),
-                sha256: entry.sha256.clone(),
+                sha256: entry.sha256.to_hex(),
                 stamp: entry.stamp,
             },
             None => Line::Forget { path: path.clone() },
@@ -118,18 +202,27 @@ pub fn persist(index: &mut Index, durable: bool) -> io::Result<()> {
     let journal = index.journal();
     let limit = journal.snapshot_bytes.max(MIN_LOG_BYTES);
     let no_snapshot = journal.snapshot_bytes == 0;
-    if durable || no_snapshot || journal.log_bytes + encoded.len() as u64 > limit {
+    if durable
+        || no_snapshot
+        || journal.must_fold
+        || journal.log_bytes + encoded.len() as u64 > limit
+    {
         return compact(index, durable);
     }
     if encoded.is_empty() {
         return Ok(());
     }
     let log = index.location().with_extension("log");
-    let mut file = fs::OpenOptions::new()
-        .create(true)
+    // Never `create`: a log made here would lack its first line.
+    let appended = fs::OpenOptions::new()
         .append(true)
-        .open(&log)?;
-    file.write_all(&encoded)?;
+        .open(&log)
+        .and_then(|mut file| file.write_all(&encoded));
+    if let Err(error) = appended {
+        // Part of the lines may be on disk: the next save folds.
+        index.journal_mut().must_fold = true;
+        return Err(error);
+    }
     let revision = index.revision;
     let journal = index.journal_mut();
     journal.log_bytes += encoded.len() as u64;
@@ -138,171 +231,45 @@ pub fn persist(index: &mut Index, durable: bool) -> io::Result<()> {
     Ok(())
 }
 
-fn push_line(encoded: &mut Vec<u8>, line: &Line) -> io::Result<()> {
-    serde_json::to_writer(&mut *encoded, line).map_err(io::Error::other)?;
-    encoded.push(b'\n');
-    Ok(())
-}
-
-/// A new snapshot (fsynced when `durable`), then an empty log.
+/// A new snapshot of the next generation (fsynced when `durable`), then a
+/// log that follows it.
 fn compact(index: &mut Index, durable: bool) -> io::Result<()> {
+    index.generation += 1;
     let bytes = serde_json::to_vec(&*index).map_err(io::Error::other)?;
     let location = index.location().to_path_buf();
-    if durable {
-        fsio::write_atomically(&location, &bytes)?;
-    } else {
-        let temporary = location.with_extension("tmp");
-        fs::write(&temporary, &bytes)?;
-        fs::rename(&temporary, &location)?;
-    }
-    let log = fs::File::create(location.with_extension("log"))?;
-    if durable {
-        log.sync_all()?;
-    }
+    let written = fsio::write_then_rename(&location, &bytes, durable).and_then(|()| {
+        let mut header = Vec::new();
+        push_line(
+            &mut header,
+            &Line::Follows {
+                generation: index.generation,
+            },
+        )?;
+        let mut log = fs::File::create(location.with_extension("log"))?;
+        log.write_all(&header)?;
+        if durable {
+            log.sync_all()?;
+        }
+        Ok(header.len() as u64)
+    });
+    let log_bytes = match written {
+        Ok(log_bytes) => log_bytes,
+        Err(error) => {
+            index.journal_mut().must_fold = true;
+            return Err(error);
+        }
+    };
     let revision = index.revision;
     let journal = index.journal_mut();
-    journal.log_bytes = 0;
+    journal.log_bytes = log_bytes;
     journal.snapshot_bytes = bytes.len() as u64;
     journal.logged_revision = revision;
+    journal.must_fold = false;
     // A fresh set: the one a large initial sync filled gives its memory back.
     journal.touched = HashSet::new();
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path(text: &str) -> FilePath {
-        FilePath::parse(text).unwrap()
-    }
-
-    const STAMP: Stamp = Stamp {
-        size: 1,
-        mtime_ns: 2,
-        ino: 3,
-        ctime_ns: 4,
-    };
-
-    /// An index of `count` files, saved durably (a snapshot, an empty log).
-    fn saved(state: &std::path::Path, count: usize) -> Index {
-        let mut index = Index::load(state).unwrap();
-        for number in 0..count {
-            index.record(
-                path(&format!("dir/file-{number}.ts")),
-                "a".repeat(64),
-                STAMP,
-            );
-        }
-        index.revision = Some(1);
-        index.save().unwrap();
-        index
-    }
-
-    fn log_length(state: &std::path::Path) -> u64 {
-        fs::metadata(state.join("index.log")).map_or(0, |m| m.len())
-    }
-
-    #[test]
-    fn a_one_file_change_appends_bytes_proportional_to_the_change() {
-        let state = tempfile::tempdir().unwrap();
-        let mut index = saved(state.path(), 2_000);
-        let snapshot = fs::read(state.path().join("index.json")).unwrap();
-        assert_eq!(log_length(state.path()), 0);
-
-        index.record(path("dir/file-7.ts"), "b".repeat(64), STAMP);
-        index.forget(&path("dir/file-8.ts"));
-        index.revision = Some(2);
-        index.save_unsynced().unwrap();
-
-        assert_eq!(
-            fs::read(state.path().join("index.json")).unwrap(),
-            snapshot,
-            "the snapshot is untouched"
-        );
-        let appended = log_length(state.path());
-        assert!(
-            appended > 0 && appended < 400,
-            "{appended} bytes for two changes"
-        );
-        let loaded = Index::load(state.path()).unwrap();
-        assert_eq!(loaded.revision, Some(2));
-        assert_eq!(loaded.files[&path("dir/file-7.ts")].sha256, "b".repeat(64));
-        assert!(!loaded.owns(&path("dir/file-8.ts")));
-        assert_eq!(loaded.files.len(), 1_999);
-
-        // Nothing changed since: nothing is written.
-        index.save_unsynced().unwrap();
-        assert_eq!(log_length(state.path()), appended);
-    }
-
-    #[test]
-    fn the_log_is_folded_into_a_snapshot_when_it_outgrows_it_and_on_a_durable_save() {
-        let state = tempfile::tempdir().unwrap();
-        let mut index = saved(state.path(), 10);
-        for round in 0..2_000u64 {
-            index.record(
-                path(&format!("dir/file-{}.ts", round % 10)),
-                format!("{round:064}"),
-                STAMP,
-            );
-            index.revision = Some(round + 2);
-            index.save_unsynced().unwrap();
-            assert!(log_length(state.path()) <= MIN_LOG_BYTES, "round {round}");
-        }
-        let loaded = Index::load(state.path()).unwrap();
-        assert_eq!(loaded.revision, Some(2_001));
-        assert_eq!(
-            loaded.files[&path("dir/file-9.ts")].sha256,
-            format!("{:064}", 1_999)
-        );
-
-        index.record(path("dir/late.ts"), "c".repeat(64), STAMP);
-        index.save().unwrap();
-        assert_eq!(
-            log_length(state.path()),
-            0,
-            "a durable save leaves everything in the snapshot"
-        );
-        assert!(
-            Index::load(state.path())
-                .unwrap()
-                .owns(&path("dir/late.ts"))
-        );
-    }
-
-    #[test]
-    fn the_first_save_makes_a_snapshot() {
-        let state = tempfile::tempdir().unwrap();
-        let mut index = Index::load(state.path()).unwrap();
-        index.record(path("a.ts"), "a".repeat(64), STAMP);
-        index.save_unsynced().unwrap();
-        assert!(state.path().join("index.json").is_file());
-        assert_eq!(log_length(state.path()), 0);
-    }
-
-    #[test]
-    fn a_torn_last_line_and_a_log_replayed_twice_are_harmless() {
-        let state = tempfile::tempdir().unwrap();
-        let mut index = saved(state.path(), 3);
-        index.record(path("dir/new.ts"), "d".repeat(64), STAMP);
-        index.forget(&path("dir/file-0.ts"));
-        index.save_unsynced().unwrap();
-        let log = fs::read(state.path().join("index.log")).unwrap();
-
-        // A power loss tore the next line in half.
-        let mut torn = log.clone();
-        torn.extend_from_slice(br#"{"forget":{"path":"dir/fi"#);
-        fs::write(state.path().join("index.log"), &torn).unwrap();
-        let loaded = Index::load(state.path()).unwrap();
-        assert!(loaded.owns(&path("dir/new.ts")) && !loaded.owns(&path("dir/file-0.ts")));
-        assert!(loaded.owns(&path("dir/file-1.ts")));
-
-        // Killed between a new snapshot and emptying the log: the old lines
-        // replay onto a snapshot that already holds them.
-        index.save().unwrap();
-        fs::write(state.path().join("index.log"), &log).unwrap();
-        let replayed = Index::load(state.path()).unwrap();
-        assert_eq!(replayed.files, index.files);
-    }
-}
+#[path = "journal_tests.rs"]
+mod tests;

@@ -26,7 +26,7 @@ use crate::fsio::Stamp;
 /// What the planner needs of the index: the record of what the daemon wrote.
 pub trait Ownership {
     /// The sha256 the daemon recorded when it wrote or adopted `path`.
-    fn owned_sha256(&self, path: &FilePath) -> Option<&str>;
+    fn owned_sha256(&self, path: &FilePath) -> Option<String>;
     /// Every path the daemon owns.
     fn owned_paths(&self) -> impl Iterator<Item = &FilePath>;
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::*;
 
 impl Ownership for BTreeMap<FilePath, String> {
-    fn owned_sha256(&self, path: &FilePath) -> Option<&str> {
-        self.get(path).map(String::as_str)
+    fn owned_sha256(&self, path: &FilePath) -> Option<String> {
+        self.get(path).cloned()
     }
     fn owned_paths(&self) -> impl Iterator<Item = &FilePath> {
         self.keys()

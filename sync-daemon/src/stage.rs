@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use sync_protocol::{FileEntry, FilePath};
 
 use crate::apply::Tree;
+use crate::digest::Digest;
 use crate::error::{Error, io_error};
 use crate::fetch::{self, Wanted};
 use crate::fsio::{self, CheckedDirs};
@@ -79,12 +80,13 @@ pub async fn stage(
 /// Copies content the tree already holds instead of downloading it.
 fn copied_locally(
     root: &Path,
-    local_copies: &HashMap<&str, &FilePath>,
+    local_copies: &HashMap<Digest, &FilePath>,
     entry: &FileEntry,
     temporary: &Path,
     dirs: &mut CheckedDirs,
 ) -> Result<bool, Error> {
-    let Some(source) = local_copies.get(entry.sha256.as_str()) else {
+    let Some(source) = Digest::parse(&entry.sha256).and_then(|sha256| local_copies.get(&sha256))
+    else {
         return Ok(false);
     };
     let Ok(source) = fsio::checked_target(root, source, dirs) else {

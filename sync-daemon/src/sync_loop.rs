@@ -254,7 +254,10 @@ impl Saver {
 
     fn save(&mut self, index: &mut Index) {
         self.last = Some(Instant::now());
-        match index.save_unsynced() {
+        let saved = index.save_unsynced();
+        // What the cycles before this save freed goes back to the system.
+        crate::heap::release();
+        match saved {
             Ok(()) => self.unsaved = false,
             // Tried again after SAVE_EVERY.
             Err(error) => {

@@ -3,6 +3,7 @@ mod browser;
 mod cli;
 mod cli_watch;
 mod daemon;
+mod daemon_crash;
 mod daemon_faults;
 mod daemon_local;
 mod daemon_polling;

@@ -1,0 +1,59 @@
+//! Gives the heap's free pages back to the system after a large cycle.
+//!
+//! A 10,000-file sync allocates and frees tens of MB (the manifest, what
+//! every path looked like, the plan, the snapshot's bytes) in small blocks
+//! on several threads; glibc keeps the freed memory, fragmented across its
+//! arenas, so the daemon idled at 14–20 MiB of heap while holding about 2.
+//! Its environment settings (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_ARENA_MAX`)
+//! only trim the top of a heap and did not help (bench/README.md);
+//! `malloc_trim(0)` also releases the whole free pages inside it. Measured
+//! on the 10,000-file tree, release build: RssAnon 14.2 → 5.2 MiB. It costs
+//! a walk of the free lists (about a millisecond), so it runs after index
+//! saves, which follow applied cycles and come at most once a second.
+//!
+//! This module is the daemon's only `unsafe` code.
+
+/// Returns free heap pages to the system (glibc only; elsewhere nothing).
+pub fn release() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only rearranges the
+    // allocator's own free memory; glibc documents it as thread-safe
+    // (MT-Safe), and no Rust invariant depends on free pages staying mapped.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resident_anonymous_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("RssAnon:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn free_pages_inside_a_fragmented_heap_are_given_back() {
+        // 64 MiB in 1 KiB blocks, one block in 64 kept: the heap's top
+        // stays in use, so only trimming inside it frees the pages between.
+        let mut blocks: Vec<Vec<u8>> = (0..65_536).map(|_| vec![1u8; 1024]).collect();
+        let kept: Vec<Vec<u8>> = blocks.iter_mut().step_by(64).map(std::mem::take).collect();
+        drop(blocks);
+        let before = resident_anonymous_kib();
+        release();
+        let after = resident_anonymous_kib();
+        assert!(
+            before.saturating_sub(after) > 32 * 1024,
+            "RssAnon {before} KiB before, {after} KiB after"
+        );
+        assert_eq!(kept.len(), 1_024);
+        assert!(kept.iter().all(|block| block.len() == 1024));
+    }
+}
