@@ -168,12 +168,21 @@ pub async fn same_trees(a: &Path, b: &Path) -> anyhow::Result<bool> {
     Ok(status.success())
 }
 
-/// Removes a directory tree if present, then flushes dirty pages so the
-/// next timed run does not pay for the previous one's writeback.
+/// Moves a directory tree out of the way if present (renamed to a sibling
+/// `<name>.old-<random>`, removed with the work dir at the end), then
+/// flushes dirty pages so the next timed run does not pay for the previous
+/// one's writeback. Not deleted here: on ext4 without a journal (this
+/// machine's disk) an inode freed less than 60 s earlier is skipped when a
+/// new one is allocated, by a scan that starts over for every file, so
+/// 10,000 files created right after 10,000 were deleted nearby cost seconds
+/// of kernel CPU (`recently_deleted` in perf) that a fresh disk, where an
+/// initial sync happens, never pays (bench/README.md, issue 13).
 pub async fn clear(paths: &[PathBuf]) -> anyhow::Result<()> {
     for path in paths {
         if path.exists() {
-            fs::remove_dir_all(path)?;
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(format!(".old-{:016x}", rand::random::<u64>()));
+            fs::rename(path, &aside)?;
         }
     }
     Command::new("sync").status().await?;

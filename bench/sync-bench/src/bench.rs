@@ -187,15 +187,33 @@ impl Writer {
 
 /// `elapsed_ms` of every "applied" line in a daemon log.
 pub fn applied_elapsed_ms(log: &Path) -> Vec<u64> {
-    fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|line| line.contains(" applied"))
+    applied_lines(log)
+        .iter()
         .filter_map(|line| {
             line.split_whitespace()
                 .find_map(|field| field.strip_prefix("elapsed_ms="))
                 .and_then(|value| value.parse().ok())
         })
+        .collect()
+}
+
+/// The step timings (`observe_ms=… burst_ms=…`) of the last "applied" line
+/// in a daemon log, as logged.
+pub fn applied_steps(log: &Path) -> Option<String> {
+    let line = applied_lines(log).pop()?;
+    let steps: Vec<&str> = line
+        .split_whitespace()
+        .filter(|field| field.contains("_ms=") && !field.starts_with("elapsed_ms="))
+        .collect();
+    Some(steps.join(" "))
+}
+
+fn applied_lines(log: &Path) -> Vec<String> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(" applied"))
+        .map(str::to_owned)
         .collect()
 }
 

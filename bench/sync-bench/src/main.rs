@@ -78,6 +78,9 @@ struct Args {
     change_rounds: usize,
     #[arg(long, default_value_t = 2)]
     seed: u64,
+    /// Stop after item 5 (the initial-sync comparison), for profiling it.
+    #[arg(long)]
+    initial_only: bool,
 }
 
 #[tokio::main]
@@ -194,6 +197,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     initial_sync(&mut bench, &paths).await?;
+    if bench.args.initial_only {
+        finish(&mut bench, &load_at_start, measuring);
+        return Ok(());
+    }
     let rsync = RsyncDaemon::start(&paths.src, &work, &bench.logs.join("rsyncd.log")).await?;
     let initial_rsync = rsync.pull(&paths.rsync_dst).await?;
     bench.report.info(
@@ -287,6 +294,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             bail!("{name} exited early; see its log");
         }
     }
+    finish(&mut bench, &load_at_start, measuring);
+    Ok(())
+}
+
+/// The load beside the figures, the measuring time, then the table.
+fn finish(bench: &mut Bench, load_at_start: &str, measuring: Instant) {
     bench.report.info(
         "0",
         "machine load average (1 min; 2 cores, shared) at start / end",
@@ -299,5 +312,4 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!();
     bench.report.print_table();
-    Ok(())
 }

@@ -40,16 +40,16 @@ pub async fn initial_sync(bench: &mut Bench, paths: &Paths) -> anyhow::Result<()
             "sync-daemon --once failed; see logs/daemon-once.log"
         );
         daemon_times.push(took);
-        let applied_ms = applied_elapsed_ms(&bench.logs.join("daemon-once.log"))
-            .last()
-            .copied();
+        let log = bench.logs.join("daemon-once.log");
+        let applied_ms = applied_elapsed_ms(&log).last().copied();
         applied.extend(applied_ms);
         println!(
-            "  round {}: tar pipe {}, sync-daemon --once {} (its apply step logged {})",
+            "  round {}: tar pipe {}, sync-daemon --once {} (its apply step logged {}: {})",
             round + 1,
             ms(tar),
             ms(took),
-            applied_ms.map_or("-".to_owned(), |v| format!("{v} ms"))
+            applied_ms.map_or("-".to_owned(), |v| format!("{v} ms")),
+            applied_steps(&log).unwrap_or_default()
         );
     }
     ensure!(
