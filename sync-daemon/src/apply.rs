@@ -66,7 +66,7 @@ impl Outcome {
 pub async fn apply(
     tree: &Tree<'_>,
     index: &mut Index,
-    manifest: Manifest,
+    mut manifest: Manifest,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut outcome = Outcome {
@@ -75,6 +75,7 @@ pub async fn apply(
         ..Outcome::default()
     };
     let seen = observe(tree.root, index, &manifest)?;
+    let observed = started.elapsed();
     let mut writes = Vec::new();
     let mut deletes = Vec::new();
     for operation in plan::plan(&manifest, &*index, &seen) {
@@ -103,13 +104,22 @@ pub async fn apply(
         outcome.mentioned = named.chain(&manifest.deleted).cloned().collect();
     }
     outcome.refused.extend(manifest.refused);
+    let planned = started.elapsed();
     let mut staged = Staged::default();
-    let writes = stage::stage(tree, index, writes, &mut staged, &mut |path, reason| {
-        refuse(path, reason, &mut outcome)
-    })
+    let contents = std::mem::take(&mut manifest.contents);
+    let (writes, downloaded) = stage::stage(
+        tree,
+        index,
+        writes,
+        &contents,
+        &mut staged,
+        &mut |path, reason| refuse(path, reason, &mut outcome),
+    )
     .await?;
+    let staged_at = started.elapsed();
     let leftovers = burst(tree.root, index, writes, deletes, &mut outcome)?;
     staged.left_over(leftovers);
+    let burst_at = started.elapsed();
     // The caller saves the index (throttled, off the path to the next request).
     index.revision = Some(manifest.revision);
     if !outcome.written.is_empty() || !outcome.deleted.is_empty() || !outcome.refused.is_empty() {
@@ -119,6 +129,11 @@ pub async fn apply(
             deleted = outcome.deleted.len(),
             refused = outcome.refused.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
+            observe_ms = observed.as_millis() as u64,
+            plan_ms = (planned - observed).as_millis() as u64,
+            stage_ms = (staged_at - planned).as_millis() as u64,
+            download_ms = downloaded.as_millis() as u64,
+            burst_ms = (burst_at - staged_at).as_millis() as u64,
             "applied"
         );
     }
@@ -306,6 +321,7 @@ mod tests {
             etag: None,
             store_id: None,
             refused: Vec::new(),
+            contents: Default::default(),
         };
         let seen = observe(root_path, &index, &manifest).unwrap();
         let same = fs::symlink_metadata(root_path.join("same.txt")).unwrap();

@@ -2,7 +2,10 @@
 //! to the provisioner; it carries the sync token in a header marked
 //! sensitive and never puts it in a URL or a message.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use base64::Engine;
 
 use reqwest::header::{AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Response, StatusCode, Url};
@@ -52,6 +55,9 @@ pub struct Manifest {
     pub etag: Option<String>,
     /// The identity of the store that answered (`None` from an older server).
     pub store_id: Option<String>,
+    /// Small contents a delta answer carried, by sha256: not yet verified
+    /// (staging checks each against its sha256, as it does a download).
+    pub contents: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -103,13 +109,15 @@ impl Client {
                 .header(IF_NONE_MATCH, etag),
             ManifestQuery::Since { since } => {
                 url.query_pairs_mut()
-                    .append_pair("since", &since.to_string());
+                    .append_pair("since", &since.to_string())
+                    .append_pair("inline", "true");
                 self.http.get(url.clone()).timeout(Duration::from_secs(60))
             }
             ManifestQuery::LongPoll { since } => {
                 url.query_pairs_mut()
                     .append_pair("since", &since.to_string())
-                    .append_pair("wait", &LONG_POLL_WAIT.as_secs().to_string());
+                    .append_pair("wait", &LONG_POLL_WAIT.as_secs().to_string())
+                    .append_pair("inline", "true");
                 self.http
                     .get(url.clone())
                     .timeout(LONG_POLL_WAIT + Duration::from_secs(30))
@@ -285,6 +293,14 @@ struct RawManifest {
     files: Vec<RawEntry>,
     #[serde(default)]
     deleted: Vec<String>,
+    #[serde(default)]
+    contents: Vec<RawContent>,
+}
+
+#[derive(Deserialize)]
+struct RawContent {
+    sha256: String,
+    content_base64: String,
 }
 
 #[derive(Deserialize)]
@@ -339,8 +355,36 @@ impl RawManifest {
             deleted,
             refused,
             etag,
+            contents: inline_contents(self.contents),
         }
     }
+}
+
+/// The inline contents a delta carried, decoded, within the protocol's
+/// bounds; one that is malformed or too large is left out (its file is
+/// downloaded instead).
+fn inline_contents(raw: Vec<RawContent>) -> HashMap<String, Vec<u8>> {
+    let mut contents = HashMap::new();
+    let mut total = 0;
+    for content in raw {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&content.content_base64)
+        else {
+            tracing::debug!(
+                sha256 = content.sha256,
+                "inline content is not base64; downloading it"
+            );
+            continue;
+        };
+        let size = bytes.len() as u64;
+        if size > sync_protocol::MAX_INLINE_FILE_BYTES
+            || total + size > sync_protocol::MAX_INLINE_BYTES
+        {
+            continue;
+        }
+        total += size;
+        contents.insert(content.sha256, bytes);
+    }
+    contents
 }
 
 async fn send(request: reqwest::RequestBuilder, url: &Url) -> Result<Response, Error> {
@@ -421,5 +465,29 @@ mod tests {
         let deleted: Vec<&str> = manifest.deleted.iter().map(FilePath::as_str).collect();
         assert_eq!(deleted, ["gone.txt"]);
         assert!(manifest.full, "a manifest without `full` is a whole one");
+    }
+
+    #[test]
+    fn inline_contents_are_decoded_within_bounds_and_a_bad_one_is_left_to_download() {
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let largest = vec![b'x'; sync_protocol::MAX_INLINE_FILE_BYTES as usize];
+        let raw = |sha256: &str, content_base64: String| RawContent {
+            sha256: sha256.to_owned(),
+            content_base64,
+        };
+        let contents = inline_contents(vec![
+            raw("small", encode(b"saved")),
+            raw("not-base64", "%%%".to_owned()),
+            raw("too-large", encode(&[b'x'; 16 * 1024 + 1])),
+            raw("largest", encode(&largest)),
+            raw("fits", encode(&largest)),
+            raw("fits-too", encode(&largest)),
+            // Past MAX_INLINE_BYTES in all: left out.
+            raw("past-the-total", encode(&largest)),
+        ]);
+        let mut kept: Vec<&str> = contents.keys().map(String::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["fits", "fits-too", "largest", "small"]);
+        assert_eq!(contents["small"], b"saved");
     }
 }

@@ -216,6 +216,22 @@ impl<'a> BlobSink<'a> {
     }
 }
 
+/// Writes content that came with the manifest into a new staging file,
+/// after checking it is the content `sha256` names.
+pub fn write_verified(content: &[u8], destination: &Path, sha256: &str) -> Result<(), Error> {
+    let actual = hex::encode(Sha256::digest(content));
+    if actual != sha256 {
+        return Err(RuntimeError::HashMismatch {
+            expected: sha256.to_owned(),
+            actual,
+        }
+        .into());
+    }
+    let mut file = crate::fsio::create_new(destination).map_err(|e| io_error(destination, e))?;
+    file.write_all(content)
+        .map_err(|e| io_error(destination, e))
+}
+
 /// Copies a file already in the tree into staging, verifying it still holds
 /// `sha256` (it may have been edited since its stamp was taken).
 pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<bool, Error> {
@@ -287,5 +303,22 @@ mod tests {
         for (case, blob_sizes, expected) in cases {
             assert_eq!(lengths(sizes(&blob_sizes)), expected, "{case}");
         }
+    }
+
+    #[test]
+    fn inline_content_is_staged_only_when_it_matches_its_sha256() {
+        let staging = tempfile::tempdir().unwrap();
+        let good = staging.path().join("good");
+        let bad = staging.path().join("bad");
+        let sha256 = sync_protocol::sha256_hex(b"saved");
+
+        write_verified(b"saved", &good, &sha256).unwrap();
+        let refused = write_verified(b"tampered", &bad, &sha256).unwrap_err();
+
+        assert_eq!(fs::read(&good).unwrap(), b"saved");
+        assert!(refused.to_string().contains(&sha256), "{refused}");
+        assert!(!bad.exists(), "nothing unverified is written");
+        // A name already taken (a planted symlink, say) is never written through.
+        assert!(write_verified(b"saved", &good, &sha256).is_err());
     }
 }

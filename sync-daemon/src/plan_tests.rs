@@ -135,6 +135,7 @@ fn full(files: Vec<FileEntry>) -> Manifest {
         etag: None,
         store_id: None,
         refused: Vec::new(),
+        contents: Default::default(),
     }
 }
 
@@ -147,6 +148,7 @@ fn delta(files: Vec<FileEntry>, deleted: &[&str]) -> Manifest {
         etag: None,
         store_id: None,
         refused: Vec::new(),
+        contents: Default::default(),
     }
 }
 

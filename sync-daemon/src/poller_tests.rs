@@ -13,6 +13,7 @@ fn manifest(revision: u64, full: bool, etag: Option<&str>) -> Manifest {
         etag: etag.map(str::to_owned),
         store_id: Some("store-a".to_owned()),
         refused: Vec::new(),
+        contents: Default::default(),
     }
 }
 

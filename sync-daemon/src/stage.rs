@@ -3,11 +3,13 @@
 //! second path with the same content is copied from the first, and content
 //! the tree already holds at a clean synced path (a rename on the server
 //! arrives as a delete and an add) is copied from there instead of
-//! downloaded.
+//! downloaded. Small contents a delta answer carried inline are written
+//! from there, verified the same way, with no request at all.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sync_protocol::{FileEntry, FilePath};
 
@@ -28,14 +30,16 @@ pub struct StagedWrite {
 }
 
 /// Stages every write; a write whose parents cannot be made (staging beside
-/// the targets needs them first) is passed to `refuse` and left out.
+/// the targets needs them first) is passed to `refuse` and left out. Also
+/// returns how long the downloads took, for the cycle's log.
 pub async fn stage(
     tree: &Tree<'_>,
     index: &Index,
     writes: Vec<FileEntry>,
+    inline: &HashMap<String, Vec<u8>>,
     staged: &mut Staged,
     refuse: &mut dyn FnMut(&FilePath, &str),
-) -> Result<Vec<StagedWrite>, Error> {
+) -> Result<(Vec<StagedWrite>, Duration), Error> {
     let mut first_with_content: HashMap<String, PathBuf> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut wanted = Vec::new();
@@ -56,7 +60,9 @@ pub async fn stage(
             duplicates.push((first.clone(), temporary.clone()));
         } else {
             first_with_content.insert(entry.sha256.clone(), temporary.clone());
-            if !copied_locally(tree.root, &local_copies, &entry, &temporary, &mut dirs)? {
+            if let Some(content) = inline.get(entry.sha256.as_str()) {
+                fetch::write_verified(content, &temporary, &entry.sha256)?;
+            } else if !copied_locally(tree.root, &local_copies, &entry, &temporary, &mut dirs)? {
                 wanted.push(Wanted {
                     sha256: entry.sha256.clone(),
                     size: entry.size,
@@ -70,11 +76,13 @@ pub async fn stage(
             temporary,
         });
     }
+    let downloading = Instant::now();
     fetch::download(tree.client, wanted).await?;
+    let downloaded = downloading.elapsed();
     for (source, destination) in duplicates {
         fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
     }
-    Ok(kept)
+    Ok((kept, downloaded))
 }
 
 /// Copies content the tree already holds instead of downloading it.

@@ -44,7 +44,27 @@ pub struct ManifestResponse {
     pub files: Vec<FileEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<FilePath>,
+    /// With `inline=true` on a delta: the content of the small files of
+    /// `files` (each at most [`MAX_INLINE_FILE_BYTES`], together at most
+    /// [`MAX_INLINE_BYTES`]), so a client needs no second request for a
+    /// saved file. A client still verifies each against its sha256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contents: Vec<InlineContent>,
 }
+
+/// One content carried in a delta answer (see [`ManifestResponse::contents`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InlineContent {
+    /// Lower-case hex sha256 of the content.
+    pub sha256: String,
+    pub content_base64: String,
+}
+
+/// The largest file whose content a delta answer carries inline.
+pub const MAX_INLINE_FILE_BYTES: u64 = 16 * 1024;
+/// The most content bytes (before base64) one delta answer carries inline.
+pub const MAX_INLINE_BYTES: u64 = 64 * 1024;
 
 fn full_by_default() -> bool {
     true

@@ -9,6 +9,7 @@
 mod batch;
 mod blobs;
 mod error;
+mod inline;
 mod notifier;
 mod sweep;
 

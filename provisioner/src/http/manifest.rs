@@ -28,6 +28,10 @@ pub(super) struct ManifestQuery {
     /// `since` exists (at most 60); a 304 when none came.
     #[param(maximum = 60)]
     wait: Option<u64>,
+    /// With `since`: carry the content of the delta's small files in
+    /// `contents` (each at most 16 KiB, 64 KiB in all), so no blob request
+    /// is needed for them.
+    inline: Option<bool>,
 }
 
 /// The manifest, or with `since` the changes after it (`wait` long-polls).
@@ -39,7 +43,7 @@ pub(super) struct ManifestQuery {
     params(AppPath, ManifestQuery, IfNoneMatch),
     responses(
         (status = 200, description = "The manifest (`full: true`) or the changes after `since`", body = ManifestResponse, headers(
-            ("ETag" = String, description = "`\"<store>-r<revision>\"`, or `\"<store>-r<revision>-since<N>\"` for a delta"),
+            ("ETag" = String, description = "`\"<store>-r<revision>\"`, or `\"<store>-r<revision>-since<N>\"` for a delta (`-inline` appended with `inline=true`)"),
             ("X-Revision" = u64, description = "The app's files revision"),
             ("X-Store-Id" = String, description = "The store that answered; revisions count within one store"),
         )),
@@ -101,13 +105,22 @@ pub(super) async fn get_manifest(
             files,
             deleted,
         }) => {
+            let inline = query.inline == Some(true);
+            let contents = if inline {
+                state.files.inline_contents(&app_id, &files).await?
+            } else {
+                Vec::new()
+            };
             let body = ManifestResponse {
                 store_id: store_id.to_owned(),
                 revision,
                 full: false,
                 files,
                 deleted,
+                contents,
             };
+            // Its own ETag: the body differs from the same delta without contents.
+            let since = (since, if inline { "-inline" } else { "" });
             Ok(manifest_response(&headers, body, Some(since)))
         }
     }
@@ -120,12 +133,20 @@ fn full_manifest(store_id: &str, manifest: Manifest) -> ManifestResponse {
         full: true,
         files: manifest.files,
         deleted: Vec::new(),
+        contents: Vec::new(),
     }
 }
 
-fn manifest_response(headers: &HeaderMap, body: ManifestResponse, since: Option<u64>) -> Response {
+fn manifest_response(
+    headers: &HeaderMap,
+    body: ManifestResponse,
+    since: Option<(u64, &str)>,
+) -> Response {
     let etag = match since {
-        Some(since) => format!("\"{}-r{}-since{since}\"", body.store_id, body.revision),
+        Some((since, variant)) => format!(
+            "\"{}-r{}-since{since}{variant}\"",
+            body.store_id, body.revision
+        ),
         None => format!("\"{}-r{}\"", body.store_id, body.revision),
     };
     if if_none_match(headers, &etag) {

@@ -184,3 +184,36 @@ async fn wait_for_waiters(provisioner: &TestProvisioner, count: usize) {
     }
     panic!("{count} long-polls never started waiting");
 }
+
+#[tokio::test]
+async fn a_delta_asked_inline_carries_its_small_contents_and_only_then() {
+    let provisioner = TestProvisioner::spawn().await.unwrap();
+    let key = provisioner.api_key();
+    written(provisioner.put_file("app", "keep.txt", "k").await).await; // 1
+    written(provisioner.put_file("app", "small.txt", "saved").await).await; // 2
+    let large = "x".repeat(sync_protocol::MAX_INLINE_FILE_BYTES as usize + 1);
+    written(provisioner.put_file("app", "large.txt", large).await).await; // 3
+
+    let inline = provisioner
+        .manifest("app", "since=1&inline=true", None, key)
+        .await;
+    let inline_etag = inline.headers()["etag"].to_str().unwrap().to_owned();
+    let inline: ManifestResponse = inline.json().await.unwrap();
+    let plain = provisioner.manifest("app", "since=1", None, key).await;
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain: ManifestResponse = plain.json().await.unwrap();
+    let full: ManifestResponse = provisioner
+        .manifest("app", "inline=true", None, key)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(inline.files, plain.files);
+    assert_eq!(inline.contents.len(), 1, "only the small file is carried");
+    let carried = &inline.contents[0];
+    assert_eq!(carried.sha256, sync_protocol::sha256_hex(b"saved"));
+    assert_eq!(carried.content_base64, "c2F2ZWQ=");
+    assert!(plain.contents.is_empty() && full.contents.is_empty());
+    assert_ne!(inline_etag, plain_etag, "the two bodies differ, so do their ETags");
+}
