@@ -753,6 +753,12 @@ export interface components {
         };
         /** @enum {string} */
         ImportStepStatus: "running" | "done" | "failed";
+        /** @description One content carried in a delta answer (see [`ManifestResponse::contents`]). */
+        InlineContent: {
+            /** @description Lower-case hex sha256 of the content. */
+            sha256: string;
+            content_base64: string;
+        };
         LinkRequest: {
             /**
              * Format: int64
@@ -814,6 +820,13 @@ export interface components {
             full?: boolean;
             files: components["schemas"]["FileEntry"][];
             deleted?: components["schemas"]["FilePath"][];
+            /**
+             * @description With `inline=true` on a delta: the content of the small files of
+             *     `files` (each at most [`MAX_INLINE_FILE_BYTES`], together at most
+             *     [`MAX_INLINE_BYTES`]), so a client needs no second request for a
+             *     saved file. A client still verifies each against its sha256.
+             */
+            contents?: components["schemas"]["InlineContent"][];
         };
         /**
          * @description One event an open page reported, tied to the revision the daemon had
@@ -1501,6 +1514,12 @@ export interface operations {
                  *     `since` exists (at most 60); a 304 when none came.
                  */
                 wait?: number;
+                /**
+                 * @description With `since`: carry the content of the delta's small files in
+                 *     `contents` (each at most 16 KiB, 64 KiB in all), so no blob request
+                 *     is needed for them.
+                 */
+                inline?: boolean;
             };
             header?: {
                 /** @description An ETag this client holds (or `*`): a 304 without a body when it is current. */
@@ -1517,7 +1536,7 @@ export interface operations {
             /** @description The manifest (`full: true`) or the changes after `since` */
             200: {
                 headers: {
-                    /** @description `"<store>-r<revision>"`, or `"<store>-r<revision>-since<N>"` for a delta */
+                    /** @description `"<store>-r<revision>"`, or `"<store>-r<revision>-since<N>"` for a delta (`-inline` appended with `inline=true`) */
                     ETag?: string;
                     /** @description The app's files revision */
                     "X-Revision"?: number;

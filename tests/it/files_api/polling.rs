@@ -215,5 +215,8 @@ async fn a_delta_asked_inline_carries_its_small_contents_and_only_then() {
     assert_eq!(carried.sha256, sync_protocol::sha256_hex(b"saved"));
     assert_eq!(carried.content_base64, "c2F2ZWQ=");
     assert!(plain.contents.is_empty() && full.contents.is_empty());
-    assert_ne!(inline_etag, plain_etag, "the two bodies differ, so do their ETags");
+    assert_ne!(
+        inline_etag, plain_etag,
+        "the two bodies differ, so do their ETags"
+    );
 }
