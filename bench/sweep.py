@@ -5,6 +5,7 @@ bench/sweep.sh, once with the sweep and once without (the peer); prints one
 line of JSON with the figures."""
 
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -98,6 +99,7 @@ def main():
 
     stop = threading.Event()
     latencies = []
+    spans = []
     errors = []
     churned = [0]
 
@@ -119,9 +121,10 @@ def main():
         while not stop.is_set():
             # Other apps' writes, and single saves into the churned app.
             app, path = (f"other{number % 5}", "a.txt") if number % 2 else ("big", paths[0])
-            began = time.monotonic()
+            began, wall = time.monotonic(), time.time()
             status, data = request(own, "PUT", f"/v1/apps/{app}/files/{path}", args.key, f"v{number}")
             latencies.append((time.monotonic() - began) * 1000)
+            spans.append((wall, time.time()))
             if status >= 300:
                 errors.append(f"{status} {data[:200]!r}")
             number += 1
@@ -145,13 +148,23 @@ def main():
             break
         last = now
         time.sleep(1)
-    sweeps = []
+    # Each sweep's span, from the provisioner's JSON log (LOG_FORMAT=json):
+    # it ends at the line's timestamp and began elapsed_ms before.
+    sweeps, sweep_spans = [], []
     with open(args.log, encoding="utf-8", errors="replace") as log:
         for line in log:
-            if "unreferenced blobs removed" in line:
-                match = re.search(r"elapsed_ms=(\d+)", line)
-                if match:
-                    sweeps.append(int(match.group(1)))
+            if "unreferenced blobs removed" not in line:
+                continue
+            record = json.loads(line)
+            elapsed = int(record["fields"]["elapsed_ms"])
+            ended = datetime.datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
+            sweeps.append(elapsed)
+            sweep_spans.append((ended - elapsed / 1000, ended))
+    # The writes that were waiting while a sweep ran.
+    during = [
+        latency for latency, (began, ended) in zip(latencies, spans)
+        if any(began < sweep_end and ended > sweep_start for sweep_start, sweep_end in sweep_spans)
+    ]
     print(json.dumps({
         "files": args.files,
         "upload_s": round(upload_s, 1),
@@ -163,6 +176,10 @@ def main():
         "p50_ms": round(percentile(latencies, 0.50), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(max(latencies), 1) if latencies else None,
+        "writes_during_sweeps": len(during),
+        "during_sweeps_p50_ms": round(percentile(during, 0.50), 1),
+        "during_sweeps_p99_ms": round(percentile(during, 0.99), 1),
+        "during_sweeps_max_ms": round(max(during), 1) if during else None,
         "sweeps": len(sweeps),
         "sweep_ms": sweeps,
         "db_bytes_before_churn": size_before,

@@ -34,7 +34,7 @@ run() { # run NAME [serve flags...]
   key="bench-$RANDOM$RANDOM"
   api="http://127.0.0.1:$port"
   mkdir -p "$data"
-  PROVISIONER_API_KEY="$key" "$bin/provisioner" serve --listen "127.0.0.1:$port" --data-dir "$data" \
+  LOG_FORMAT=json PROVISIONER_API_KEY="$key" "$bin/provisioner" serve --listen "127.0.0.1:$port" --data-dir "$data" \
     --driver local --allow-unsandboxed-previews "$@" >"$work/$name.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

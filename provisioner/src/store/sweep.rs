@@ -1,8 +1,11 @@
 //! The blob sweep's arithmetic, apart from the SQL that runs it.
 //!
-//! A sweep pages through the blobs in sha256 order, each page one short
-//! write, so writes to other apps wait at most one page (SQLite has one
-//! write lock for the whole file). A page ends at a number of blobs or of
+//! A sweep pages through the blobs the writes gave up before it began (each
+//! write names the content it replaced or deleted in `blob_candidates`), each
+//! page one short write, so writes to other apps wait at most one page
+//! (SQLite has one write lock for the whole file), and its work follows the
+//! garbage made, not the number of blobs stored: under heavy churn of a large
+//! app it still finishes. A page ends at a number of blobs or of
 //! bytes, whichever comes first: deleting a blob frees its content's pages,
 //! so a page of large blobs costs more than one of small ones. After the
 //! sweep, SQLite gives the freed pages back to the file system a few at a
@@ -10,8 +13,8 @@
 
 use super::Garbage;
 
-/// Blobs looked at per page: with the `files_by_sha256` index, a page is
-/// checked and deleted in a few milliseconds.
+/// Candidates looked at per page: with the `files_by_sha256` index, a page
+/// is checked and deleted in a few milliseconds.
 pub(crate) const PAGE_BLOBS: i64 = 256;
 
 /// Content freed per page at most (a page holds at least one blob).

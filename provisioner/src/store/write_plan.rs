@@ -54,6 +54,9 @@ pub struct WritePlan<'a> {
     /// The stored content the write replaces or deletes, counted towards
     /// the next blob sweep.
     pub garbage: Garbage,
+    /// The sha256 of each content counted in `garbage`: the blobs the sweep
+    /// looks at (another path or app may still hold them).
+    pub given_up: Vec<String>,
 }
 
 /// What a write comes to.
@@ -183,9 +186,15 @@ pub fn plan_write<'a>(
         written: Vec::new(),
         deleted: Vec::new(),
         garbage: Garbage::default(),
+        given_up: Vec::new(),
     };
     for (path, slot) in touched.into_values() {
-        plan.garbage = plan.garbage + replaced(stored.get(path.as_str()), &slot);
+        let stored = stored.get(path.as_str());
+        let garbage = replaced(stored, &slot);
+        if let (Some(stored), 1..) = (stored, garbage.blobs) {
+            plan.given_up.push(stored.sha256.clone());
+        }
+        plan.garbage = plan.garbage + garbage;
         match slot {
             Slot::Written(blob) => plan.written.push((path, blob)),
             // A path only ever saved with its own content is not touched.

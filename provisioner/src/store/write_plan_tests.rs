@@ -316,46 +316,57 @@ fn a_file_and_a_directory_of_the_same_name_are_refused() {
 }
 
 #[test]
-fn the_content_a_write_gives_up_is_counted_as_garbage() {
+fn the_content_a_write_gives_up_is_counted_as_garbage_and_named_for_the_sweep() {
     let (app, stored) = app_holding_a_and_b();
-    let cases: Vec<(&str, Vec<FileChange>, Garbage)> = vec![
+    let cases: Vec<(&str, Vec<FileChange>, Garbage, Vec<&str>)> = vec![
         (
             "a new path gives up nothing",
             vec![put("c", "1")],
             Garbage::default(),
+            vec![],
         ),
         (
             "replaced content is garbage by its stored size",
             vec![put("a", "1")],
             Garbage { blobs: 1, bytes: 5 },
+            vec!["a"],
         ),
         (
             "deleted content is garbage",
             vec![delete("b")],
             Garbage { blobs: 1, bytes: 2 },
+            vec!["b"],
         ),
         (
             "content written away and back in one batch is kept",
             vec![put("b", "zz"), put("b", "xy")],
             Garbage::default(),
+            vec![],
         ),
         (
             "a path written twice in a batch gives up its stored content once",
             vec![put("a", "1"), put("a", "2"), delete("b")],
             Garbage { blobs: 2, bytes: 7 },
+            vec!["a", "b"],
         ),
         (
             "a path added and deleted in one batch never stored anything",
             vec![put("c", "3"), delete("c")],
             Garbage::default(),
+            vec![],
         ),
     ];
 
-    for (rule, changes, expected) in &cases {
+    for (rule, changes, expected, given_up_by) in &cases {
         let decision = plan_write(app, &stored, &HashMap::new(), changes, LIMITS).unwrap();
         let WriteDecision::Write(plan) = decision else {
             panic!("{rule}: no write");
         };
         assert_eq!(plan.garbage, *expected, "{rule}");
+        let given_up: Vec<&str> = given_up_by
+            .iter()
+            .map(|path| stored[*path].sha256.as_str())
+            .collect();
+        assert_eq!(plan.given_up, given_up, "{rule}: the sweep's candidates");
     }
 }

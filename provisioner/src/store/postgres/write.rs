@@ -74,6 +74,14 @@ impl PostgresStore {
             .execute(&mut **transaction)
             .await?;
         }
+        if !plan.given_up.is_empty() {
+            sqlx::query(
+                "INSERT INTO blob_candidates (sha256) SELECT sha256 FROM UNNEST($1::text[]) AS g (sha256)",
+            )
+            .bind(&plan.given_up)
+            .execute(&mut **transaction)
+            .await?;
+        }
         Ok(())
     }
 
@@ -91,25 +99,43 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Removes the unreferenced blobs among those with `first < sha256 <= last`.
-    pub(super) async fn sweep_blob_range(
-        &self,
-        first: &str,
-        last: &str,
-    ) -> Result<Garbage, StoreError> {
+    /// Takes the sweep's candidates with `id <= last` and removes those of
+    /// their blobs no file references.
+    pub(super) async fn sweep_candidates(&self, last: i64) -> Result<Garbage, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        let taken: Vec<String> =
+            sqlx::query_scalar("DELETE FROM blob_candidates WHERE id <= $1 RETURNING sha256")
+                .bind(last)
+                .fetch_all(&mut *transaction)
+                .await?;
         // Blobs a concurrent write has locked (it is about to reference them)
-        // are skipped until the next sweep; one this sweep locked first is
-        // gone before that write looks, so the write stores it again.
-        let sizes: Vec<i64> = sqlx::query_scalar(
+        // are skipped; one this sweep locked first is gone before that write
+        // looks, so the write stores it again.
+        let swept: Vec<(String, i64)> = sqlx::query_as(
             "DELETE FROM blobs WHERE sha256 IN (SELECT b.sha256 FROM blobs b \
-             WHERE b.sha256 > $1 AND b.sha256 <= $2 \
+             WHERE b.sha256 = ANY($1) \
              AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = b.sha256) \
-             FOR UPDATE SKIP LOCKED) RETURNING size",
+             FOR UPDATE SKIP LOCKED) RETURNING sha256, size",
         )
-        .bind(first)
-        .bind(last)
-        .fetch_all(self.pool())
+        .bind(&taken)
+        .fetch_all(&mut *transaction)
         .await?;
+        // A skipped blob stays a candidate: if its write rolls back, the
+        // next sweep still finds it.
+        let swept_sha256s: Vec<&str> = swept.iter().map(|(sha256, _)| sha256.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO blob_candidates (sha256) SELECT DISTINCT t.sha256 \
+             FROM UNNEST($1::text[]) AS t (sha256) \
+             WHERE t.sha256 <> ALL($2) \
+             AND EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = t.sha256) \
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = t.sha256)",
+        )
+        .bind(&taken)
+        .bind(&swept_sha256s)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        let sizes: Vec<i64> = swept.iter().map(|(_, size)| *size).collect();
         Ok(removed(&sizes))
     }
 

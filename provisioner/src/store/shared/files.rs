@@ -215,27 +215,33 @@ macro_rules! file_store {
                 Ok($crate::store::shared::to_u64(count))
             }
 
-            /// Pages through the blobs in sha256 order, reading each page's
-            /// bounds without a lock and sweeping it in a short write of its
-            /// own (see `store::sweep`), so writes to other apps wait at most
-            /// one page; then records what it counted and removed, and gives
-            /// the freed space back where the database needs telling.
+            /// Pages through the blobs the writes gave up before it began
+            /// (`blob_candidates`), reading each page's bounds without a lock
+            /// and sweeping it in a short write of its own (see
+            /// `store::sweep`), so writes to other apps wait at most one page
+            /// and the work follows the garbage, not the store's size; then
+            /// records what it counted and removed, and gives the freed space
+            /// back where the database needs telling.
             async fn remove_unreferenced_blobs(
                 &self,
             ) -> Result<$crate::store::Garbage, $crate::store::StoreError> {
                 use $crate::store::sweep;
                 // Garbage made from here on is left for the next sweep.
                 let counted = self.garbage_counted_by_apps().await?;
+                let horizon: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(id) FROM blob_candidates")
+                        .fetch_one(self.pool())
+                        .await?;
                 let mut removed = $crate::store::Garbage::default();
-                let mut after = String::new();
-                loop {
-                    // Lower-case hex sorts alike in every collation: the
-                    // primary key's order, walked without a sort.
-                    let page: Vec<(String, i64)> = sqlx::query_as(
-                        "SELECT sha256, size FROM blobs WHERE sha256 > $1 \
-                         ORDER BY sha256 LIMIT $2",
+                let mut after = 0i64;
+                while let Some(horizon) = horizon {
+                    let page: Vec<(i64, i64)> = sqlx::query_as(
+                        "SELECT c.id, CAST(COALESCE(b.size, 0) AS BIGINT) FROM blob_candidates c \
+                         LEFT JOIN blobs b ON b.sha256 = c.sha256 \
+                         WHERE c.id > $1 AND c.id <= $2 ORDER BY c.id LIMIT $3",
                     )
-                    .bind(&after)
+                    .bind(after)
+                    .bind(horizon)
                     .bind(sweep::PAGE_BLOBS)
                     .fetch_all(self.pool())
                     .await?;
@@ -248,8 +254,8 @@ macro_rules! file_store {
                     else {
                         break;
                     };
-                    removed = removed + self.sweep_blob_range(&after, last).await?;
-                    after.clone_from(last);
+                    removed = removed + self.sweep_candidates(*last).await?;
+                    after = *last;
                     // Lets waiting writes take the lock between pages.
                     tokio::task::yield_now().await;
                 }

@@ -5,6 +5,12 @@
 //! or a power cut. Writes open their transaction with `BEGIN IMMEDIATE`: a
 //! deferred transaction that later upgrades to a write lock can fail with
 //! `SQLITE_BUSY` straight away, while an immediate one waits `busy_timeout`.
+//!
+//! Write transactions take turns on one connection of their own, handed out
+//! first come, first served: SQLite has one write lock for the whole file, and
+//! connections that wait for it in `busy_timeout` poll with sleeps of up to
+//! 100 ms and in no order, so a small write behind a large batch could wait
+//! several batches and a sleep. In turn, it waits for the writes ahead of it.
 
 mod write;
 
@@ -29,6 +35,8 @@ const DATABASE_FILE: &str = "provisioner.sqlite3";
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection: write transactions queue for it in order.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -47,7 +55,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("failed to open the database `{}`", path.display()))?;
         restrict_to_owner(&path)?;
@@ -56,7 +64,14 @@ impl SqliteStore {
             .run(&pool)
             .await
             .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
-        Ok(SqliteStore { pool })
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // Holding its connection for a whole write is the point.
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("failed to open the database `{}`", path.display()))?;
+        Ok(SqliteStore { pool, writer })
     }
 
     /// The connection pool, for the shared statements.
@@ -66,7 +81,12 @@ impl SqliteStore {
 
     /// Starts a write transaction that holds the database's write lock from its first statement.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The write connection, for writes that are one statement.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// A read transaction: SQLite's WAL gives it one snapshot throughout.
@@ -82,6 +102,7 @@ impl SqliteStore {
 
     /// Waits for the pool's connections to close, so the last commits are checkpointed.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -146,3 +146,57 @@ async fn a_database_made_without_incremental_vacuum_is_converted_once_at_open() 
         .unwrap();
     assert_eq!(kept, 0);
 }
+
+#[tokio::test]
+async fn writes_waiting_for_the_write_lock_take_it_in_the_order_they_asked() {
+    let (_dir, store, _) = handles().await;
+    let finished = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = store.begin_write().await.unwrap();
+    let mut writes = Vec::new();
+    for index in 0..6 {
+        let (store, finished) = (store.clone(), finished.clone());
+        writes.push(tokio::spawn(async move {
+            store
+                .apply(&app(&format!("app{index}")), &[put("a", "x")], LIMITS)
+                .await
+                .unwrap();
+            finished.lock().unwrap().push(index);
+        }));
+        // Each asks after the one before is waiting.
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    holder.commit().await.unwrap();
+    for write in writes {
+        write.await.unwrap();
+    }
+    assert_eq!(*finished.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn garbage_stored_before_writes_named_it_is_named_once_by_the_migration() {
+    let (dir, store, _) = handles().await;
+    let app_id = app("app");
+    store
+        .apply(&app_id, &[put("a", "old"), put("b", "kept")], LIMITS)
+        .await
+        .unwrap();
+    store
+        .apply(&app_id, &[put("a", "new")], LIMITS)
+        .await
+        .unwrap();
+    // The database as it was before migration 0014: garbage, unnamed.
+    for statement in [
+        "DROP TABLE blob_candidates",
+        "DELETE FROM _sqlx_migrations WHERE version = 14",
+    ] {
+        sqlx::query(statement).execute(store.pool()).await.unwrap();
+    }
+    store.close().await;
+
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let removed = store.remove_unreferenced_blobs().await.unwrap();
+
+    assert_eq!(removed.blobs, 1, "the old content of `a`");
+    assert_eq!(store.stored_blob_count().await.unwrap(), 2);
+}

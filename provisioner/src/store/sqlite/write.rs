@@ -2,7 +2,7 @@
 //! row (statements are in-process calls, not round trips), the blob sweep
 //! under the write lock, and activity flushed in one transaction.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 use sync_protocol::AppId;
 use time::OffsetDateTime;
 
@@ -11,6 +11,28 @@ use crate::store::shared::{removed, to_i64, to_ms};
 use crate::store::write_plan::WritePlan;
 use crate::store::{Garbage, StoreError, sweep};
 
+/// Rows per multi-row statement: five bound values a row stays far below
+/// SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Deletes `paths` of `app` from `table` in one statement.
+async fn delete_paths<'p>(
+    transaction: &mut Transaction<'static, Sqlite>,
+    table: &str,
+    app: &str,
+    paths: impl Iterator<Item = &'p str>,
+) -> Result<(), StoreError> {
+    let mut delete = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE app_id = "));
+    delete.push_bind(app).push(" AND path IN (");
+    let mut list = delete.separated(", ");
+    for path in paths {
+        list.push_bind(path);
+    }
+    delete.push(")");
+    delete.build().execute(&mut **transaction).await?;
+    Ok(())
+}
+
 impl SqliteStore {
     pub(super) async fn store_plan(
         &self,
@@ -18,48 +40,60 @@ impl SqliteStore {
         app_id: &AppId,
         plan: &WritePlan<'_>,
     ) -> Result<(), StoreError> {
+        // A few statements of many rows each: the write lock is held for
+        // the rows, not for thousands of calls to the database's thread.
+        let app = app_id.as_str();
         let revision = to_i64(plan.revision);
-        for (path, blob) in &plan.written {
+        for chunk in plan.written.chunks(ROWS_PER_STATEMENT) {
             // The same content is stored once, whichever app or path holds it.
-            sqlx::query("INSERT OR IGNORE INTO blobs (sha256, size, content) VALUES ($1, $2, $3)")
-                .bind(&blob.sha256)
-                .bind(to_i64(blob.size()))
-                .bind(blob.bytes.as_ref())
-                .execute(&mut **transaction)
-                .await?;
-            sqlx::query(
-                "INSERT INTO files (app_id, path, sha256, size, revision) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id, path) DO UPDATE SET \
-                 sha256 = excluded.sha256, size = excluded.size, revision = excluded.revision",
-            )
-            .bind(app_id.as_str())
-            .bind(path.as_str())
-            .bind(&blob.sha256)
-            .bind(to_i64(blob.size()))
-            .bind(revision)
-            .execute(&mut **transaction)
-            .await?;
-            sqlx::query("DELETE FROM file_tombstones WHERE app_id = $1 AND path = $2")
-                .bind(app_id.as_str())
-                .bind(path.as_str())
-                .execute(&mut **transaction)
-                .await?;
+            let mut blobs =
+                QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO blobs (sha256, size, content) ");
+            blobs.push_values(chunk, |mut row, (_, blob)| {
+                row.push_bind(blob.sha256.as_str())
+                    .push_bind(to_i64(blob.size()))
+                    .push_bind(blob.bytes.as_ref());
+            });
+            blobs.build().execute(&mut **transaction).await?;
+            let mut files = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO files (app_id, path, sha256, size, revision) ",
+            );
+            files.push_values(chunk, |mut row, (path, blob)| {
+                row.push_bind(app)
+                    .push_bind(path.as_str())
+                    .push_bind(blob.sha256.as_str())
+                    .push_bind(to_i64(blob.size()))
+                    .push_bind(revision);
+            });
+            files.push(
+                " ON CONFLICT (app_id, path) DO UPDATE SET sha256 = excluded.sha256, \
+                 size = excluded.size, revision = excluded.revision",
+            );
+            files.build().execute(&mut **transaction).await?;
+            let paths = chunk.iter().map(|(path, _)| path.as_str());
+            delete_paths(transaction, "file_tombstones", app, paths).await?;
         }
-        for path in &plan.deleted {
-            sqlx::query("DELETE FROM files WHERE app_id = $1 AND path = $2")
-                .bind(app_id.as_str())
-                .bind(path.as_str())
-                .execute(&mut **transaction)
-                .await?;
-            sqlx::query(
-                "INSERT INTO file_tombstones (app_id, path, revision) VALUES ($1, $2, $3) \
-                 ON CONFLICT (app_id, path) DO UPDATE SET revision = excluded.revision",
-            )
-            .bind(app_id.as_str())
-            .bind(path.as_str())
-            .bind(revision)
-            .execute(&mut **transaction)
-            .await?;
+        for chunk in plan.deleted.chunks(ROWS_PER_STATEMENT) {
+            let paths = chunk.iter().map(|path| path.as_str());
+            delete_paths(transaction, "files", app, paths).await?;
+            let mut tombstones = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO file_tombstones (app_id, path, revision) ",
+            );
+            tombstones.push_values(chunk, |mut row, path| {
+                row.push_bind(app)
+                    .push_bind(path.as_str())
+                    .push_bind(revision);
+            });
+            tombstones
+                .push(" ON CONFLICT (app_id, path) DO UPDATE SET revision = excluded.revision");
+            tombstones.build().execute(&mut **transaction).await?;
+        }
+        for chunk in plan.given_up.chunks(ROWS_PER_STATEMENT) {
+            let mut candidates =
+                QueryBuilder::<Sqlite>::new("INSERT INTO blob_candidates (sha256) ");
+            candidates.push_values(chunk, |mut row, sha256| {
+                row.push_bind(sha256.as_str());
+            });
+            candidates.build().execute(&mut **transaction).await?;
         }
         Ok(())
     }
@@ -73,24 +107,25 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Removes the unreferenced blobs among those with `first < sha256 <= last`.
-    pub(super) async fn sweep_blob_range(
-        &self,
-        first: &str,
-        last: &str,
-    ) -> Result<Garbage, StoreError> {
+    /// Takes the sweep's candidates with `id <= last` and removes those of
+    /// their blobs no file references.
+    pub(super) async fn sweep_candidates(&self, last: i64) -> Result<Garbage, StoreError> {
         // Under the write lock, so no write can be between storing a blob and
         // the file row that references it; one page, so the lock is short.
         let mut transaction = self.begin_write().await?;
         let sizes: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM blobs WHERE sha256 > $1 AND sha256 <= $2 \
+            "DELETE FROM blobs WHERE sha256 IN \
+             (SELECT sha256 FROM blob_candidates WHERE id <= $1) \
              AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = blobs.sha256) \
              RETURNING size",
         )
-        .bind(first)
         .bind(last)
         .fetch_all(&mut *transaction)
         .await?;
+        sqlx::query("DELETE FROM blob_candidates WHERE id <= $1")
+            .bind(last)
+            .execute(&mut *transaction)
+            .await?;
         transaction.commit().await?;
         Ok(removed(&sizes))
     }
@@ -112,7 +147,7 @@ impl SqliteStore {
             before = free;
             let step = free.min(sweep::VACUUM_STEP_PAGES);
             sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?;
             given_back += step;
             tokio::task::yield_now().await;
