@@ -78,6 +78,9 @@ def main():
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--churn-batch", type=int, default=1000)
+    # Batches started per second; 0 sends them back to back (the database
+    # then never rests: every small write waits for a batch).
+    parser.add_argument("--churn-rate", type=float, default=0)
     args = parser.parse_args()
     rng = random.Random(11)
     # Sizes from 256 B to 4 KiB: about 43 MB for 20,000 files, made once.
@@ -106,7 +109,11 @@ def main():
     def churn():
         own = connect(args.api)
         round_number = 1
+        next_start = time.monotonic()
         while not stop.is_set():
+            if args.churn_rate > 0:
+                next_start += 1 / args.churn_rate
+                time.sleep(max(0.0, next_start - time.monotonic()))
             chosen = rng.sample(range(args.files), args.churn_batch)
             try:
                 batch(own, args.key, "big", [(paths[i], version(i, round_number)) for i in chosen])
@@ -169,6 +176,8 @@ def main():
         "files": args.files,
         "upload_s": round(upload_s, 1),
         "churn_s": round(churn_s, 1),
+        "churn": f"{args.churn_batch} files a batch, "
+        + (f"{args.churn_rate:g} batches/s" if args.churn_rate > 0 else "back to back"),
         "files_rewritten": churned[0],
         "writes": len(latencies),
         "errors": len(errors),

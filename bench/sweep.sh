@@ -6,7 +6,13 @@
 # short run sweeps several times; `serve`'s default is 64 MiB) and once
 # without (the peer: the trigger set out of reach). Prints one JSON line per run: write
 # p50/p99/max, errors, each sweep's duration, the database file (with its
-# WAL) before the churn and after it, and the sweep's metrics.
+# WAL) before the churn and after it, and the sweep's metrics. The
+# provisioners' logs are kept in target/sweep-bench-logs/ (with
+# RUST_LOG=info,provisioner::store=debug they time each sweep page).
+#
+# CHURN_BATCH (default 1000) files per batch, CHURN_RATE batches per second
+# (default 0: back to back, so the database never rests and every small
+# write waits for a batch whatever the sweep does).
 #
 #   bench/sweep.sh [SECONDS] [FILES]
 set -euo pipefail
@@ -40,8 +46,10 @@ run() { # run NAME [serve flags...]
   for _ in $(seq 1 100); do curl -sf "$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   printf '%s: ' "$name"
   python3 bench/sweep.py --api "$api" --key "$key" --data-dir "$data" --log "$work/$name.log" \
-    --files "$files" --seconds "$seconds"
+    --files "$files" --seconds "$seconds" \
+    --churn-batch "${CHURN_BATCH:-1000}" --churn-rate "${CHURN_RATE:-0}"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  mkdir -p target/sweep-bench-logs && cp "$work/$name.log" "target/sweep-bench-logs/$name.log"
 }
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start"

@@ -11,18 +11,26 @@
 //! sweep, SQLite gives the freed pages back to the file system a few at a
 //! time (`PRAGMA incremental_vacuum(N)`), each step a short write too.
 
+use std::time::Duration;
+
 use super::Garbage;
 
-/// Candidates looked at per page: with the `files_by_sha256` index, a page
-/// is checked and deleted in a few milliseconds.
-pub(crate) const PAGE_BLOBS: i64 = 256;
+/// Candidates looked at by the first page; later pages follow
+/// [`next_page_blobs`].
+pub(crate) const FIRST_PAGE_BLOBS: i64 = 64;
+
+/// The write lock a page should hold: writes queued behind it wait this long.
+const PAGE_HOLD_GOAL: Duration = Duration::from_millis(20);
+
+/// Candidates per page at least and at most.
+const PAGE_BLOBS_RANGE: (i64, i64) = (8, 1024);
 
 /// Content freed per page at most (a page holds at least one blob).
 pub(crate) const PAGE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Database pages given back to the file system per step of SQLite's
-/// incremental vacuum: 1,024 pages of 4 KiB, 4 MiB moved at most per step.
-pub(crate) const VACUUM_STEP_PAGES: i64 = 1024;
+/// incremental vacuum: 256 pages of 4 KiB, 1 MiB moved at most per step.
+pub(crate) const VACUUM_STEP_PAGES: i64 = 256;
 
 /// Steps of the incremental vacuum per sweep at most: the rest waits for
 /// the next sweep, so one sweep always ends.
@@ -39,6 +47,21 @@ pub(crate) fn page_len(sizes: &[u64], max_bytes: u64) -> usize {
         }
     }
     sizes.len()
+}
+
+/// How many candidates the next page looks at, from how long the last page
+/// of `current` held the write lock: the disk and the load decide what a
+/// page costs, so a page grows while it is well under
+/// [`PAGE_HOLD_GOAL`] and shrinks while it is over.
+pub(crate) fn next_page_blobs(current: i64, held: Duration) -> i64 {
+    let next = if held < PAGE_HOLD_GOAL / 2 {
+        current.saturating_mul(2)
+    } else if held > PAGE_HOLD_GOAL + PAGE_HOLD_GOAL / 2 {
+        current / 2
+    } else {
+        current
+    };
+    next.clamp(PAGE_BLOBS_RANGE.0, PAGE_BLOBS_RANGE.1)
 }
 
 /// The garbage made since the last sweep began: what the apps' rows have
@@ -73,6 +96,21 @@ mod tests {
         ];
         for (rule, sizes, budget, expected) in cases {
             assert_eq!(page_len(sizes, budget), expected, "{rule}");
+        }
+    }
+
+    #[test]
+    fn a_page_grows_while_it_holds_the_lock_briefly_and_shrinks_while_it_holds_it_long() {
+        let ms = Duration::from_millis;
+        let cases = [
+            ("a quick page doubles", 64, ms(3), 128),
+            ("a page near the goal stays", 64, ms(20), 64),
+            ("a slow page halves", 64, ms(80), 32),
+            ("never above the most", 1024, ms(1), 1024),
+            ("never below the least", 8, ms(500), 8),
+        ];
+        for (rule, current, held, next) in cases {
+            assert_eq!(next_page_blobs(current, held), next, "{rule}");
         }
     }
 

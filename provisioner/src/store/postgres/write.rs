@@ -5,6 +5,7 @@
 //! one statement.
 
 use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
 
 use sqlx::{Postgres, Transaction};
 use sync_protocol::AppId;
@@ -100,9 +101,13 @@ impl PostgresStore {
     }
 
     /// Takes the sweep's candidates with `id <= last` and removes those of
-    /// their blobs no file references.
-    pub(super) async fn sweep_candidates(&self, last: i64) -> Result<Garbage, StoreError> {
+    /// their blobs no file references; says how long it held its locks.
+    pub(super) async fn sweep_candidates(
+        &self,
+        last: i64,
+    ) -> Result<(Garbage, Duration), StoreError> {
         let mut transaction = self.pool().begin().await?;
+        let began = Instant::now();
         let taken: Vec<String> =
             sqlx::query_scalar("DELETE FROM blob_candidates WHERE id <= $1 RETURNING sha256")
                 .bind(last)
@@ -136,7 +141,7 @@ impl PostgresStore {
         .await?;
         transaction.commit().await?;
         let sizes: Vec<i64> = swept.iter().map(|(_, size)| *size).collect();
-        Ok(removed(&sizes))
+        Ok((removed(&sizes), began.elapsed()))
     }
 
     /// Nothing to do: autovacuum marks the deleted rows' space (and their

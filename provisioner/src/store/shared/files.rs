@@ -234,6 +234,7 @@ macro_rules! file_store {
                         .await?;
                 let mut removed = $crate::store::Garbage::default();
                 let mut after = 0i64;
+                let mut page_blobs = sweep::FIRST_PAGE_BLOBS;
                 while let Some(horizon) = horizon {
                     let page: Vec<(i64, i64)> = sqlx::query_as(
                         "SELECT c.id, CAST(COALESCE(b.size, 0) AS BIGINT) FROM blob_candidates c \
@@ -242,7 +243,7 @@ macro_rules! file_store {
                     )
                     .bind(after)
                     .bind(horizon)
-                    .bind(sweep::PAGE_BLOBS)
+                    .bind(page_blobs)
                     .fetch_all(self.pool())
                     .await?;
                     let sizes: Vec<u64> = page
@@ -254,10 +255,20 @@ macro_rules! file_store {
                     else {
                         break;
                     };
-                    removed = removed + self.sweep_candidates(*last).await?;
+                    let (page_removed, held) = self.sweep_candidates(*last).await?;
+                    tracing::debug!(
+                        candidates = length,
+                        removed_blobs = page_removed.blobs,
+                        held_ms = held.as_millis(),
+                        "sweep page"
+                    );
+                    removed = removed + page_removed;
+                    page_blobs = sweep::next_page_blobs(page_blobs, held);
                     after = *last;
-                    // Lets waiting writes take the lock between pages.
-                    tokio::task::yield_now().await;
+                    // Rests as long as the page held the lock: the writes
+                    // that queued behind it go first, and the sweep takes at
+                    // most about half of the database's time.
+                    tokio::time::sleep(held).await;
                 }
                 sqlx::query(&format!(
                     "UPDATE blob_sweeps SET counted_bytes = {greatest}(counted_bytes, $1), \

@@ -11,11 +11,21 @@
 //! connections that wait for it in `busy_timeout` poll with sleeps of up to
 //! 100 ms and in no order, so a small write behind a large batch could wait
 //! several batches and a sleep. In turn, it waits for the writes ahead of it.
+//! Checkpoints mostly run off that connection: SQLite's automatic checkpoint
+//! runs inside the commit that takes the log past its limit, copying and
+//! fsyncing megabytes while every write queued behind it waits. A task of the
+//! store's own copies the log back on a reading connection a few times a
+//! second (`PRAGMA wal_checkpoint(PASSIVE)`, which never blocks a writer);
+//! the write connection's own checkpoint stays, at a higher limit, only to
+//! let the log start over (a passive checkpoint racing a steady stream of
+//! writes never ends with the whole log copied, and the log would grow
+//! without bound): by then most of the log is copied, so it is short.
 
 mod write;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,7 +47,22 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// One connection: write transactions queue for it in order.
     writer: SqlitePool,
+    /// The checkpoint task ends once every clone of the store is gone.
+    _alive: Arc<()>,
 }
+
+/// The write connection's page cache, in KiB (SQLite's negative form):
+/// a batch of a thousand files dirties thousands of pages of the files'
+/// and blobs' B-trees, which SQLite's default of 2 MiB spills to the log
+/// and reads back while the write lock is held. Readers keep the default.
+const WRITER_CACHE_SIZE: &str = "-65536";
+
+/// The log's length in pages at which a commit on the write connection
+/// checkpoints (SQLite's default is 1,000): 16 MiB of 4 KiB pages.
+const WRITER_CHECKPOINT_PAGES: &str = "4096";
+
+/// How often the log is copied back into the database file.
+const CHECKPOINT_PERIOD: Duration = Duration::from_millis(250);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
@@ -66,12 +91,36 @@ impl SqliteStore {
             .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // The sweep commits without an fsync of its own; whatever the
+            // last holder did, the next write finds `FULL` (a connection
+            // that cannot be reset is closed, and a new one opened).
+            .after_release(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *connection)
+                        .await?;
+                    Ok(true)
+                })
+            })
             // Holding its connection for a whole write is the point.
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options)
+            .connect_with(
+                options
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+                    .pragma("cache_size", WRITER_CACHE_SIZE),
+            )
             .await
             .with_context(|| format!("failed to open the database `{}`", path.display()))?;
-        Ok(SqliteStore { pool, writer })
+        let alive = Arc::new(());
+        tokio::spawn(checkpoint_periodically(
+            pool.clone(),
+            Arc::downgrade(&alive),
+        ));
+        Ok(SqliteStore {
+            pool,
+            writer,
+            _alive: alive,
+        })
     }
 
     /// The connection pool, for the shared statements.
@@ -104,6 +153,28 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
+    }
+}
+
+/// Copies the log back into the database file every [`CHECKPOINT_PERIOD`]
+/// until the store is closed or dropped.
+async fn checkpoint_periodically(pool: SqlitePool, store: Weak<()>) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_PERIOD);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if store.strong_count() == 0 || pool.is_closed() {
+            return;
+        }
+        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await;
+        if let Err(error) = checkpoint {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error.message = %error, "checkpointing the database failed; retried");
+        }
     }
 }
 

@@ -200,3 +200,57 @@ async fn garbage_stored_before_writes_named_it_is_named_once_by_the_migration() 
     assert_eq!(removed.blobs, 1, "the old content of `a`");
     assert_eq!(store.stored_blob_count().await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn written_content_reaches_the_database_file_before_the_log_reaches_its_limit() {
+    let (dir, store, _) = handles().await;
+    let limits = AppLimits {
+        max_bytes_per_app: u64::MAX,
+        ..LIMITS
+    };
+    let changes: Vec<_> = (0..16)
+        .map(|index| {
+            put(
+                &format!("f{index}"),
+                &format!("{index} ").repeat(256 * 1024 / 2),
+            )
+        })
+        .collect();
+    store.apply(&app("big"), &changes, limits).await.unwrap();
+
+    // 4 MiB is below the write connection's limit: the store's own task copies it.
+    let mut size = file_size(&dir);
+    for _ in 0..40 {
+        if size > 4 * 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        size = file_size(&dir);
+    }
+    assert!(
+        size > 4 * 1024 * 1024,
+        "the database file holds {size} bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_write_after_a_sweep_is_fsynced_though_the_sweep_was_not() {
+    let (_dir, store, _) = handles().await;
+    let app_id = app("app");
+    store
+        .apply(&app_id, &[put("a", "old")], LIMITS)
+        .await
+        .unwrap();
+    store
+        .apply(&app_id, &[put("a", "new")], LIMITS)
+        .await
+        .unwrap();
+    assert_eq!(store.remove_unreferenced_blobs().await.unwrap().blobs, 1);
+
+    let mut write = store.begin_write().await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *write)
+        .await
+        .unwrap();
+    assert_eq!(synchronous, 2, "FULL");
+}

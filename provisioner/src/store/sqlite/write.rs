@@ -2,6 +2,8 @@
 //! row (statements are in-process calls, not round trips), the blob sweep
 //! under the write lock, and activity flushed in one transaction.
 
+use std::time::{Duration, Instant};
+
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 use sync_protocol::AppId;
 use time::OffsetDateTime;
@@ -108,11 +110,23 @@ impl SqliteStore {
     }
 
     /// Takes the sweep's candidates with `id <= last` and removes those of
-    /// their blobs no file references.
-    pub(super) async fn sweep_candidates(&self, last: i64) -> Result<Garbage, StoreError> {
+    /// their blobs no file references; says how long it held the write lock.
+    pub(super) async fn sweep_candidates(
+        &self,
+        last: i64,
+    ) -> Result<(Garbage, Duration), StoreError> {
+        // Not fsynced: a page lost to a power cut comes back whole (blobs and
+        // candidates) and is swept again, and the next write's fsync of the
+        // log covers it. The connection is made `FULL` again when released.
+        let mut connection = self.writer().acquire().await?;
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *connection)
+            .await?;
         // Under the write lock, so no write can be between storing a blob and
         // the file row that references it; one page, so the lock is short.
-        let mut transaction = self.begin_write().await?;
+        let mut transaction =
+            sqlx::Connection::begin_with(&mut *connection, "BEGIN IMMEDIATE").await?;
+        let began = Instant::now();
         let sizes: Vec<i64> = sqlx::query_scalar(
             "DELETE FROM blobs WHERE sha256 IN \
              (SELECT sha256 FROM blob_candidates WHERE id <= $1) \
@@ -127,12 +141,12 @@ impl SqliteStore {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
-        Ok(removed(&sizes))
+        Ok((removed(&sizes), began.elapsed()))
     }
 
     /// Gives the pages the sweep freed back to the file system, a few at a
     /// time (`auto_vacuum = INCREMENTAL`, set when the store is opened):
-    /// each step is a write of its own, as short as a sweep page.
+    /// each step is a write of its own, about as short as a sweep page.
     pub(super) async fn reclaim_free_space(&self) -> Result<(), StoreError> {
         let mut given_back = 0i64;
         let mut before = i64::MAX;
@@ -146,11 +160,20 @@ impl SqliteStore {
             }
             before = free;
             let step = free.min(sweep::VACUUM_STEP_PAGES);
-            sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
-                .execute(self.writer())
+            // One connection of the writer's turn: not fsynced either.
+            let mut connection = self.writer().acquire().await?;
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *connection)
                 .await?;
+            let began = Instant::now();
+            sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
+                .execute(&mut *connection)
+                .await?;
+            let held = began.elapsed();
+            drop(connection);
             given_back += step;
-            tokio::task::yield_now().await;
+            // Rests as long as the step held the lock, as the sweep's pages do.
+            tokio::time::sleep(held).await;
         }
         if given_back > 0 {
             tracing::info!(pages = given_back, "free database pages given back");
