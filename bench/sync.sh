@@ -7,6 +7,9 @@
 #   bench/sync.sh --saves 50 --idle 10 --poll-window 15 --files 2000 --tree-bytes 20000000
 #                                     # a quick smoke run; flags go to sync-bench
 #   SYNC_BENCH_KEEP=1 bench/sync.sh   # keep the work dir (trees, logs) afterwards
+#   DAEMON_PROFILE=release bench/sync.sh
+#                                     # the daemon built as before (default: the
+#                                     # `daemon` profile it ships with)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,12 +34,23 @@ if ((${#missing[@]})); then
     $sudo apt-get install -y -q "${missing[@]}"
 fi
 
+# The daemon is measured as runtime-image/Dockerfile builds it.
+daemon_profile=${DAEMON_PROFILE:-daemon}
 echo "== build: cargo build --release -p provisioner -p sync-daemon -p sync-bench"
 build_started=$SECONDS
 cargo build --release -p provisioner -p sync-daemon -p sync-bench
+if [ "$daemon_profile" != release ]; then
+    # Alone, as the image builds it (features unified over the daemon only).
+    echo "== build: cargo build --profile $daemon_profile -p sync-daemon"
+    cargo build --profile "$daemon_profile" -p sync-daemon
+fi
 build_seconds=$((SECONDS - build_started))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sync-bench.XXXXXX")
+# sync-bench takes both binaries from one directory.
+mkdir "$work/bin"
+ln -s "$target/release/provisioner" "$work/bin/provisioner"
+ln -s "$target/$daemon_profile/sync-daemon" "$work/bin/sync-daemon"
 bench_pid=
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
@@ -59,14 +73,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 measure_started=$SECONDS
-"$target/release/sync-bench" --bin-dir "$target/release" --work-dir "$work" "$@" &
+"$target/release/sync-bench" --bin-dir "$work/bin" --work-dir "$work" "$@" &
 bench_pid=$!
 status=0
 wait "$bench_pid" || status=$?
 bench_pid=
 measure_seconds=$((SECONDS - measure_started))
 
-printf '\nbuild time: %d s (release build of provisioner, sync-daemon, sync-bench; near 0 when up to date)\n' "$build_seconds"
+printf '\nbuild time: %d s (release: provisioner, sync-daemon, sync-bench; the measured daemon: %s; near 0 when up to date)\n' "$build_seconds" "$daemon_profile"
 printf 'measuring time: %d s (all of sync-bench)\n' "$measure_seconds"
 echo "logs: $target/sync-bench-logs"
 exit "$status"

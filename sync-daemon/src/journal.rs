@@ -234,6 +234,7 @@ pub fn persist(index: &mut Index, durable: bool) -> io::Result<()> {
 /// A new snapshot of the next generation (fsynced when `durable`), then a
 /// log that follows it.
 fn compact(index: &mut Index, durable: bool) -> io::Result<()> {
+    index.pack();
     index.generation += 1;
     let bytes = serde_json::to_vec(&*index).map_err(io::Error::other)?;
     let location = index.location().to_path_buf();

@@ -5,8 +5,23 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads: see `heap`.
+    sync_daemon::heap::one_arena();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("sync-daemon: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(daemon())
+}
+
+async fn daemon() -> ExitCode {
     let args = sync_daemon::Args::parse();
     sync_daemon::logging::init(args.log_format);
     let result = match sync_daemon::Config::from_args(args) {

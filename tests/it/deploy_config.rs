@@ -375,7 +375,10 @@ fn images_build_from_files_that_reach_the_context() {
         let build = dockerfile.instructions("RUN").concat().join(" ");
         if build.contains("cargo build") {
             assert!(build.contains("--locked"), "{path}: build with --locked");
-            assert!(build.contains("--release"), "{path}: build with --release");
+            assert!(
+                build.contains("--release") || builds_a_release_profile(&build),
+                "{path}: build with --release or a profile that inherits it"
+            );
         }
     }
     assert!(!ignore.sends("runtime-image/template/node_modules"));
@@ -415,6 +418,26 @@ pub(crate) fn root() -> PathBuf {
         .parent()
         .unwrap()
         .to_owned()
+}
+
+/// Whether `build` names `--profile <name>` and the root Cargo.toml's
+/// `[profile.<name>]` inherits `release` (the daemon's size-optimised build).
+fn builds_a_release_profile(build: &str) -> bool {
+    let Some(name) = build
+        .split_whitespace()
+        .skip_while(|word| *word != "--profile")
+        .nth(1)
+    else {
+        return false;
+    };
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    manifest
+        .get("profile")
+        .and_then(|profiles| profiles.get(name))
+        .and_then(|profile| profile.get("inherits"))
+        .and_then(toml::Value::as_str)
+        == Some("release")
 }
 
 fn workspace_members() -> Vec<String> {
