@@ -361,8 +361,9 @@ impl RawManifest {
 }
 
 /// The inline contents a delta carried, decoded, within the protocol's
-/// bounds; one that is malformed or too large is left out (its file is
-/// downloaded instead).
+/// bounds; one that is malformed, too large or not the content its sha256
+/// names is left out (its file is downloaded instead, so a bad answer
+/// cannot fail the cycle over and over).
 fn inline_contents(raw: Vec<RawContent>) -> HashMap<String, Vec<u8>> {
     let mut contents = HashMap::new();
     let mut total = 0;
@@ -375,6 +376,13 @@ fn inline_contents(raw: Vec<RawContent>) -> HashMap<String, Vec<u8>> {
             );
             continue;
         };
+        if sync_protocol::sha256_hex(&bytes) != content.sha256 {
+            tracing::debug!(
+                sha256 = content.sha256,
+                "inline content does not match its sha256; downloading it"
+            );
+            continue;
+        }
         let size = bytes.len() as u64;
         if size > sync_protocol::MAX_INLINE_FILE_BYTES
             || total + size > sync_protocol::MAX_INLINE_BYTES
@@ -470,24 +478,40 @@ mod tests {
     #[test]
     fn inline_contents_are_decoded_within_bounds_and_a_bad_one_is_left_to_download() {
         let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
-        let largest = vec![b'x'; sync_protocol::MAX_INLINE_FILE_BYTES as usize];
-        let raw = |sha256: &str, content_base64: String| RawContent {
-            sha256: sha256.to_owned(),
-            content_base64,
+        let largest = |fill: u8| vec![fill; sync_protocol::MAX_INLINE_FILE_BYTES as usize];
+        // Each content under its own sha256 unless a case says otherwise.
+        let named = |name: &'static str, bytes: &[u8]| {
+            let raw = RawContent {
+                sha256: sync_protocol::sha256_hex(bytes),
+                content_base64: encode(bytes),
+            };
+            (name, raw)
         };
-        let contents = inline_contents(vec![
-            raw("small", encode(b"saved")),
-            raw("not-base64", "%%%".to_owned()),
-            raw("too-large", encode(&[b'x'; 16 * 1024 + 1])),
-            raw("largest", encode(&largest)),
-            raw("fits", encode(&largest)),
-            raw("fits-too", encode(&largest)),
+        let mut cases = vec![
+            named("small", b"saved"),
+            named("too-large", &[b'x'; 16 * 1024 + 1]),
+            named("largest", &largest(b'a')),
+            named("fits", &largest(b'b')),
+            named("fits-too", &largest(b'c')),
             // Past MAX_INLINE_BYTES in all: left out.
-            raw("past-the-total", encode(&largest)),
-        ]);
-        let mut kept: Vec<&str> = contents.keys().map(String::as_str).collect();
+            named("past-the-total", &largest(b'd')),
+        ];
+        let (_, mut not_base64) = named("not-base64", b"x");
+        not_base64.content_base64 = "%%%".to_owned();
+        let (_, mut mismatched) = named("mismatched", b"claimed");
+        mismatched.content_base64 = encode(b"tampered");
+        cases.insert(1, ("not-base64", not_base64));
+        cases.insert(2, ("mismatched", mismatched));
+        let names: HashMap<String, &str> = cases
+            .iter()
+            .map(|(name, raw)| (raw.sha256.clone(), *name))
+            .collect();
+
+        let contents = inline_contents(cases.into_iter().map(|(_, raw)| raw).collect());
+
+        let mut kept: Vec<&str> = contents.keys().map(|sha256| names[sha256]).collect();
         kept.sort_unstable();
         assert_eq!(kept, ["fits", "fits-too", "largest", "small"]);
-        assert_eq!(contents["small"], b"saved");
+        assert_eq!(contents[&sync_protocol::sha256_hex(b"saved")], b"saved");
     }
 }

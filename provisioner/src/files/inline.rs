@@ -7,28 +7,42 @@
 use std::collections::HashSet;
 
 use base64::Engine;
+use futures::TryStreamExt;
 use sync_protocol::{AppId, FileEntry, InlineContent, MAX_INLINE_BYTES, MAX_INLINE_FILE_BYTES};
 
 use super::{FilesError, FilesService};
+use crate::store::Blob;
 
 impl FilesService {
-    /// The contents [`inline_choice`] picks from a delta's `files`; a blob
-    /// no longer in the app's current manifest (replaced since) is left out.
+    /// The contents [`inline_choice`] picks from a delta's `files`, read in
+    /// one statement; a blob the app no longer references (replaced since)
+    /// is left out.
     pub async fn inline_contents(
         &self,
         app_id: &AppId,
         files: &[FileEntry],
     ) -> Result<Vec<InlineContent>, FilesError> {
-        let mut contents = Vec::new();
-        for sha256 in inline_choice(files) {
-            if let Some(bytes) = self.store.read_blob(app_id, sha256).await? {
-                contents.push(InlineContent {
-                    sha256: sha256.to_owned(),
-                    content_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
-                });
-            }
+        let mut sha256s: Vec<String> = inline_choice(files)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if sha256s.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(contents)
+        // `read_blobs` reads an ascending run of hashes.
+        sha256s.sort_unstable();
+        let blobs: Vec<Blob> = self
+            .store
+            .read_blobs(app_id, &sha256s)
+            .try_collect()
+            .await?;
+        Ok(blobs
+            .into_iter()
+            .map(|blob| InlineContent {
+                content_base64: base64::engine::general_purpose::STANDARD.encode(&blob.bytes),
+                sha256: blob.sha256,
+            })
+            .collect())
     }
 }
 
