@@ -78,6 +78,7 @@ def main():
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--churn-batch", type=int, default=1000)
+    parser.add_argument("--writes-out", help="where to write each small write's start (epoch s) and latency (ms), one JSON line each")
     # Batches started per second; 0 sends them back to back (the database
     # then never rests: every small write waits for a batch).
     parser.add_argument("--churn-rate", type=float, default=0)
@@ -167,6 +168,10 @@ def main():
             ended = datetime.datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
             sweeps.append(elapsed)
             sweep_spans.append((ended - elapsed / 1000, ended))
+    if args.writes_out:
+        with open(args.writes_out, "w", encoding="utf-8") as out:
+            for latency, (began, _) in zip(latencies, spans):
+                out.write(json.dumps({"began": began, "ms": round(latency, 2)}) + "\n")
     # The writes that were waiting while a sweep ran.
     during = [
         latency for latency, (began, ended) in zip(latencies, spans)

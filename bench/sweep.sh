@@ -7,7 +7,8 @@
 # without (the peer: the trigger set out of reach). Prints one JSON line per run: write
 # p50/p99/max, errors, each sweep's duration, the database file (with its
 # WAL) before the churn and after it, and the sweep's metrics. The
-# provisioners' logs are kept in target/sweep-bench-logs/ (with
+# provisioners' logs, and each small write's start and latency
+# (NAME-writes.jsonl), are kept in target/sweep-bench-logs/ (with
 # RUST_LOG=info,provisioner::store=debug they time each sweep page).
 #
 # CHURN_BATCH (default 1000) files per batch, CHURN_RATE batches per second
@@ -47,9 +48,10 @@ run() { # run NAME [serve flags...]
   printf '%s: ' "$name"
   python3 bench/sweep.py --api "$api" --key "$key" --data-dir "$data" --log "$work/$name.log" \
     --files "$files" --seconds "$seconds" \
-    --churn-batch "${CHURN_BATCH:-1000}" --churn-rate "${CHURN_RATE:-0}"
+    --churn-batch "${CHURN_BATCH:-1000}" --churn-rate "${CHURN_RATE:-0}" \
+    --writes-out "$work/$name-writes.jsonl"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-  mkdir -p target/sweep-bench-logs && cp "$work/$name.log" "target/sweep-bench-logs/$name.log"
+  mkdir -p target/sweep-bench-logs && cp "$work/$name.log" "$work/$name-writes.jsonl" target/sweep-bench-logs/
 }
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start"

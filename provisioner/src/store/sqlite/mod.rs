@@ -11,21 +11,28 @@
 //! connections that wait for it in `busy_timeout` poll with sleeps of up to
 //! 100 ms and in no order, so a small write behind a large batch could wait
 //! several batches and a sleep. In turn, it waits for the writes ahead of it.
-//! Checkpoints mostly run off that connection: SQLite's automatic checkpoint
-//! runs inside the commit that takes the log past its limit, copying and
-//! fsyncing megabytes while every write queued behind it waits. A task of the
-//! store's own copies the log back on a reading connection a few times a
-//! second (`PRAGMA wal_checkpoint(PASSIVE)`, which never blocks a writer);
-//! the write connection's own checkpoint stays, at a higher limit, only to
-//! let the log start over (a passive checkpoint racing a steady stream of
-//! writes never ends with the whole log copied, and the log would grow
-//! without bound): by then most of the log is copied, so it is short.
+//! Checkpoints run off that connection. SQLite's automatic checkpoint runs
+//! inside the commit that takes the log past its limit, and once past it in
+//! every commit after, until the log starts over: each copies what the log
+//! gained and fsyncs the database file (30–40 ms on the bench's disk, with
+//! every write queued behind it waiting). A task of the store's own copies
+//! the log back on a reading connection a few times a second (`PRAGMA
+//! wal_checkpoint(PASSIVE)`, which never blocks a writer). That alone never
+//! lets the log start over under a steady stream of writes: SQLite restarts
+//! the log only when a write begins with all of it copied. So once the log
+//! is longer than [`checkpoint::RESTART_LOG_PAGES`], the task takes the write
+//! connection's turn for one more passive checkpoint: with no write between,
+//! it copies the last few frames, and the next write starts the log over.
+//! The write connection's own checkpoint stays only as a backstop, at a
+//! limit the task keeps the log below.
 
+mod checkpoint;
+mod turns;
 mod write;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +41,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use self::turns::WriteTurns;
 use super::shared;
 
 /// The migrations this build applies, and `/readyz` checks.
@@ -46,7 +54,7 @@ const DATABASE_FILE: &str = "provisioner.sqlite3";
 pub struct SqliteStore {
     pool: SqlitePool,
     /// One connection: write transactions queue for it in order.
-    writer: SqlitePool,
+    writer: WriteTurns,
     /// The checkpoint task ends once every clone of the store is gone.
     _alive: Arc<()>,
 }
@@ -58,11 +66,9 @@ pub struct SqliteStore {
 const WRITER_CACHE_SIZE: &str = "-65536";
 
 /// The log's length in pages at which a commit on the write connection
-/// checkpoints (SQLite's default is 1,000): 16 MiB of 4 KiB pages.
-const WRITER_CHECKPOINT_PAGES: &str = "4096";
-
-/// How often the log is copied back into the database file.
-const CHECKPOINT_PERIOD: Duration = Duration::from_millis(250);
+/// checkpoints itself (SQLite's default is 1,000): a backstop for when the
+/// checkpoint task cannot keep up, four times [`checkpoint::RESTART_LOG_PAGES`].
+const WRITER_CHECKPOINT_PAGES: &str = "16384";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
@@ -89,31 +95,17 @@ impl SqliteStore {
             .run(&pool)
             .await
             .with_context(|| format!("failed to migrate the database `{}`", path.display()))?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            // The sweep commits without an fsync of its own; whatever the
-            // last holder did, the next write finds `FULL` (a connection
-            // that cannot be reset is closed, and a new one opened).
-            .after_release(|connection, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA synchronous = FULL")
-                        .execute(&mut *connection)
-                        .await?;
-                    Ok(true)
-                })
-            })
-            // Holding its connection for a whole write is the point.
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(
-                options
-                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
-                    .pragma("cache_size", WRITER_CACHE_SIZE),
-            )
-            .await
-            .with_context(|| format!("failed to open the database `{}`", path.display()))?;
+        let writer = WriteTurns::connect(
+            options
+                .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+                .pragma("cache_size", WRITER_CACHE_SIZE),
+        )
+        .await
+        .with_context(|| format!("failed to open the database `{}`", path.display()))?;
         let alive = Arc::new(());
-        tokio::spawn(checkpoint_periodically(
+        tokio::spawn(checkpoint::periodically(
             pool.clone(),
+            writer.clone(),
             Arc::downgrade(&alive),
         ));
         Ok(SqliteStore {
@@ -130,11 +122,11 @@ impl SqliteStore {
 
     /// Starts a write transaction that holds the database's write lock from its first statement.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin().await
     }
 
-    /// The write connection, for writes that are one statement.
-    pub(crate) fn writer(&self) -> &SqlitePool {
+    /// The write connection's turns.
+    pub(crate) fn writer(&self) -> &WriteTurns {
         &self.writer
     }
 
@@ -153,28 +145,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
-    }
-}
-
-/// Copies the log back into the database file every [`CHECKPOINT_PERIOD`]
-/// until the store is closed or dropped.
-async fn checkpoint_periodically(pool: SqlitePool, store: Weak<()>) {
-    let mut ticks = tokio::time::interval(CHECKPOINT_PERIOD);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if store.strong_count() == 0 || pool.is_closed() {
-            return;
-        }
-        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await;
-        if let Err(error) = checkpoint {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(error.message = %error, "checkpointing the database failed; retried");
-        }
     }
 }
 

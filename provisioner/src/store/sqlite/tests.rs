@@ -244,7 +244,7 @@ async fn written_content_reaches_the_database_file_before_the_log_reaches_its_li
 }
 
 #[tokio::test]
-async fn a_write_after_a_sweep_is_fsynced_though_the_sweep_was_not() {
+async fn a_write_after_a_sweep_is_fsynced() {
     let (_dir, store, _) = handles().await;
     let app_id = app("app");
     store
@@ -263,4 +263,72 @@ async fn a_write_after_a_sweep_is_fsynced_though_the_sweep_was_not() {
         .await
         .unwrap();
     assert_eq!(synchronous, 2, "FULL");
+}
+
+#[tokio::test]
+async fn background_work_takes_the_write_connection_only_after_the_writes_waiting_for_it() {
+    let (_dir, store, _) = handles().await;
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = store.begin_write().await.unwrap();
+    let background = {
+        let (store, order) = (store.clone(), order.clone());
+        tokio::spawn(async move {
+            let turn = store.writer().when_idle().await.unwrap();
+            order.lock().unwrap().push("background");
+            drop(turn);
+        })
+    };
+    // The background asked first; the write asks after it is waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let write = {
+        let (store, order) = (store.clone(), order.clone());
+        tokio::spawn(async move {
+            store
+                .apply(&app("app"), &[put("a", "x")], LIMITS)
+                .await
+                .unwrap();
+            order.lock().unwrap().push("write");
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    holder.commit().await.unwrap();
+    write.await.unwrap();
+    background.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), ["write", "background"]);
+}
+
+/// The log file's size in bytes.
+fn log_size(dir: &tempfile::TempDir) -> u64 {
+    let log = format!("{}-wal", super::DATABASE_FILE);
+    std::fs::metadata(dir.path().join(log)).unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_starts_over_under_a_stream_of_writes_long_before_the_write_connections_own_checkpoint()
+ {
+    let (dir, store, _) = handles().await;
+    let limits = AppLimits {
+        max_bytes_per_app: u64::MAX,
+        ..LIMITS
+    };
+    // 64 MiB in writes of 256 KiB with a millisecond between them: a
+    // passive checkpoint seldom ends between two, so without the task's
+    // turn the log would grow to the write connection's own limit (64 MiB).
+    for index in 0..256 {
+        let content = format!("{index} ").repeat(256 * 1024 / 2)[..256 * 1024].to_owned();
+        store
+            .apply(
+                &app("big"),
+                &[put(&format!("f{}", index % 8), &content)],
+                limits,
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let log = log_size(&dir);
+    assert!(
+        log < 48 * 1024 * 1024,
+        "the log grew to {log} bytes; it starts over past 16 MiB"
+    );
 }

@@ -115,13 +115,11 @@ impl SqliteStore {
         &self,
         last: i64,
     ) -> Result<(Garbage, Duration), StoreError> {
-        // Not fsynced: a page lost to a power cut comes back whole (blobs and
-        // candidates) and is swept again, and the next write's fsync of the
-        // log covers it. The connection is made `FULL` again when released.
-        let mut connection = self.writer().acquire().await?;
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *connection)
-            .await?;
+        // Fsynced like any write, inside the time the page is measured by:
+        // a page left unsynced was paid for by the next write's fsync, and
+        // the vacuum's steps after a sweep, all of them by one write
+        // (hundreds of ms; bench/README.md).
+        let mut connection = self.writer().when_idle().await?;
         // Under the write lock, so no write can be between storing a blob and
         // the file row that references it; one page, so the lock is short.
         let mut transaction =
@@ -136,12 +134,21 @@ impl SqliteStore {
         .bind(last)
         .fetch_all(&mut *transaction)
         .await?;
+        let deleted = began.elapsed();
         sqlx::query("DELETE FROM blob_candidates WHERE id <= $1")
             .bind(last)
             .execute(&mut *transaction)
             .await?;
+        let before_commit = began.elapsed();
         transaction.commit().await?;
-        Ok((removed(&sizes), began.elapsed()))
+        let held = began.elapsed();
+        tracing::debug!(
+            delete_blobs_ms = deleted.as_millis(),
+            delete_candidates_ms = (before_commit - deleted).as_millis(),
+            commit_ms = (held - before_commit).as_millis(),
+            "sweep page steps"
+        );
+        Ok((removed(&sizes), held))
     }
 
     /// Gives the pages the sweep freed back to the file system, a few at a
@@ -160,17 +167,15 @@ impl SqliteStore {
             }
             before = free;
             let step = free.min(sweep::VACUUM_STEP_PAGES);
-            // One connection of the writer's turn: not fsynced either.
-            let mut connection = self.writer().acquire().await?;
-            sqlx::query("PRAGMA synchronous = NORMAL")
-                .execute(&mut *connection)
-                .await?;
+            // A free moment of the write connection; fsynced like a page.
+            let mut connection = self.writer().when_idle().await?;
             let began = Instant::now();
             sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
                 .execute(&mut *connection)
                 .await?;
             let held = began.elapsed();
             drop(connection);
+            tracing::debug!(pages = step, held_ms = held.as_millis(), "vacuum step");
             given_back += step;
             // Rests as long as the step held the lock, as the sweep's pages do.
             tokio::time::sleep(held).await;
