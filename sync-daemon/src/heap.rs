@@ -25,8 +25,16 @@
 //!
 //! This module is the daemon's only `unsafe` code.
 
-/// Makes every thread allocate from glibc's main heap (glibc only;
+/// Makes every thread allocate from glibc's main heap, and every block of
+/// [`MMAP_THRESHOLD_BYTES`] or more a mapping of its own (glibc only;
 /// elsewhere nothing). Call it first in `main`, before any thread exists.
+///
+/// glibc maps large blocks, but once one is freed it raises that threshold
+/// to the block's size (up to 32 MiB), so the manifest's and the blob
+/// batches' buffers of the next cycles land on the heap, and what the
+/// sync's small blocks keep around them pins their pages. Set once, the
+/// threshold stays: measured on the 10,000-file tree (bench/README.md),
+/// the 3 s poll daemon's idle heap fell from 4.4 to 3.9 MiB.
 pub fn one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt takes no pointer and only sets a tunable of the
@@ -35,8 +43,13 @@ pub fn one_arena() {
     #[allow(unsafe_code)]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
     }
 }
+
+/// Blocks at least this large are mapped on their own, and given back to
+/// the system as soon as they are freed.
+pub const MMAP_THRESHOLD_BYTES: i32 = 64 * 1024;
 
 /// Returns free heap pages to the system (glibc only; elsewhere nothing).
 pub fn release() {
@@ -61,6 +74,30 @@ mod tests {
             .find_map(|line| line.strip_prefix("RssAnon:"))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn large_blocks_are_given_back_when_freed_even_after_one_was_freed_before() {
+        one_arena();
+        // glibc's own rule would move the threshold past 1 MiB here.
+        drop(std::hint::black_box(vec![1u8; 1024 * 1024]));
+        let before = resident_anonymous_kib();
+        let mut buffers: Vec<Vec<u8>> = (0..64).map(|_| vec![1u8; 512 * 1024]).collect();
+        // A small block after them, kept: the heap's top stays in use.
+        let kept = std::hint::black_box(vec![1u8; 64]);
+        let during = resident_anonymous_kib();
+        buffers.clear();
+        let after = resident_anonymous_kib();
+        assert!(
+            during - before > 24 * 1024,
+            "RssAnon {before} KiB before, {during} KiB during"
+        );
+        assert!(
+            after < before + 4 * 1024,
+            "RssAnon {before} KiB before, {during} KiB during, {after} KiB after freeing"
+        );
+        assert_eq!(kept.len(), 64);
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
