@@ -10,6 +10,19 @@
 #   DAEMON_PROFILE=release bench/sync.sh
 #                                     # the daemon built as before (default: the
 #                                     # `daemon` profile it ships with)
+#   SYNC_BENCH_VOLUME=none bench/sync.sh
+#                                     # measure in $TMPDIR as it is (default:
+#                                     # a fresh ext4 volume, see below)
+#
+# Where it measures: a preview's tree lives on a fresh volume (a Fly volume
+# or root filesystem, ext4 with its journal), and so do the peers' copies
+# here. As root with loop devices, the work dir (trees, peers' copies, the
+# provisioner's data dir) is a new ext4 file system made for this run in a
+# sparse image file, every part of it initialised before measuring and
+# removed afterwards. Without it, the work dir is in $TMPDIR, where on a
+# machine whose ext4 has no journal every new file pays for the inodes
+# freed in its block group in the last minute (bench/README.md: a round of
+# tar took 0.8 s or 5.5 s depending on what was deleted before it).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +60,22 @@ fi
 build_seconds=$((SECONDS - build_started))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sync-bench.XXXXXX")
+volume_image=
+volume=none
+if [ "${SYNC_BENCH_VOLUME:-ext4}" = ext4 ] && [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null 2>&1; then
+    volume_image="$work.img"
+    truncate -s 4G "$volume_image"
+    # Inode tables and journal written now, not by a kernel thread while measuring.
+    if mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$volume_image" &&
+        mount -o loop "$volume_image" "$work"; then
+        volume="fresh ext4 (journal), 4 GiB image file"
+    else
+        echo "no fresh volume (mkfs.ext4 or the loop mount failed); measuring in ${TMPDIR:-/tmp}"
+        rm -f "$volume_image"
+        volume_image=
+    fi
+fi
+echo "work dir: $work on $volume"
 # sync-bench takes both binaries from one directory.
 mkdir "$work/bin"
 ln -s "$target/release/provisioner" "$work/bin/provisioner"
@@ -64,8 +93,12 @@ cleanup() {
         cp -r "$work/logs" "$target/sync-bench-logs" 2>/dev/null || true
     fi
     if [ -n "${SYNC_BENCH_KEEP:-}" ]; then
-        echo "work dir kept: $work"
+        echo "work dir kept: $work${volume_image:+ (mounted from $volume_image)}"
     else
+        if [ -n "$volume_image" ]; then
+            umount "$work" || umount -l "$work" || true
+            rm -f "$volume_image"
+        fi
         rm -rf "$work"
     fi
 }
