@@ -12,18 +12,19 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use sync_protocol::{FileEntry, FilePath};
 
+use crate::burst;
 use crate::client::{Client, Manifest};
-use crate::error::{Error, RuntimeError, io_error};
+use crate::error::{Error, io_error};
 use crate::fsio::{self, CheckedDirs, Refused, Stamp};
 use crate::index::Index;
 use crate::plan::{self, Operation, Seen};
 use crate::refusals::CycleRefusals;
-use crate::stage::{self, StagedWrite};
+use crate::stage;
 use crate::staging::{Staged, Staging};
 
 /// What a cycle works with besides the index.
@@ -117,7 +118,25 @@ pub async fn apply(
     )
     .await?;
     let staged_at = started.elapsed();
-    let leftovers = burst(tree.root, index, writes, deletes, &mut outcome)?;
+    let leftovers = {
+        let Outcome {
+            written,
+            deleted,
+            refused,
+            ..
+        } = &mut outcome;
+        burst::burst(
+            tree.root,
+            index,
+            writes,
+            deletes,
+            deleted,
+            written,
+            &mut |path, reason| {
+                refuse_into(refused, path, reason);
+            },
+        )?
+    };
     staged.left_over(leftovers);
     let burst_at = started.elapsed();
     // The caller saves the index (throttled, off the path to the next request).
@@ -215,62 +234,13 @@ fn displace(tree: &Tree<'_>, path: &FilePath) -> Result<(), Error> {
     Ok(())
 }
 
-fn burst(
-    root: &Path,
-    index: &mut Index,
-    writes: Vec<StagedWrite>,
-    deletes: Vec<FilePath>,
-    outcome: &mut Outcome,
-) -> Result<Vec<PathBuf>, Error> {
-    for path in deletes {
-        let target = root.join(path.as_str());
-        match fs::symlink_metadata(&target) {
-            Ok(metadata) if metadata.is_dir() => {
-                tracing::warn!(%path, "a directory replaced a synced file; leaving it");
-            }
-            Ok(_) => {
-                fs::remove_file(&target).map_err(|e| io_error(&target, e))?;
-                fsio::remove_empty_parents(root, &target);
-                outcome.deleted.push(path.clone());
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(io_error(&target, error)),
-        }
-        index.forget(&path);
-    }
-    // The deletes may have removed directories: check parents afresh.
-    let mut dirs = CheckedDirs::default();
-    let mut leftovers = Vec::new();
-    for write in writes {
-        let path = &write.entry.path;
-        if let Err(refused) = fsio::create_parents(root, path, &mut dirs) {
-            refuse(path, &refused.to_string(), outcome);
-            leftovers.push(write.temporary);
-            continue;
-        }
-        if let Err(error) = fs::rename(&write.temporary, &write.target) {
-            // EISDIR / ENOTEMPTY: a directory the user made holds the path.
-            if write.target.is_dir() {
-                let refused = Refused::DirectoryInTheWay(write.target.clone());
-                refuse(path, &refused.to_string(), outcome);
-                leftovers.push(write.temporary);
-                continue;
-            }
-            return Err(io_error(&write.target, error));
-        }
-        let metadata =
-            fs::symlink_metadata(&write.target).map_err(|e| RuntimeError::io(&write.target, e))?;
-        index.record(path.clone(), write.entry.sha256, Stamp::of(&metadata));
-        outcome.written.push(write.entry.path);
-    }
-    Ok(leftovers)
+fn refuse(path: &FilePath, reason: &str, outcome: &mut Outcome) {
+    refuse_into(&mut outcome.refused, path, reason);
 }
 
-fn refuse(path: &FilePath, reason: &str, outcome: &mut Outcome) {
+fn refuse_into(refused: &mut Vec<(String, String)>, path: &FilePath, reason: &str) {
     tracing::error!(%path, reason, "refusing to write or delete this path");
-    outcome
-        .refused
-        .push((path.as_str().to_owned(), reason.to_owned()));
+    refused.push((path.as_str().to_owned(), reason.to_owned()));
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod burst;
 pub mod client;
 pub mod config;
 pub mod controls;
