@@ -200,74 +200,86 @@ mod tests {
         writes
     }
 
+    /// Dirs of one burst: the tree, staging and the daemon's state.
+    struct Dirs {
+        root: tempfile::TempDir,
+        staging: tempfile::TempDir,
+        state: tempfile::TempDir,
+    }
+
+    impl Dirs {
+        fn new() -> Dirs {
+            Dirs {
+                root: tempfile::tempdir().unwrap(),
+                staging: tempfile::tempdir().unwrap(),
+                state: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        /// Runs the burst of `writes` (no deletes, no refusal expected);
+        /// answers its result and the paths it reported written.
+        fn burst(
+            &self,
+            index: &mut Index,
+            writes: Vec<StagedWrite>,
+        ) -> (Result<Vec<PathBuf>, Error>, Vec<FilePath>) {
+            let (mut deleted, mut written) = (Vec::new(), Vec::new());
+            let result = burst(
+                self.root.path(),
+                index,
+                writes,
+                Vec::new(),
+                &mut deleted,
+                &mut written,
+                &mut |path, reason| panic!("{path} refused: {reason}"),
+            );
+            assert!(deleted.is_empty());
+            (result, written)
+        }
+    }
+
     #[test]
     fn a_large_burst_places_every_file_and_records_each_in_the_index_in_order() {
-        let (root, staging, state) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
-        let mut index = Index::load(state.path()).unwrap();
-        let writes = staged(root.path(), staging.path(), 2_000);
+        let dirs = Dirs::new();
+        let mut index = Index::load(dirs.state.path()).unwrap();
+        let writes = staged(dirs.root.path(), dirs.staging.path(), 2_000);
         let expected: Vec<FilePath> = writes
             .iter()
             .map(|write| write.entry.path.clone())
             .collect();
-        let (mut deleted, mut written) = (Vec::new(), Vec::new());
 
-        let leftovers = burst(
-            root.path(),
-            &mut index,
-            writes,
-            Vec::new(),
-            &mut deleted,
-            &mut written,
-            &mut |path, reason| panic!("{path} refused: {reason}"),
-        )
-        .unwrap();
+        let (leftovers, written) = dirs.burst(&mut index, writes);
 
-        assert!(leftovers.is_empty());
+        assert!(leftovers.unwrap().is_empty());
         assert_eq!(written, expected);
         for path in &expected {
             let n: usize = path.as_str()[5..10].parse().unwrap();
             assert_eq!(
-                fs::read_to_string(root.path().join(path.as_str())).unwrap(),
+                fs::read_to_string(dirs.root.path().join(path.as_str())).unwrap(),
                 format!("file {n}\n")
             );
             assert!(index.files.contains_key(path), "{path} not in the index");
         }
-        assert_eq!(fs::read_dir(staging.path()).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(dirs.staging.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn a_failed_rename_leaves_every_file_placed_by_the_burst_recorded_in_the_index() {
-        let (root, staging, state) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
-        let mut index = Index::load(state.path()).unwrap();
-        let writes = staged(root.path(), staging.path(), 1_200);
+        let dirs = Dirs::new();
+        let mut index = Index::load(dirs.state.path()).unwrap();
+        let writes = staged(dirs.root.path(), dirs.staging.path(), 1_200);
         // One staging file gone: its rename fails, in the middle of a run.
         fs::remove_file(&writes[700].temporary).unwrap();
-        let (mut deleted, mut written) = (Vec::new(), Vec::new());
 
-        let failed = burst(
-            root.path(),
-            &mut index,
-            writes,
-            Vec::new(),
-            &mut deleted,
-            &mut written,
-            &mut |path, reason| panic!("{path} refused: {reason}"),
-        );
+        let (failed, written) = dirs.burst(&mut index, writes);
 
         assert!(failed.is_err());
         let mut on_disk = 0;
-        for directory in fs::read_dir(root.path()).unwrap() {
+        let root = dirs.root.path();
+        for directory in fs::read_dir(root).unwrap() {
             for file in fs::read_dir(directory.unwrap().path()).unwrap() {
                 let file = file.unwrap().path();
-                let relative = file.strip_prefix(root.path()).unwrap().to_str().unwrap();
+                let relative = file.strip_prefix(root).unwrap().to_str().unwrap();
                 let path = FilePath::parse(relative).unwrap();
                 assert!(
                     index.files.contains_key(&path),
