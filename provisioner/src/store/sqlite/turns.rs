@@ -4,7 +4,7 @@
 //! ([`WriteTurns::begin`]). Background work (the sweep's pages, the
 //! vacuum's steps, the checkpoint task's turn) takes the connection only
 //! when it is free and no write is waiting for it ([`WriteTurns::when_idle`],
-//! [`WriteTurns::if_idle`]): a write then waits at most for the one
+//! [`LogRestart::turn`]): a write then waits at most for the one
 //! background step already running, never for one that queued ahead of it.
 //! Background work that finds no free moment for [`MAX_WAIT_FOR_IDLE`]
 //! queues like a write, so a sweep always ends. Among background work, the
@@ -44,16 +44,12 @@ pub(crate) struct LogRestart<'a>(&'a WriteTurns);
 impl LogRestart<'_> {
     /// The connection, now, if it is free and no write waits for it.
     pub(crate) fn turn(&self) -> Option<PoolConnection<Sqlite>> {
-        if self.0.waiting.load(Ordering::SeqCst) > 0 {
-            return None;
-        }
-        self.0.pool.try_acquire()
+        self.0.free_of_writes()
     }
 
     /// The connection in turn, behind the writes already waiting.
     pub(crate) async fn turn_in_line(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-        let _waiting = Waiting::new(&self.0.waiting);
-        self.0.pool.acquire().await
+        self.0.in_line().await
     }
 }
 
@@ -115,15 +111,28 @@ impl WriteTurns {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    /// The connection, now, if it is free and neither a write nor the
-    /// checkpoint task waits for it.
-    fn if_idle(&self) -> Option<PoolConnection<Sqlite>> {
-        if self.waiting.load(Ordering::SeqCst) > 0
-            || self.log_restart_waiting.load(Ordering::SeqCst)
-        {
+    /// The connection, now, if it is free and no write waits for it.
+    fn free_of_writes(&self) -> Option<PoolConnection<Sqlite>> {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
             return None;
         }
         self.pool.try_acquire()
+    }
+
+    /// The connection, now, if it is free and neither a write nor the
+    /// checkpoint task waits for it.
+    fn if_idle(&self) -> Option<PoolConnection<Sqlite>> {
+        if self.log_restart_waiting.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.free_of_writes()
+    }
+
+    /// The connection in turn, behind the writes already waiting, counted
+    /// as waiting meanwhile.
+    async fn in_line(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
+        let _waiting = Waiting::new(&self.waiting);
+        self.pool.acquire().await
     }
 
     /// Marks the checkpoint task as waiting for a turn, ahead of other
@@ -143,8 +152,7 @@ impl WriteTurns {
             }
             tokio::time::sleep(IDLE_POLL).await;
         }
-        let _waiting = Waiting::new(&self.waiting);
-        self.pool.acquire().await
+        self.in_line().await
     }
 
     pub(crate) fn is_closed(&self) -> bool {
