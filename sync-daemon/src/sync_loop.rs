@@ -158,6 +158,13 @@ async fn cycle(
     });
     let outcome = apply::apply(tree, &mut waiting.index, manifest).await?;
     waiting.saver.unsaved = true;
+    // The first cycle of a process (and any cycle a save is due at) records
+    // what it wrote at once, before the watches and the status report: a
+    // daemon killed in between would otherwise find its files unowned, and
+    // leave them when the server deletes them.
+    if waiting.saver.due() <= tokio::time::Instant::now() {
+        waiting.saver.save(&mut waiting.index);
+    }
     let index = &mut waiting.index;
     if !waiting.watcher.is_on() {
         return Ok(outcome);
