@@ -10,18 +10,22 @@ use base64::Engine;
 use futures::TryStreamExt;
 use sync_protocol::{AppId, FileEntry, InlineContent, MAX_INLINE_BYTES, MAX_INLINE_FILE_BYTES};
 
-use super::{FilesError, FilesService};
+use super::{FilesError, FilesService, WrittenChanges};
 use crate::store::Blob;
 
 impl FilesService {
-    /// The contents [`inline_choice`] picks from a delta's `files`, read in
-    /// one statement; a blob the app no longer references (replaced since)
-    /// is left out.
+    /// The contents [`inline_choice`] picks from a delta's `files`: those
+    /// the write that made the delta kept, or else read in one statement
+    /// (a blob the app no longer references, replaced since, is left out).
     pub async fn inline_contents(
         &self,
         app_id: &AppId,
         files: &[FileEntry],
+        written: Option<&WrittenChanges>,
     ) -> Result<Vec<InlineContent>, FilesError> {
+        if let Some(written) = written {
+            return Ok(super::carried::inline_contents(written));
+        }
         let mut sha256s: Vec<String> = inline_choice(files)
             .into_iter()
             .map(str::to_owned)

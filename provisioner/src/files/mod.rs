@@ -8,6 +8,7 @@
 
 mod batch;
 mod blobs;
+mod carried;
 mod error;
 mod inline;
 mod notifier;
@@ -22,6 +23,7 @@ use sync_protocol::{AppId, BatchChange, FilePath, MAX_WAIT_SECONDS};
 
 pub use batch::parse_changes;
 pub use blobs::BlobBatch;
+pub use carried::{Published, WrittenChanges};
 pub use error::{FilesError, Subject};
 pub use notifier::{RevisionNotifier, WaitOutcome};
 pub use sweep::{SweepPolicy, sweep_due};
@@ -30,6 +32,14 @@ use crate::config::LimitsArgs;
 use crate::store::{
     AppLimits, Blob, BlobGarbage, Changes, FileChange, FileStore, Manifest, WriteOutcome,
 };
+
+/// What changed after a revision, and, when the write that made the next
+/// revision woke the wait, that write's changes (its small contents too).
+#[derive(Debug)]
+pub struct Answer {
+    pub changes: Changes,
+    pub written: Option<Arc<WrittenChanges>>,
+}
 
 /// The size and count rules, from the command line.
 #[derive(Clone, Copy, Debug)]
@@ -176,7 +186,7 @@ impl FilesService {
         app_id: &AppId,
         since: u64,
         wait_seconds: u64,
-    ) -> Result<Option<Changes>, FilesError> {
+    ) -> Result<Option<Answer>, FilesError> {
         if wait_seconds > MAX_WAIT_SECONDS {
             return Err(FilesError::WaitTooLong(wait_seconds));
         }
@@ -186,13 +196,23 @@ impl FilesService {
             // No store connection is held while waiting.
             let wait = Duration::from_secs(wait_seconds);
             if self.notifier.wait_past(&mut receiver, since, wait).await == WaitOutcome::Moved {
+                let carried = receiver.borrow().delta_after(since);
+                if let Some((changes, written)) = carried {
+                    return Ok(Some(Answer {
+                        changes,
+                        written: Some(written),
+                    }));
+                }
                 revision = self.store.revision(app_id).await?;
             }
         }
         if revision == since {
             return Ok(None);
         }
-        Ok(Some(self.store.changes_since(app_id, since).await?))
+        Ok(Some(Answer {
+            changes: self.store.changes_since(app_id, since).await?,
+            written: None,
+        }))
     }
 
     pub async fn read_file(&self, app_id: &AppId, path: &FilePath) -> Result<Blob, FilesError> {
@@ -224,14 +244,21 @@ impl FilesService {
         changes: &[FileChange],
         batch: bool,
     ) -> Result<WriteOutcome, FilesError> {
-        let outcome = self
+        let mut outcome = self
             .store
             .apply(app_id, changes, self.limits.app)
             .await
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {
             self.writes.fetch_add(1, Ordering::Relaxed);
-            self.notifier.publish(app_id, outcome.revision);
+            match outcome.delta.take() {
+                Some(delta) => self.notifier.publish_written(
+                    app_id,
+                    outcome.revision,
+                    WrittenChanges::of(delta, changes),
+                ),
+                None => self.notifier.publish(app_id, outcome.revision),
+            }
             self.sweeper.after_write(&self.store, outcome.garbage);
         }
         tracing::info!(

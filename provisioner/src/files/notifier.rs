@@ -1,6 +1,7 @@
 //! Wakes long-polls when an app's revision moves.
 //!
-//! One `tokio::sync::watch` channel per app carries its latest revision: a
+//! One `tokio::sync::watch` channel per app carries its latest revision
+//! (with what it changed, when this process wrote it: [`Published`]): a
 //! write publishes once and every waiter of that app wakes at once, without
 //! polling the database and without holding a connection while it waits.
 //! Channels are made on first use and dropped when a publish finds no one
@@ -15,6 +16,8 @@ use sync_protocol::AppId;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::carried::{Published, WrittenChanges};
+
 #[derive(Clone, Debug, Default)]
 pub struct RevisionNotifier {
     inner: Arc<Inner>,
@@ -23,7 +26,7 @@ pub struct RevisionNotifier {
 #[derive(Debug, Default)]
 struct Inner {
     /// A std mutex: it is held only to look a channel up, never across an await.
-    channels: Mutex<HashMap<AppId, watch::Sender<u64>>>,
+    channels: Mutex<HashMap<AppId, watch::Sender<Published>>>,
     /// Long-polls waiting right now, for the metrics gauge.
     waiters: AtomicI64,
     /// Cancelled at shutdown so that waiting requests answer at once instead
@@ -43,7 +46,7 @@ pub enum WaitOutcome {
 impl RevisionNotifier {
     /// Subscribes to the app's revisions. Subscribe *before* reading the
     /// current revision from the store, so a write landing in between is seen.
-    pub fn subscribe(&self, app_id: &AppId) -> watch::Receiver<u64> {
+    pub fn subscribe(&self, app_id: &AppId) -> watch::Receiver<Published> {
         let mut channels = self
             .inner
             .channels
@@ -51,12 +54,22 @@ impl RevisionNotifier {
             .unwrap_or_else(|poison| poison.into_inner());
         channels
             .entry(app_id.clone())
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Published::default()).0)
             .subscribe()
     }
 
     /// Records a committed revision and wakes every waiter of the app.
     pub fn publish(&self, app_id: &AppId, revision: u64) {
+        self.publish_changes(app_id, revision, None);
+    }
+
+    /// Records a revision this process wrote, with what it changed, so the
+    /// waits one revision behind are answered without reading the store.
+    pub fn publish_written(&self, app_id: &AppId, revision: u64, changes: WrittenChanges) {
+        self.publish_changes(app_id, revision, Some(Arc::new(changes)));
+    }
+
+    fn publish_changes(&self, app_id: &AppId, revision: u64, changes: Option<Arc<WrittenChanges>>) {
         let mut channels = self
             .inner
             .channels
@@ -67,8 +80,10 @@ impl RevisionNotifier {
                 channels.remove(app_id);
             } else {
                 sender.send_if_modified(|current| {
-                    let moved = revision > *current;
-                    *current = (*current).max(revision);
+                    let moved = revision > current.revision;
+                    if moved {
+                        *current = Published { revision, changes };
+                    }
                     moved
                 });
             }
@@ -94,13 +109,13 @@ impl RevisionNotifier {
     /// Waits until a revision above `since` is published, `timeout` passes or shutdown begins.
     pub async fn wait_past(
         &self,
-        receiver: &mut watch::Receiver<u64>,
+        receiver: &mut watch::Receiver<Published>,
         since: u64,
         timeout: Duration,
     ) -> WaitOutcome {
         let _waiting = WaiterGuard::new(&self.inner.waiters);
         tokio::select! {
-            changed = receiver.wait_for(|revision| *revision > since) => match changed {
+            changed = receiver.wait_for(|published| published.revision > since) => match changed {
                 Ok(_) => WaitOutcome::Moved,
                 // The sender went away: treat as a change so the caller re-reads the store.
                 Err(_) => WaitOutcome::Moved,

@@ -16,6 +16,7 @@ use super::auth::FilesReader;
 use super::files::{if_none_match, not_modified};
 use super::openapi::{AppPath, ErrorResponse, IfNoneMatch};
 use super::{ApiError, AppState};
+use crate::files::Answer;
 use crate::store::{Changes, Manifest};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -95,19 +96,29 @@ pub(super) async fn get_manifest(
             );
             Ok(handed_back_at_shutdown(unchanged, &state))
         }
-        Some(Changes::Full(manifest)) => Ok(manifest_response(
+        Some(Answer {
+            changes: Changes::Full(manifest),
+            ..
+        }) => Ok(manifest_response(
             &headers,
             full_manifest(store_id, manifest),
             None,
         )),
-        Some(Changes::Delta {
-            revision,
-            files,
-            deleted,
+        Some(Answer {
+            changes:
+                Changes::Delta {
+                    revision,
+                    files,
+                    deleted,
+                },
+            written,
         }) => {
             let inline = query.inline == Some(true);
             let contents = if inline {
-                state.files.inline_contents(&app_id, &files).await?
+                state
+                    .files
+                    .inline_contents(&app_id, &files, written.as_deref())
+                    .await?
             } else {
                 Vec::new()
             };

@@ -136,6 +136,7 @@ impl FileStore for MemoryStore {
                     revision,
                     changed: 0,
                     garbage: Garbage::default(),
+                    delta: None,
                 });
             }
             WriteDecision::Write(plan) => plan,
@@ -166,11 +167,7 @@ impl FileStore for MemoryStore {
             history_floor: plan.history_floor,
         };
         garbage.pending = garbage.pending + plan.garbage;
-        Ok(WriteOutcome {
-            revision: plan.revision,
-            changed: plan.changed,
-            garbage: plan.garbage,
-        })
+        Ok(plan.outcome())
     }
 
     async fn revision(&self, app_id: &AppId) -> Result<u64, StoreError> {

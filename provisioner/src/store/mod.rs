@@ -46,8 +46,8 @@ pub use health::StoreHealth;
 pub use imports::ImportStore;
 pub use logs::LogStore;
 pub use model::{
-    AppLimits, AppUsage, Blob, BlobGarbage, Changes, FileChange, Garbage, Manifest, SyncStatus,
-    WriteOutcome,
+    AppLimits, AppUsage, Blob, BlobGarbage, Changes, FileChange, Garbage, Manifest, RevisionDelta,
+    SyncStatus, WriteOutcome,
 };
 pub use postgres::{LISTENER_APPLICATION, PostgresCoordination, PostgresStore};
 pub use sqlite::SqliteStore;

@@ -85,7 +85,7 @@ impl AppUsage {
 }
 
 /// What a write did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteOutcome {
     /// The revision holding the write; the previous one when nothing changed.
     pub revision: u64,
@@ -93,6 +93,22 @@ pub struct WriteOutcome {
     pub changed: u64,
     /// The stored content the write replaced or deleted.
     pub garbage: Garbage,
+    /// What the new revision changed, as the store's delta from the
+    /// revision before it lists it; `None` when nothing changed. The
+    /// long-polls the write wakes are answered from it, with no read.
+    pub delta: Option<RevisionDelta>,
+}
+
+/// The changes one revision made, listed as a delta from the revision
+/// before it lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionDelta {
+    /// The paths the revision left holding content, by path.
+    pub files: Vec<FileEntry>,
+    /// The paths it deleted, by path.
+    pub deleted: Vec<FilePath>,
+    /// The history floor after the write: no delta is kept from below it.
+    pub history_floor: u64,
 }
 
 /// Stored content no longer held by the file that held it: candidates for

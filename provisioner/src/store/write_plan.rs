@@ -8,9 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
-use sync_protocol::FilePath;
+use sync_protocol::{FileEntry, FilePath};
 
-use super::{AppLimits, AppUsage, Blob, FileChange, Garbage, StoreError};
+use super::{
+    AppLimits, AppUsage, Blob, FileChange, Garbage, RevisionDelta, StoreError, WriteOutcome,
+};
 
 /// The counters kept per app, read at the start of each operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,6 +59,31 @@ pub struct WritePlan<'a> {
     /// The sha256 of each content counted in `garbage`: the blobs the sweep
     /// looks at (another path or app may still hold them).
     pub given_up: Vec<String>,
+}
+
+impl WritePlan<'_> {
+    /// What the write did, once stored.
+    pub fn outcome(&self) -> WriteOutcome {
+        let files = self
+            .written
+            .iter()
+            .map(|(path, blob)| FileEntry {
+                path: (*path).clone(),
+                sha256: blob.sha256.clone(),
+                size: blob.size(),
+            })
+            .collect();
+        WriteOutcome {
+            revision: self.revision,
+            changed: self.changed,
+            garbage: self.garbage,
+            delta: Some(RevisionDelta {
+                files,
+                deleted: self.deleted.iter().map(|path| (*path).clone()).collect(),
+                history_floor: self.history_floor,
+            }),
+        }
+    }
 }
 
 /// What a write comes to.

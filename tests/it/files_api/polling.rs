@@ -109,6 +109,51 @@ async fn a_write_wakes_every_long_poll_at_once() {
 }
 
 #[tokio::test]
+async fn a_long_poll_woken_by_a_write_answers_what_asking_afterwards_answers() {
+    let provisioner = TestProvisioner::spawn().await.unwrap();
+    let token = provisioner.mint_sync_token("app").await.unwrap();
+    written(provisioner.put_file("app", "gone.txt", "g").await).await;
+    written(provisioner.put_file("app", "same.txt", "s").await).await; // 2
+    let large = "x".repeat(sync_protocol::MAX_INLINE_FILE_BYTES as usize + 1);
+    let batch = serde_json::json!({"changes": [
+        {"path": "z.txt", "content": "last by path"},
+        {"path": "a/b.txt", "content": "twice"},
+        {"path": "a-b.txt", "content": "twice"},
+        {"path": "same.txt", "content": "s"},
+        {"path": "large.txt", "content": large},
+        {"path": "gone.txt", "delete": true},
+    ]});
+    let mut answers = Vec::new();
+    for inline in ["", "&inline=true"] {
+        let query = format!("/v1/apps/app/files?since=2&wait=30{inline}");
+        let request = provisioner.request_as(reqwest::Method::GET, &query, &token);
+        answers.push(tokio::spawn(request.send()));
+    }
+    wait_for_waiters(&provisioner, 2).await;
+
+    // Act: the write wakes both; then the same questions, asked afterwards.
+    written(provisioner.batch("app", &batch).await).await; // 3
+    let mut afterwards = Vec::new();
+    for inline in ["", "&inline=true"] {
+        let query = format!("since=2{inline}");
+        afterwards.push(provisioner.manifest("app", &query, None, &token).await);
+    }
+
+    // Assert: the same bodies and ETags, whether the store or the write answered.
+    for (woken, asked) in answers.into_iter().zip(afterwards) {
+        let woken = woken.await.unwrap().unwrap();
+        assert_eq!(woken.status(), StatusCode::OK);
+        assert_eq!(woken.headers()["etag"], asked.headers()["etag"]);
+        let woken: ManifestResponse = woken.json().await.unwrap();
+        let asked: ManifestResponse = asked.json().await.unwrap();
+        assert_eq!(woken, asked);
+        let paths: Vec<&str> = woken.files.iter().map(|file| file.path.as_str()).collect();
+        assert_eq!(paths, ["a-b.txt", "a/b.txt", "large.txt", "z.txt"]);
+        assert_eq!(woken.deleted.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn a_long_poll_without_change_times_out_to_304() {
     let provisioner = TestProvisioner::spawn().await.unwrap();
     let key = provisioner.api_key();

@@ -12,6 +12,7 @@ mod coordination;
 mod files;
 mod garbage;
 mod logs;
+mod outcome;
 mod records;
 mod tree;
 
@@ -23,6 +24,7 @@ pub use coordination::*;
 pub use files::*;
 pub use garbage::*;
 pub use logs::*;
+pub use outcome::*;
 pub use records::*;
 pub use tree::*;
 
@@ -69,6 +71,7 @@ macro_rules! store_conformance_tests {
             a_refused_write_applies_nothing,
             a_file_and_a_directory_of_the_same_name_are_refused,
             deltas_carry_changes_and_deletions_after_since,
+            a_writes_outcome_is_the_delta_the_store_gives_from_the_revision_before_it,
             writes_through_one_handle_are_revisions_and_deltas_through_the_other,
             since_older_than_the_history_kept_gets_the_full_manifest,
             limits_count_the_whole_write_and_blobs_stay_with_their_apps,

@@ -161,7 +161,7 @@ mod tests {
         publish(&notifier, "Not An App 3");
         publish(&notifier, "shop 4");
 
-        assert_eq!(*receiver.borrow_and_update(), 4);
+        assert_eq!(receiver.borrow_and_update().revision, 4);
         assert_eq!(notifier.watched_apps(), vec![app_id]);
     }
 }

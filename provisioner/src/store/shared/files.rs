@@ -18,15 +18,24 @@ macro_rules! file_store {
                     WriteDecision, beneath_limit, may_create, paths_to_read, plan_write,
                 };
                 let mut transaction = self.begin_write().await?;
-                // The row must exist to be locked; a concurrent first write
-                // waits on the insert until the other commits, then finds it.
-                sqlx::query(
-                    "INSERT INTO apps (app_id) VALUES ($1) ON CONFLICT (app_id) DO NOTHING",
-                )
-                .bind(app_id.as_str())
-                .execute(&mut *transaction)
-                .await?;
-                let app = Self::app_row(&mut transaction, app_id, Self::LOCK_APP_ROW).await?;
+                let found =
+                    Self::found_app_row(&mut transaction, app_id, Self::LOCK_APP_ROW).await?;
+                let app = match found {
+                    Some(app) => app,
+                    None => {
+                        // The row must exist to be locked; a concurrent first
+                        // write waits on the insert until the other commits,
+                        // then finds it.
+                        sqlx::query(
+                            "INSERT INTO apps (app_id) VALUES ($1) \
+                             ON CONFLICT (app_id) DO NOTHING",
+                        )
+                        .bind(app_id.as_str())
+                        .execute(&mut *transaction)
+                        .await?;
+                        Self::app_row(&mut transaction, app_id, Self::LOCK_APP_ROW).await?
+                    }
+                };
                 let stored =
                     Self::stored_files(&mut transaction, app_id, &paths_to_read(changes)).await?;
                 let created = may_create(changes, &stored);
@@ -40,16 +49,20 @@ macro_rules! file_store {
                             revision,
                             changed: 0,
                             garbage: $crate::store::Garbage::default(),
+                            delta: None,
                         });
                     }
                     WriteDecision::Write(plan) => plan,
                 };
                 self.store_plan(&mut transaction, app_id, &plan).await?;
-                sqlx::query("DELETE FROM file_tombstones WHERE app_id = $1 AND revision <= $2")
-                    .bind(app_id.as_str())
-                    .bind($crate::store::shared::to_i64(plan.history_floor))
-                    .execute(&mut *transaction)
-                    .await?;
+                // Every tombstone is above the floor it was made under.
+                if plan.history_floor > app.history_floor {
+                    sqlx::query("DELETE FROM file_tombstones WHERE app_id = $1 AND revision <= $2")
+                        .bind(app_id.as_str())
+                        .bind($crate::store::shared::to_i64(plan.history_floor))
+                        .execute(&mut *transaction)
+                        .await?;
+                }
                 sqlx::query(
                     "UPDATE apps SET revision = $1, file_count = $2, total_bytes = $3, \
                      history_floor = $4, garbage_bytes = garbage_bytes + $5, \
@@ -66,11 +79,7 @@ macro_rules! file_store {
                 .await?;
                 Self::announce_write(&mut transaction, app_id, plan.revision).await?;
                 transaction.commit().await?;
-                Ok($crate::store::WriteOutcome {
-                    revision: plan.revision,
-                    changed: plan.changed,
-                    garbage: plan.garbage,
-                })
+                Ok(plan.outcome())
             }
 
             async fn revision(
@@ -329,6 +338,17 @@ macro_rules! file_store {
                 app_id: &sync_protocol::AppId,
                 lock: &str,
             ) -> Result<$crate::store::write_plan::AppRow, $crate::store::StoreError> {
+                Ok(Self::found_app_row(transaction, app_id, lock)
+                    .await?
+                    .unwrap_or_default())
+            }
+
+            /// The app's row, `None` before its first write.
+            async fn found_app_row(
+                transaction: &mut sqlx::Transaction<'static, $db>,
+                app_id: &sync_protocol::AppId,
+                lock: &str,
+            ) -> Result<Option<$crate::store::write_plan::AppRow>, $crate::store::StoreError> {
                 let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
                     "SELECT revision, file_count, total_bytes, history_floor FROM apps \
                      WHERE app_id = $1{lock}"
@@ -336,18 +356,16 @@ macro_rules! file_store {
                 .bind(app_id.as_str())
                 .fetch_optional(&mut **transaction)
                 .await?;
-                Ok(
-                    row.map_or_else(Default::default, |(revision, files, bytes, floor)| {
-                        $crate::store::write_plan::AppRow {
-                            revision: $crate::store::shared::to_u64(revision),
-                            usage: $crate::store::AppUsage {
-                                file_count: $crate::store::shared::to_u64(files),
-                                total_bytes: $crate::store::shared::to_u64(bytes),
-                            },
-                            history_floor: $crate::store::shared::to_u64(floor),
-                        }
-                    }),
-                )
+                Ok(row.map(
+                    |(revision, files, bytes, floor)| $crate::store::write_plan::AppRow {
+                        revision: $crate::store::shared::to_u64(revision),
+                        usage: $crate::store::AppUsage {
+                            file_count: $crate::store::shared::to_u64(files),
+                            total_bytes: $crate::store::shared::to_u64(bytes),
+                        },
+                        history_floor: $crate::store::shared::to_u64(floor),
+                    },
+                ))
             }
 
             /// The stored content of those of `paths` the app holds.
