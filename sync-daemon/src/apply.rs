@@ -13,12 +13,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use sync_protocol::{FileEntry, FilePath};
 
 use crate::burst;
 use crate::client::{Client, Manifest};
+use crate::early::Early;
 use crate::error::{Error, io_error};
 use crate::fsio::{self, CheckedDirs, Refused, Stamp};
 use crate::index::Index;
@@ -63,11 +65,22 @@ impl Outcome {
     }
 }
 
+/// How a cycle puts its new files in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placing {
+    /// All in one burst at the end, for the dev server's watcher.
+    InOneBurst,
+    /// Each download as it arrives ([`crate::early`]): no dev server
+    /// watches yet (the first cycle of a process, or `--once`).
+    AsTheyArrive,
+}
+
 #[tracing::instrument(name = "apply", skip_all, fields(revision = manifest.revision, full = manifest.full))]
 pub async fn apply(
     tree: &Tree<'_>,
     index: &mut Index,
     mut manifest: Manifest,
+    placing: Placing,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut outcome = Outcome {
@@ -108,35 +121,42 @@ pub async fn apply(
     let planned = started.elapsed();
     let mut staged = Staged::default();
     let contents = std::mem::take(&mut manifest.contents);
-    let (writes, downloaded) = stage::stage(
+    let early = (placing == Placing::AsTheyArrive).then(|| Arc::new(Early::new(tree.root)));
+    if early.is_some() {
+        // Before anything is placed: a delete may free a path a write needs.
+        let deletes = std::mem::take(&mut deletes);
+        burst::delete_all(tree.root, index, deletes, &mut outcome.deleted)?;
+    }
+    let staging = stage::stage(
         tree,
         index,
         writes,
         &contents,
         &mut staged,
         &mut |path, reason| refuse(path, reason, &mut outcome),
+        early.as_ref(),
     )
-    .await?;
-    let staged_at = started.elapsed();
-    let leftovers = {
-        let Outcome {
-            written,
-            deleted,
-            refused,
-            ..
-        } = &mut outcome;
-        burst::burst(
-            tree.root,
-            index,
-            writes,
-            deletes,
-            deleted,
-            written,
-            &mut |path, reason| {
-                refuse_into(refused, path, reason);
-            },
-        )?
+    .await;
+    // The download's threads are all done: what they placed is final.
+    let (placed_early, failed_early) = early.map_or_else(Default::default, |early| early.finish());
+    let Outcome {
+        written,
+        deleted,
+        refused,
+        ..
+    } = &mut outcome;
+    let refuse = &mut |path: &FilePath, reason: &str| refuse_into(refused, path, reason);
+    let (writes, downloaded) = match (staging, failed_early) {
+        (Ok(staged), None) => staged,
+        (Err(error), _) | (Ok(_), Some(error)) => {
+            // Files in the tree are owned, also when the cycle fails.
+            burst::record(index, placed_early, written, refuse);
+            return Err(error);
+        }
     };
+    let staged_at = started.elapsed();
+    burst::delete_all(tree.root, index, deletes, deleted)?;
+    let leftovers = burst::burst(tree.root, index, writes, written, refuse, placed_early)?;
     staged.left_over(leftovers);
     let burst_at = started.elapsed();
     // The caller saves the index (throttled, off the path to the next request).

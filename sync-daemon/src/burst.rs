@@ -1,6 +1,7 @@
 //! The burst: a cycle's deletes, then its renames from staging into the
 //! tree, in one tight run, so a dev server's watcher sees one batch of
-//! complete files.
+//! complete files. (A cycle no dev server watches yet places its downloads
+//! as they arrive instead: [`crate::early`].)
 //!
 //! A large burst (an initial sync's 10,000 renames) is spread over a few
 //! threads, each renaming a contiguous run of the sorted writes with its
@@ -28,7 +29,8 @@ const PARALLEL_FROM_WRITES: usize = 512;
 const MAX_THREADS: usize = 4;
 
 /// What became of one staged write.
-enum Placed {
+#[derive(Debug)]
+pub enum Placed {
     Written {
         entry: FileEntry,
         stamp: Stamp,
@@ -40,17 +42,36 @@ enum Placed {
     },
 }
 
-/// Deletes, then renames every staged write into place; refusals go to
-/// `refuse`. Returns the staging files left behind by refused writes.
+/// Renames every staged write into place, after the cycle's deletes
+/// ([`delete_all`]); refusals go to `refuse`. `placed_before` holds what was
+/// placed already (as content arrived, see [`crate::early`]): it is recorded
+/// with the rest, also when a rename fails. Returns the staging files left
+/// behind by refused writes.
 pub fn burst(
     root: &Path,
     index: &mut Index,
     writes: Vec<StagedWrite>,
-    deletes: Vec<FilePath>,
-    deleted: &mut Vec<FilePath>,
     written: &mut Vec<FilePath>,
     refuse: &mut dyn FnMut(&FilePath, &str),
+    placed_before: Vec<Placed>,
 ) -> Result<Vec<PathBuf>, Error> {
+    // The deletes may have removed directories: each run checks parents afresh.
+    let (placed, failed) = place_all(root, writes);
+    let mut leftovers = record(index, placed_before, written, refuse);
+    leftovers.extend(record(index, placed, written, refuse));
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(leftovers),
+    }
+}
+
+/// Deletes the files the cycle drops, and forgets them.
+pub fn delete_all(
+    root: &Path,
+    index: &mut Index,
+    deletes: Vec<FilePath>,
+    deleted: &mut Vec<FilePath>,
+) -> Result<(), Error> {
     for path in deletes {
         let target = root.join(path.as_str());
         match fs::symlink_metadata(&target) {
@@ -67,8 +88,17 @@ pub fn burst(
         }
         index.forget(&path);
     }
-    // The deletes may have removed directories: each run checks parents afresh.
-    let (placed, failed) = place_all(root, writes);
+    Ok(())
+}
+
+/// Records what was placed in the index, in order, and passes refusals to
+/// `refuse`; returns the staging files the refused writes left.
+pub fn record(
+    index: &mut Index,
+    placed: Vec<Placed>,
+    written: &mut Vec<FilePath>,
+    refuse: &mut dyn FnMut(&FilePath, &str),
+) -> Vec<PathBuf> {
     let mut leftovers = Vec::new();
     for outcome in placed {
         match outcome {
@@ -86,10 +116,7 @@ pub fn burst(
             }
         }
     }
-    match failed {
-        Some(error) => Err(error),
-        None => Ok(leftovers),
-    }
+    leftovers
 }
 
 /// Places every write, over several threads when there are many; returns
@@ -143,7 +170,8 @@ fn place_run(root: &Path, writes: Vec<StagedWrite>) -> (Vec<Placed>, Option<Erro
     (placed, None)
 }
 
-fn place(root: &Path, write: StagedWrite, dirs: &mut CheckedDirs) -> Result<Placed, Error> {
+/// Renames one staged write into place, making its parents first.
+pub fn place(root: &Path, write: StagedWrite, dirs: &mut CheckedDirs) -> Result<Placed, Error> {
     let path = &write.entry.path;
     if let Err(refused) = fsio::create_parents(root, path, dirs) {
         return Ok(Placed::Refused {
@@ -181,19 +209,9 @@ mod tests {
     fn staged(root: &Path, staging: &Path, count: usize) -> Vec<StagedWrite> {
         let mut writes: Vec<StagedWrite> = (0..count)
             .map(|n| {
-                let path = FilePath::parse(&format!("d{:02}/f{n:05}.txt", n % 40)).unwrap();
+                let path = format!("d{:02}/f{n:05}.txt", n % 40);
                 let content = format!("file {n}\n");
-                let temporary = staging.join(format!("t{n}"));
-                fs::write(&temporary, &content).unwrap();
-                StagedWrite {
-                    target: root.join(path.as_str()),
-                    entry: FileEntry {
-                        path,
-                        sha256: sync_protocol::sha256_hex(content.as_bytes()),
-                        size: content.len() as u64,
-                    },
-                    temporary,
-                }
+                StagedWrite::for_test(root, staging, &path, &format!("t{n}"), &content)
             })
             .collect();
         writes.sort_by(|a, b| a.entry.path.as_str().cmp(b.entry.path.as_str()));
@@ -223,17 +241,15 @@ mod tests {
             index: &mut Index,
             writes: Vec<StagedWrite>,
         ) -> (Result<Vec<PathBuf>, Error>, Vec<FilePath>) {
-            let (mut deleted, mut written) = (Vec::new(), Vec::new());
+            let mut written = Vec::new();
             let result = burst(
                 self.root.path(),
                 index,
                 writes,
-                Vec::new(),
-                &mut deleted,
                 &mut written,
                 &mut |path, reason| panic!("{path} refused: {reason}"),
+                Vec::new(),
             );
-            assert!(deleted.is_empty());
             (result, written)
         }
     }

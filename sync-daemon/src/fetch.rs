@@ -5,14 +5,18 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use reqwest::Response;
 use sha2::{Digest, Sha256};
 use sync_protocol::MAX_BLOBS_PER_BATCH;
 
 use crate::client::Client;
+use crate::early::Early;
 use crate::error::{Error, RuntimeError, io_error};
+use crate::fsio::CheckedDirs;
 
 /// The most bytes asked for in one batch, so one slow batch does not hold
 /// everything up and a retry re-downloads little.
@@ -36,25 +40,52 @@ pub struct Wanted {
 /// the server one statement. The batches' reads share this task; their
 /// writes are on blocking threads (`receive`): inline, they took both of
 /// the runtime's worker threads under disk pressure (issue 13 measurements).
-pub async fn download(client: &Client, wanted: Vec<Wanted>) -> Result<(), Error> {
-    futures::stream::iter(batches(wanted))
-        .map(|batch| async move { download_batch(client, &batch).await })
+///
+/// With `early`, each file whose write it expects is placed into the tree
+/// by the writing thread as soon as its content is verified.
+pub async fn download(
+    client: &Client,
+    wanted: Vec<Wanted>,
+    early: Option<&Arc<Early>>,
+) -> Result<(), Error> {
+    // Every batch started is awaited, also after a failure (none starts
+    // after one): a writer thread left running could still place a file
+    // after the cycle counted what was placed.
+    let failed = AtomicBool::new(false);
+    let failed = &failed;
+    let results: Vec<Result<(), Error>> = futures::stream::iter(batches(wanted))
+        .map(|batch| async move {
+            if failed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let result = download_batch(client, &batch, early).await;
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            result
+        })
         .buffer_unordered(CONCURRENT_BATCHES)
-        .try_collect()
-        .await
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
-async fn download_batch(client: &Client, batch: &[Wanted]) -> Result<(), Error> {
+async fn download_batch(
+    client: &Client,
+    batch: &[Wanted],
+    early: Option<&Arc<Early>>,
+) -> Result<(), Error> {
     if let [single] = batch {
-        return receive(client.blob(&single.sha256).await?, batch).await;
+        return receive(client.blob(&single.sha256).await?, batch, early).await;
     }
     let sha256s: Vec<String> = batch.iter().map(|blob| blob.sha256.clone()).collect();
     match client.blobs(&sha256s).await? {
-        Some(response) => receive(response, batch).await,
+        Some(response) => receive(response, batch, early).await,
         None => {
             tracing::debug!("server has no batch blob endpoint; fetching one by one");
             for blob in batch {
-                receive(client.blob(&blob.sha256).await?, std::slice::from_ref(blob)).await?;
+                let response = client.blob(&blob.sha256).await?;
+                receive(response, std::slice::from_ref(blob), early).await?;
             }
             Ok(())
         }
@@ -93,10 +124,15 @@ const QUEUED_CHUNKS: usize = 16;
 /// through a bounded queue: writes that stall under disk pressure never
 /// hold the runtime's workers, which keep serving the other batches'
 /// reads, the long-poll and the gateway.
-async fn receive(mut response: Response, blobs: &[Wanted]) -> Result<(), Error> {
+async fn receive(
+    mut response: Response,
+    blobs: &[Wanted],
+    early: Option<&Arc<Early>>,
+) -> Result<(), Error> {
     let (chunks, queued) = tokio::sync::mpsc::channel::<bytes::Bytes>(QUEUED_CHUNKS);
     let owned = blobs.to_vec();
-    let writer = tokio::task::spawn_blocking(move || write_blobs(queued, &owned));
+    let early = early.cloned();
+    let writer = tokio::task::spawn_blocking(move || write_blobs(queued, &owned, early.as_deref()));
     let read = async {
         while let Some(chunk) = response
             .chunk()
@@ -123,13 +159,21 @@ async fn receive(mut response: Response, blobs: &[Wanted]) -> Result<(), Error> 
 }
 
 /// Splits the chunks of a body holding `blobs` back to back, by their known
-/// sizes, into their staging files (blocking).
+/// sizes, into their staging files (blocking); tells `early` of each one
+/// complete and verified.
 fn write_blobs(
     mut queued: tokio::sync::mpsc::Receiver<bytes::Bytes>,
     blobs: &[Wanted],
+    early: Option<&Early>,
 ) -> Result<(), Error> {
+    let mut dirs = CheckedDirs::default();
+    let mut arrived = |blob: &Wanted| {
+        if let Some(early) = early {
+            early.arrived(&blob.destination, &mut dirs);
+        }
+    };
     let mut pending = blobs.iter();
-    let mut sink = BlobSink::next(&mut pending)?;
+    let mut sink = BlobSink::next(&mut pending, &mut arrived)?;
     while let Some(chunk) = queued.blocking_recv() {
         let mut data = &chunk[..];
         while !data.is_empty() {
@@ -144,8 +188,11 @@ fn write_blobs(
             let taken = current.write(data)?;
             data = &data[taken..];
             if current.remaining() == 0 {
-                sink.take().expect("current sink").finish()?;
-                sink = BlobSink::next(&mut pending)?;
+                let done = sink.take().expect("current sink");
+                let blob = done.blob;
+                done.finish()?;
+                arrived(blob);
+                sink = BlobSink::next(&mut pending, &mut arrived)?;
             }
         }
     }
@@ -168,8 +215,12 @@ struct BlobSink<'a> {
 }
 
 impl<'a> BlobSink<'a> {
-    /// Opens the next blob's file; empty blobs are completed on the spot.
-    fn next(pending: &mut std::slice::Iter<'a, Wanted>) -> Result<Option<BlobSink<'a>>, Error> {
+    /// Opens the next blob's file; empty blobs are completed on the spot
+    /// (and passed to `arrived`).
+    fn next(
+        pending: &mut std::slice::Iter<'a, Wanted>,
+        arrived: &mut dyn FnMut(&Wanted),
+    ) -> Result<Option<BlobSink<'a>>, Error> {
         for blob in pending.by_ref() {
             let file = crate::fsio::create_new(&blob.destination)
                 .map_err(|e| io_error(&blob.destination, e))?;
@@ -183,6 +234,7 @@ impl<'a> BlobSink<'a> {
                 return Ok(Some(sink));
             }
             sink.finish()?;
+            arrived(blob);
         }
         Ok(None)
     }

@@ -39,6 +39,7 @@ pub mod client;
 pub mod config;
 pub mod controls;
 pub mod digest;
+pub mod early;
 pub mod error;
 pub mod fetch;
 pub mod fsio;

@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sync_protocol::{FileEntry, FilePath};
 
 use crate::apply::Tree;
 use crate::digest::Digest;
+use crate::early::Early;
 use crate::error::{Error, io_error};
 use crate::fetch::{self, Wanted};
 use crate::fsio::{self, CheckedDirs};
@@ -29,9 +31,36 @@ pub struct StagedWrite {
     pub temporary: PathBuf,
 }
 
+#[cfg(test)]
+impl StagedWrite {
+    /// `content` staged as `staging/temporary_name`, for `path` under `root`.
+    pub fn for_test(
+        root: &Path,
+        staging: &Path,
+        path: &str,
+        temporary_name: &str,
+        content: &str,
+    ) -> StagedWrite {
+        let temporary = staging.join(temporary_name);
+        fs::write(&temporary, content).unwrap();
+        let path = FilePath::parse(path).unwrap();
+        StagedWrite {
+            target: root.join(path.as_str()),
+            entry: FileEntry {
+                path,
+                sha256: sync_protocol::sha256_hex(content.as_bytes()),
+                size: content.len() as u64,
+            },
+            temporary,
+        }
+    }
+}
+
 /// Stages every write; a write whose parents cannot be made (staging beside
-/// the targets needs them first) is passed to `refuse` and left out. Also
-/// returns how long the downloads took, for the cycle's log.
+/// the targets needs them first) is passed to `refuse` and left out. With
+/// `early`, a downloaded content only one write needs is placed as it
+/// arrives, and that write is left out of the answer. Also returns how long
+/// the downloads took, for the cycle's log.
 pub async fn stage(
     tree: &Tree<'_>,
     index: &Index,
@@ -39,7 +68,16 @@ pub async fn stage(
     inline: &HashMap<String, Vec<u8>>,
     staged: &mut Staged,
     refuse: &mut dyn FnMut(&FilePath, &str),
+    early: Option<&Arc<Early>>,
 ) -> Result<(Vec<StagedWrite>, Duration), Error> {
+    // A content several paths need is copied from its first staging file
+    // after the download: that file must still be there, so not placed early.
+    let mut paths_per_content: HashMap<String, usize> = HashMap::new();
+    if early.is_some() {
+        for entry in &writes {
+            *paths_per_content.entry(entry.sha256.clone()).or_default() += 1;
+        }
+    }
     let mut first_with_content: HashMap<String, PathBuf> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut wanted = Vec::new();
@@ -76,6 +114,16 @@ pub async fn stage(
                     size: entry.size,
                     destination: temporary.clone(),
                 });
+                if let Some(early) = early
+                    && paths_per_content.get(&entry.sha256) == Some(&1)
+                {
+                    early.expect(StagedWrite {
+                        entry,
+                        target,
+                        temporary,
+                    });
+                    continue;
+                }
             }
         }
         kept.push(StagedWrite {
@@ -85,7 +133,7 @@ pub async fn stage(
         });
     }
     let downloading = Instant::now();
-    fetch::download(tree.client, wanted).await?;
+    fetch::download(tree.client, wanted, early).await?;
     let downloaded = downloading.elapsed();
     for (source, destination) in duplicates {
         fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;

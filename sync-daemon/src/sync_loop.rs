@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sync_protocol::FilePath;
 use tokio::sync::watch;
 
-use crate::apply::{self, Outcome, Tree};
+use crate::apply::{self, Outcome, Placing, Tree};
 use crate::client::{Client, Manifest, Poll};
 use crate::config::Config;
 use crate::error::{CriticalError, Error, RuntimeError};
@@ -97,7 +97,12 @@ async fn sync(
                     Verdict::Apply { backwards: None } => {}
                 }
                 let began = Instant::now();
-                match cycle(&tree, waiting, manifest).await {
+                // The dev server starts after the first cycle applied.
+                let placing = match *applied.borrow() {
+                    None => Placing::AsTheyArrive,
+                    Some(_) => Placing::InOneBurst,
+                };
+                match cycle(&tree, waiting, manifest, placing).await {
                     Ok(outcome) => {
                         // Refused paths hold the reported revision back.
                         board.record_cycle(&outcome, began);
@@ -144,6 +149,7 @@ async fn cycle(
     tree: &Tree<'_>,
     waiting: &mut Waiting<'_>,
     manifest: Manifest,
+    placing: Placing,
 ) -> Result<Outcome, Error> {
     let root = tree.root;
     local_watch::invalidate(root, &mut waiting.index, waiting.watcher.take_touched());
@@ -156,7 +162,7 @@ async fn cycle(
             .map(|entry| entry.path.clone())
             .collect()
     });
-    let outcome = apply::apply(tree, &mut waiting.index, manifest).await?;
+    let outcome = apply::apply(tree, &mut waiting.index, manifest, placing).await?;
     waiting.saver.unsaved = true;
     // The first cycle of a process (and any cycle a save is due at) records
     // what it wrote at once, before the watches and the status report: a

@@ -177,14 +177,18 @@ async fn daemon_faults_corrupt_and_missing_blobs_are_retried_until_they_verify()
         "{}",
         daemon.log()
     );
+    // The first cycle (no dev server watches yet) places what arrived
+    // verified; the missing file is not there, not even in part.
+    let dir = temp.path().join("app");
+    let first = read_tree(&dir, &[]);
+    assert!(!first.contains_key("dir/b.txt"), "{first:?}");
     assert!(
-        read_tree(&temp.path().join("app"), &[]).is_empty(),
-        "nothing is applied while a blob is missing"
+        first.get("a.txt").is_none_or(|a| a == b"content a"),
+        "{first:?}"
     );
     stub.shared.lock().unwrap().missing.clear();
 
     // Assert
-    let dir = temp.path().join("app");
     assert!(
         wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
         "{}",
@@ -192,6 +196,38 @@ async fn daemon_faults_corrupt_and_missing_blobs_are_retried_until_they_verify()
     );
     assert!(
         daemon.log().contains("arrived with sha256"),
+        "{}",
+        daemon.log()
+    );
+
+    // Act: a later revision, applied while the dev server would watch, with
+    // one of its blobs missing.
+    let converged = stub.expected();
+    let failures = daemon.log().matches("404").count();
+    stub.shared
+        .lock()
+        .unwrap()
+        .missing
+        .insert(sha256_hex(b"content c"));
+    stub.set(
+        2,
+        &[
+            ("a.txt", b"content a2"),
+            ("dir/b.txt", b"content b"),
+            ("c.txt", b"content c"),
+        ],
+    );
+    assert!(
+        wait_until(CONVERGE, || daemon.log().matches("404").count() > failures).await,
+        "{}",
+        daemon.log()
+    );
+
+    // Assert: nothing of that revision is applied until all of it verified.
+    assert_eq!(read_tree(&dir, &[]), converged, "the tree is as it was");
+    stub.shared.lock().unwrap().missing.clear();
+    assert!(
+        wait_until(CONVERGE, || read_tree(&dir, &[]) == stub.expected()).await,
         "{}",
         daemon.log()
     );
