@@ -22,7 +22,7 @@ use crate::burst;
 use crate::client::{Client, Manifest};
 use crate::early::Early;
 use crate::error::{Error, io_error};
-use crate::fsio::{self, CheckedDirs, Refused, Stamp};
+use crate::fsio::{self, CheckedDirs, Refused, Stamp, Way};
 use crate::index::Index;
 use crate::plan::{self, Operation, Seen};
 use crate::refusals::CycleRefusals;
@@ -196,8 +196,9 @@ fn observe(
         seen.insert(path, way);
     }
     for entry in &manifest.files {
-        let on_disk = match fsio::checked_target(root, &entry.path, &mut dirs) {
-            Ok(target) => look_at(index, entry, &target)?,
+        let on_disk = match fsio::checked_way(root, &entry.path, &mut dirs) {
+            Ok(Way::Open(target)) => look_at(index, entry, &target)?,
+            Ok(Way::Missing(_)) => Seen::Missing,
             Err(refused) => blocked(root, refused),
         };
         seen.insert(entry.path.clone(), on_disk);

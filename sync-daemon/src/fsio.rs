@@ -64,6 +64,26 @@ impl Stamp {
 #[derive(Debug, Default)]
 pub struct CheckedDirs {
     real: HashSet<PathBuf>,
+    /// Directories found missing (and not made since): on an initial sync,
+    /// every file's target was looked up twice more to learn that.
+    missing: HashSet<PathBuf>,
+}
+
+/// What the way to a target holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Way {
+    /// Every parent that exists is a real directory; the target may exist.
+    Open(PathBuf),
+    /// A parent does not exist, so neither does the target.
+    Missing(PathBuf),
+}
+
+impl Way {
+    pub fn target(self) -> PathBuf {
+        match self {
+            Way::Open(target) | Way::Missing(target) => target,
+        }
+    }
 }
 
 /// The absolute target of `path` under `root`, after re-validating the path
@@ -74,6 +94,12 @@ pub fn checked_target(
     path: &FilePath,
     dirs: &mut CheckedDirs,
 ) -> Result<PathBuf, Refused> {
+    checked_way(root, path, dirs).map(Way::target)
+}
+
+/// [`checked_target`], also saying whether a parent is missing (then the
+/// target need not be looked at).
+pub fn checked_way(root: &Path, path: &FilePath, dirs: &mut CheckedDirs) -> Result<Way, Refused> {
     let path = FilePath::parse(path.as_str())?;
     let mut current = root.to_path_buf();
     let mut segments = path.segments().peekable();
@@ -85,6 +111,9 @@ pub fn checked_target(
         if dirs.real.contains(&current) {
             continue;
         }
+        if dirs.missing.contains(&current) {
+            return Ok(Way::Missing(root.join(path.as_str())));
+        }
         match fs::symlink_metadata(&current) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
                 return Err(Refused::SymlinkParent(current));
@@ -92,7 +121,10 @@ pub fn checked_target(
             Ok(metadata) if !metadata.is_dir() => return Err(Refused::NotADirectory(current)),
             Ok(_) => drop(dirs.real.insert(current.clone())),
             // Nothing below a missing directory exists either.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => break,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                dirs.missing.insert(current);
+                return Ok(Way::Missing(root.join(path.as_str())));
+            }
             Err(source) => {
                 return Err(Refused::Io {
                     path: current,
@@ -101,7 +133,7 @@ pub fn checked_target(
             }
         }
     }
-    Ok(root.join(path.as_str()))
+    Ok(Way::Open(root.join(path.as_str())))
 }
 
 /// Creates the missing parents of `path` under `root` one level at a time,
@@ -145,6 +177,7 @@ pub fn create_parents(root: &Path, path: &FilePath, dirs: &mut CheckedDirs) -> R
                 });
             }
         }
+        dirs.missing.remove(&current);
         dirs.real.insert(current.clone());
     }
     Ok(())
@@ -339,6 +372,31 @@ mod tests {
         let mut next = CheckedDirs::default();
         assert!(checked_target(root.path(), &file_path("a/d.txt"), &mut next).is_err());
         assert!(create_parents(root.path(), &file_path("a/d.txt"), &mut next).is_err());
+    }
+
+    #[test]
+    fn a_target_below_a_missing_directory_is_known_missing_until_the_step_makes_it() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("there")).unwrap();
+        let mut step = CheckedDirs::default();
+        let way = |path: &str, step: &mut CheckedDirs| {
+            match checked_way(root.path(), &file_path(path), step).unwrap() {
+                Way::Open(_) => "open",
+                Way::Missing(_) => "missing",
+            }
+        };
+        let cases = [
+            ("top.txt", "open"),
+            ("there/a.txt", "open"),
+            ("gone/a.txt", "missing"),
+            ("gone/b/c.txt", "missing"),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(way(path, &mut step), expected, "{path}");
+        }
+        create_parents(root.path(), &file_path("gone/b/c.txt"), &mut step).unwrap();
+        assert_eq!(way("gone/a.txt", &mut step), "open", "made by the step");
+        assert_eq!(way("gone/b/c.txt", &mut step), "open");
     }
 
     #[test]
