@@ -379,11 +379,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         fs::create_dir(root.path().join("there")).unwrap();
         let mut step = CheckedDirs::default();
-        let way = |path: &str, step: &mut CheckedDirs| {
-            match checked_way(root.path(), &file_path(path), step).unwrap() {
-                Way::Open(_) => "open",
-                Way::Missing(_) => "missing",
-            }
+        let way = |path: &str, step: &mut CheckedDirs| match checked_way(
+            root.path(),
+            &file_path(path),
+            step,
+        )
+        .unwrap()
+        {
+            Way::Open(_) => "open",
+            Way::Missing(_) => "missing",
         };
         let cases = [
             ("top.txt", "open"),

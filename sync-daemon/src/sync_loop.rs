@@ -267,6 +267,7 @@ impl Saver {
 
     fn save(&mut self, index: &mut Index) {
         self.last = Some(Instant::now());
+        index.pack_after_churn();
         let saved = index.save_unsynced();
         // What the cycles before this save freed goes back to the system.
         crate::heap::release();
