@@ -9,6 +9,11 @@
 //!    a failure here leaves it as it was.
 //! 4. **Burst**: deletes, then renames into place, in one tight loop, so a
 //!    dev server's watcher sees one batch of complete files.
+//!
+//! A cycle no dev server watches yet ([`Placing::AsTheyArrive`]: the first
+//! of a process, or `--once`) deletes first and renames each download as
+//! soon as it is verified, during step 3 ([`crate::early`]); a failure then
+//! leaves what was placed, recorded in the index, for the next cycle.
 
 use std::collections::HashMap;
 use std::fs;

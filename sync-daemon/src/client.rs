@@ -26,6 +26,9 @@ pub struct Client {
     authorization: HeaderValue,
 }
 
+/// Connections to the server kept open while idle.
+const IDLE_CONNECTIONS: usize = 2;
+
 /// What a manifest request asks for.
 #[derive(Clone, Debug)]
 pub enum ManifestQuery {
@@ -74,6 +77,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(90))
+            // The long-poll and a status report each hold one; the others a
+            // large sync opened for its batches in flight close once idle
+            // instead of keeping their buffers for 90 s.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS)
             .build()
             .map_err(|error| {
                 CriticalError::Config(format!("cannot build the HTTP client: {error}"))

@@ -18,6 +18,12 @@ use sync_protocol::InlineContent;
 use super::inline::inline_choice;
 use crate::store::{Blob, Changes, FileChange, RevisionDelta};
 
+/// The most paths a write's delta may name to be carried: the last write of
+/// every watched app stays in memory until the next one, so a large batch
+/// (an import, an initial upload) is left to the store to answer. A save
+/// names a few paths.
+pub const MAX_CARRIED_PATHS: usize = 256;
+
 /// An app's latest revision, with what it changed when this process made it.
 #[derive(Clone, Debug, Default)]
 pub struct Published {
@@ -36,9 +42,12 @@ pub struct WrittenChanges {
 
 impl WrittenChanges {
     /// The delta and the inline contents, the latter taken from the write's
-    /// own changes; only small contents are kept, so a large write holds no
-    /// memory once answered.
-    pub fn of(delta: RevisionDelta, changes: &[FileChange]) -> WrittenChanges {
+    /// own changes (only small ones); `None` for a delta naming more than
+    /// [`MAX_CARRIED_PATHS`] paths.
+    pub fn of(delta: RevisionDelta, changes: &[FileChange]) -> Option<WrittenChanges> {
+        if delta.files.len() + delta.deleted.len() > MAX_CARRIED_PATHS {
+            return None;
+        }
         let chosen: HashSet<&str> = inline_choice(&delta.files).into_iter().collect();
         let mut taken = HashSet::new();
         let mut contents: Vec<Blob> = changes
@@ -49,7 +58,7 @@ impl WrittenChanges {
             .cloned()
             .collect();
         contents.sort_unstable_by(|a, b| a.sha256.cmp(&b.sha256));
-        WrittenChanges { delta, contents }
+        Some(WrittenChanges { delta, contents })
     }
 }
 
@@ -124,7 +133,7 @@ mod tests {
         };
         Published {
             revision,
-            changes: Some(Arc::new(WrittenChanges::of(delta, &[put("a.txt", &small)]))),
+            changes: WrittenChanges::of(delta, &[put("a.txt", &small)]).map(Arc::new),
         }
     }
 
@@ -170,6 +179,20 @@ mod tests {
     }
 
     #[test]
+    fn a_write_naming_more_paths_than_are_carried_is_left_to_the_store() {
+        let content = blob(b"x");
+        let delta = |count: usize| RevisionDelta {
+            files: (0..count)
+                .map(|n| entry(&format!("f{n}.txt"), &content))
+                .collect(),
+            deleted: vec![FilePath::parse("gone.txt").unwrap()],
+            history_floor: 0,
+        };
+        assert!(WrittenChanges::of(delta(MAX_CARRIED_PATHS - 1), &[]).is_some());
+        assert!(WrittenChanges::of(delta(MAX_CARRIED_PATHS), &[]).is_none());
+    }
+
+    #[test]
     fn only_small_contents_are_kept_once_each_in_sha256_order() {
         let small = blob(b"small");
         let other = blob(b"other");
@@ -190,7 +213,7 @@ mod tests {
             put("c.txt", &large),
             put("d.txt", &other),
         ];
-        let written = WrittenChanges::of(delta, &changes);
+        let written = WrittenChanges::of(delta, &changes).unwrap();
         let mut expected = vec![small.sha256.clone(), other.sha256.clone()];
         expected.sort();
         let kept: Vec<&str> = written.contents.iter().map(|b| b.sha256.as_str()).collect();

@@ -251,12 +251,15 @@ impl FilesService {
             .map_err(|error| FilesError::from_store(error, batch))?;
         if outcome.changed > 0 {
             self.writes.fetch_add(1, Ordering::Relaxed);
-            match outcome.delta.take() {
-                Some(delta) => self.notifier.publish_written(
-                    app_id,
-                    outcome.revision,
-                    WrittenChanges::of(delta, changes),
-                ),
+            let written = outcome
+                .delta
+                .take()
+                .and_then(|delta| WrittenChanges::of(delta, changes));
+            match written {
+                Some(written) => {
+                    self.notifier
+                        .publish_written(app_id, outcome.revision, written);
+                }
                 None => self.notifier.publish(app_id, outcome.revision),
             }
             self.sweeper.after_write(&self.store, outcome.garbage);
