@@ -78,19 +78,8 @@ impl Index {
     /// full, so the idle daemon held about twice the memory its 10,000
     /// entries need (bench/README.md). Done after loading and with each
     /// snapshot ([`journal`]), that is after large changes, not per save.
-    ///
-    /// The paths are copied too: those of a sync were allocated while its
-    /// manifest was parsed, between the many blocks the cycle frees, and
-    /// each kept a page of the heap from going back to the system; copied
-    /// once that memory is free, the old ones are freed together (the 3 s
-    /// poll daemon's idle heap: 5.25 -> 5.13 MiB, bench/README.md).
     pub(crate) fn pack(&mut self) {
-        self.changes_since_pack = 0;
-        let scattered = std::mem::take(&mut self.files);
-        self.files = scattered
-            .iter()
-            .map(|(path, entry)| (path.clone(), entry.clone()))
-            .collect();
+        self.files = std::mem::take(&mut self.files).into_iter().collect();
     }
 
     /// Writes a new snapshot and fsyncs it: for shutdown and failed cycles.
@@ -124,13 +113,23 @@ impl Index {
         journal::persist(self, false)
     }
 
-    /// Packs the entries ([`Index::pack`]) after many changes since the
-    /// last packing (an initial sync); answers whether it did.
+    /// After many changes since the last time (an initial sync), packs the
+    /// entries as [`Index::pack`] does and copies their paths too: those of
+    /// a sync were allocated while its manifest was parsed, between the many
+    /// blocks the cycle frees, and each kept a page of the heap from going
+    /// back to the system; copied once that memory is free, the old ones are
+    /// freed together (the 3 s poll daemon's idle heap: 5.25 -> 5.13 MiB,
+    /// bench/README.md). Answers whether it did.
     pub fn pack_after_churn(&mut self) -> bool {
         if self.changes_since_pack < PACK_AFTER_CHANGES {
             return false;
         }
-        self.pack();
+        self.changes_since_pack = 0;
+        let scattered = std::mem::take(&mut self.files);
+        self.files = scattered
+            .iter()
+            .map(|(path, entry)| (path.clone(), entry.clone()))
+            .collect();
         true
     }
 
@@ -254,6 +253,13 @@ impl Ownership for Index {
 mod tests {
     use super::*;
 
+    const ANY_STAMP: Stamp = Stamp {
+        size: 1,
+        mtime_ns: 2,
+        ino: 3,
+        ctime_ns: 4,
+    };
+
     fn file_path(text: &str) -> FilePath {
         FilePath::parse(text).unwrap()
     }
@@ -314,12 +320,7 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         let mut index = Index::load(state.path()).unwrap();
         index.revision = Some(42);
-        let stamp = Stamp {
-            size: 1,
-            mtime_ns: 2,
-            ino: 3,
-            ctime_ns: 4,
-        };
+        let stamp = ANY_STAMP;
         let sha256 = sync_protocol::sha256_hex(b"f");
         index.record(file_path("dir/f"), sha256.clone(), stamp);
         index.save().unwrap();
@@ -367,12 +368,7 @@ mod tests {
     fn a_save_packs_the_entries_after_a_thousand_changes_and_not_before() {
         let state = tempfile::tempdir().unwrap();
         let mut index = Index::load(state.path()).unwrap();
-        let stamp = Stamp {
-            size: 1,
-            mtime_ns: 2,
-            ino: 3,
-            ctime_ns: 4,
-        };
+        let stamp = ANY_STAMP;
         let record = |index: &mut Index, n: usize| {
             let path = file_path(&format!("f{n}"));
             index.record(path, sync_protocol::sha256_hex(b"x"), stamp);
@@ -392,12 +388,7 @@ mod tests {
     fn a_record_without_a_real_sha256_never_makes_a_path_the_daemons() {
         let state = tempfile::tempdir().unwrap();
         let mut index = Index::load(state.path()).unwrap();
-        let stamp = Stamp {
-            size: 1,
-            mtime_ns: 2,
-            ino: 3,
-            ctime_ns: 4,
-        };
+        let stamp = ANY_STAMP;
         index.record(file_path("a"), "not a sha256".to_owned(), stamp);
         assert!(!index.owns(&file_path("a")));
         index.record(file_path("b"), sync_protocol::sha256_hex(b"b"), stamp);
