@@ -9,7 +9,8 @@
 #   SYNC_BENCH_KEEP=1 bench/sync.sh   # keep the work dir (trees, logs) afterwards
 #   DAEMON_PROFILE=release bench/sync.sh
 #                                     # the daemon built as before (default: the
-#                                     # `daemon` profile it ships with)
+#                                     # `daemon` profile, linked statically, as
+#                                     # it ships: scripts/build-daemon.sh)
 #   SYNC_BENCH_VOLUME=none bench/sync.sh
 #                                     # measure in $TMPDIR as it is (default:
 #                                     # a fresh ext4 volume, see below)
@@ -30,7 +31,8 @@ cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 
 # Tools: rsync (reference), netcat-openbsd (tar pipe; needs -N), strace
-# (idle syscall counts), diff (tree checks). Installed only when missing.
+# (idle syscall counts), diff (tree checks), bubblewrap (the provisioner's
+# sandbox for local previews, which it checks at start). Installed only when missing.
 missing=()
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 if ! command -v nc >/dev/null 2>&1 || ! nc -h 2>&1 | grep -q -- '-N'; then
@@ -39,6 +41,8 @@ fi
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v diff >/dev/null 2>&1 || missing+=(diffutils)
 command -v getconf >/dev/null 2>&1 || missing+=(libc-bin)
+# The provisioner refuses to start without a sandbox for local previews.
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if ((${#missing[@]})); then
     sudo=
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -52,10 +56,16 @@ daemon_profile=${DAEMON_PROFILE:-daemon}
 echo "== build: cargo build --release -p provisioner -p sync-daemon -p sync-bench"
 build_started=$SECONDS
 cargo build --release -p provisioner -p sync-daemon -p sync-bench
-if [ "$daemon_profile" != release ]; then
-    # Alone, as the image builds it (features unified over the daemon only).
+daemon_binary=$target/release/sync-daemon
+if [ "$daemon_profile" = daemon ]; then
+    # Alone, as the image builds it (features unified over the daemon only),
+    # linked statically: scripts/build-daemon.sh says why.
+    echo "== build: scripts/build-daemon.sh (the daemon profile, static)"
+    daemon_binary=$(scripts/build-daemon.sh)
+elif [ "$daemon_profile" != release ]; then
     echo "== build: cargo build --profile $daemon_profile -p sync-daemon"
     cargo build --profile "$daemon_profile" -p sync-daemon
+    daemon_binary=$target/$daemon_profile/sync-daemon
 fi
 build_seconds=$((SECONDS - build_started))
 
@@ -79,7 +89,7 @@ echo "work dir: $work on $volume"
 # sync-bench takes both binaries from one directory.
 mkdir "$work/bin"
 ln -s "$target/release/provisioner" "$work/bin/provisioner"
-ln -s "$target/$daemon_profile/sync-daemon" "$work/bin/sync-daemon"
+ln -s "$daemon_binary" "$work/bin/sync-daemon"
 bench_pid=
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
@@ -113,7 +123,7 @@ wait "$bench_pid" || status=$?
 bench_pid=
 measure_seconds=$((SECONDS - measure_started))
 
-printf '\nbuild time: %d s (release: provisioner, sync-daemon, sync-bench; the measured daemon: %s; near 0 when up to date)\n' "$build_seconds" "$daemon_profile"
+printf '\nbuild time: %d s (release: provisioner, sync-daemon, sync-bench; the measured daemon: %s; near 0 when up to date)\n' "$build_seconds" "$daemon_binary"
 printf 'measuring time: %d s (all of sync-bench)\n' "$measure_seconds"
 echo "logs: $target/sync-bench-logs"
 exit "$status"

@@ -36,7 +36,7 @@ echo "hadolint $(hadolint --version | awk '{print $NF}')"
 hadolint --failure-threshold info runtime-image/Dockerfile provisioner/Dockerfile
 
 shellcheck --version | sed -n 's/^version: /shellcheck /p'
-shellcheck runtime-image/entrypoint.sh provisioner/docker-entrypoint.sh scripts/lint-images.sh
+shellcheck runtime-image/entrypoint.sh provisioner/docker-entrypoint.sh scripts/lint-images.sh scripts/build-daemon.sh
 
 if [[ "${1:-}" != "--no-test" ]]; then
     if command -v cargo-nextest >/dev/null 2>&1; then

@@ -372,7 +372,18 @@ fn images_build_from_files_that_reach_the_context() {
                 );
             }
         }
-        let build = dockerfile.instructions("RUN").concat().join(" ");
+        let mut build = dockerfile.instructions("RUN").concat().join(" ");
+        // A build script the image runs builds as that script says.
+        for script in ["scripts/build-daemon.sh"] {
+            if build.contains(script) {
+                assert!(
+                    ignore.sends(script),
+                    "{path} runs {script}, which .dockerignore drops"
+                );
+                build.push(' ');
+                build.push_str(&std::fs::read_to_string(root().join(script)).unwrap());
+            }
+        }
         if build.contains("cargo build") {
             assert!(build.contains("--locked"), "{path}: build with --locked");
             assert!(
@@ -382,6 +393,11 @@ fn images_build_from_files_that_reach_the_context() {
         }
     }
     assert!(!ignore.sends("runtime-image/template/node_modules"));
+    assert!(
+        ignore.sends(".cargo/config.toml"),
+        "the images build with cargo's settings (.cargo/config.toml)"
+    );
+    assert!(!ignore.sends("scripts/test.sh"));
 }
 
 /// One setting of `provisioner serve`, as clap defines it.
