@@ -126,7 +126,8 @@ pub async fn apply(
     let planned = started.elapsed();
     let mut staged = Staged::default();
     let contents = std::mem::take(&mut manifest.contents);
-    let early = (placing == Placing::AsTheyArrive).then(|| Arc::new(Early::new(tree.root)));
+    let early = (placing == Placing::AsTheyArrive)
+        .then(|| Arc::new(Early::new(tree.root, tree.staging.graft(tree.root))));
     if early.is_some() {
         // Before anything is placed: a delete may free a path a write needs.
         let deletes = std::mem::take(&mut deletes);

@@ -32,6 +32,9 @@ pub struct Wanted {
     pub sha256: String,
     pub size: u64,
     pub destination: PathBuf,
+    /// The destination is in a graft ([`crate::graft`]): its directories,
+    /// all in staging, are made by the writer that first needs them.
+    pub in_graft: bool,
 }
 
 /// Downloads every wanted blob (distinct hashes) into its destination,
@@ -167,9 +170,9 @@ fn write_blobs(
     early: Option<&Early>,
 ) -> Result<(), Error> {
     let mut dirs = CheckedDirs::default();
-    let mut arrived = |blob: &Wanted| {
+    let mut arrived = |blob: &Wanted, file: &fs::File| {
         if let Some(early) = early {
-            early.arrived(&blob.destination, &mut dirs);
+            early.arrived(&blob.destination, file, &mut dirs);
         }
     };
     let mut pending = blobs.iter();
@@ -190,8 +193,8 @@ fn write_blobs(
             if current.remaining() == 0 {
                 let done = sink.take().expect("current sink");
                 let blob = done.blob;
-                done.finish()?;
-                arrived(blob);
+                let file = done.finish()?;
+                arrived(blob, &file);
                 sink = BlobSink::next(&mut pending, &mut arrived)?;
             }
         }
@@ -219,11 +222,10 @@ impl<'a> BlobSink<'a> {
     /// (and passed to `arrived`).
     fn next(
         pending: &mut std::slice::Iter<'a, Wanted>,
-        arrived: &mut dyn FnMut(&Wanted),
+        arrived: &mut dyn FnMut(&Wanted, &fs::File),
     ) -> Result<Option<BlobSink<'a>>, Error> {
         for blob in pending.by_ref() {
-            let file = crate::fsio::create_new(&blob.destination)
-                .map_err(|e| io_error(&blob.destination, e))?;
+            let file = create_staging_file(blob).map_err(|e| io_error(&blob.destination, e))?;
             let sink = BlobSink {
                 blob,
                 file,
@@ -233,8 +235,8 @@ impl<'a> BlobSink<'a> {
             if blob.size > 0 {
                 return Ok(Some(sink));
             }
-            sink.finish()?;
-            arrived(blob);
+            let file = sink.finish()?;
+            arrived(blob, &file);
         }
         Ok(None)
     }
@@ -255,7 +257,8 @@ impl<'a> BlobSink<'a> {
         Ok(taken)
     }
 
-    fn finish(self) -> Result<(), Error> {
+    /// Verifies the content; gives back the file, still open.
+    fn finish(self) -> Result<fs::File, Error> {
         let actual = hex::encode(self.hasher.finalize());
         if actual != self.blob.sha256 {
             return Err(RuntimeError::HashMismatch {
@@ -264,7 +267,24 @@ impl<'a> BlobSink<'a> {
             }
             .into());
         }
-        Ok(())
+        Ok(self.file)
+    }
+}
+
+/// Creates a blob's staging file, and in a graft its missing directories
+/// first: made here, by the writer threads, they cost the download nothing
+/// (made one after another before it, a tree's 1,100 took 60 ms).
+fn create_staging_file(blob: &Wanted) -> std::io::Result<fs::File> {
+    match crate::fsio::create_new(&blob.destination) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && blob.in_graft => {
+            if let Some(parent) = blob.destination.parent() {
+                // Below the graft's own directory, in staging: nothing there
+                // is a symlink, so making the whole way is safe.
+                fs::create_dir_all(parent)?;
+            }
+            crate::fsio::create_new(&blob.destination)
+        }
+        created => created,
     }
 }
 
@@ -285,14 +305,20 @@ pub fn write_verified(content: &[u8], destination: &Path, sha256: &str) -> Resul
 }
 
 /// Copies a file already in the tree into staging, verifying it still holds
-/// `sha256` (it may have been edited since its stamp was taken).
+/// `sha256` (it may have been edited since its stamp was taken). When it
+/// does not, nothing is left at `destination`, where the download goes.
 pub fn copy_verified(source: &Path, destination: &Path, sha256: &str) -> Result<bool, Error> {
     if let Err(error) = crate::fsio::copy_new(source, destination) {
         tracing::debug!(path = %source.display(), %error, "local copy failed; downloading instead");
+        let _ = fs::remove_file(destination);
         return Ok(false);
     }
     let (actual, _) = crate::fsio::hash_file(destination).map_err(|e| io_error(destination, e))?;
-    Ok(actual == sha256)
+    if actual != sha256 {
+        fs::remove_file(destination).map_err(|e| io_error(destination, e))?;
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -306,6 +332,7 @@ mod tests {
                 sha256: String::new(),
                 size: *size,
                 destination: PathBuf::new(),
+                in_graft: false,
             })
             .collect()
     }
@@ -322,6 +349,7 @@ mod tests {
                 sha256: (*sha256).to_owned(),
                 size: 1,
                 destination: PathBuf::from(sha256),
+                in_graft: false,
             })
             .collect();
         let asked: Vec<Vec<String>> = batches(wanted.clone())

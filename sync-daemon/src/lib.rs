@@ -44,6 +44,7 @@ pub mod error;
 pub mod fetch;
 pub mod fsio;
 pub mod gateway;
+pub mod graft;
 pub mod heap;
 pub mod index;
 pub mod journal;

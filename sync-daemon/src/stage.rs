@@ -94,7 +94,21 @@ pub async fn stage(
             continue;
         }
         let target = tree.root.join(entry.path.as_str());
-        let temporary = tree.staging.temporary_for(&target);
+        // A content only this path needs, bound for a directory the tree
+        // does not have yet, is staged in the cycle's graft.
+        let graft = match early {
+            Some(early)
+                if paths_per_content.get(&entry.sha256) == Some(&1)
+                    && !inline.contains_key(entry.sha256.as_str()) =>
+            {
+                early.graft_staging_path(&entry.path)?
+            }
+            _ => None,
+        };
+        let (temporary, graft_root) = match graft {
+            Some((temporary, root)) => (temporary, Some(root)),
+            None => (tree.staging.temporary_for(&target), None),
+        };
         staged.push(temporary.clone());
         if let Some(first) = first_with_content.get(entry.sha256.as_str()) {
             duplicates.push((first.clone(), temporary.clone()));
@@ -102,26 +116,38 @@ pub async fn stage(
             first_with_content.insert(entry.sha256.clone(), temporary.clone());
             if let Some(content) = inline.get(entry.sha256.as_str()) {
                 fetch::write_verified(content, &temporary, &entry.sha256)?;
-            } else if !copied_locally(
+            } else if copied_locally(
                 tree.root,
                 local_copies.get_or_insert_with(|| index.clean_paths_by_sha256()),
                 &entry,
-                &temporary,
+                (&temporary, graft_root.is_some()),
                 &mut dirs,
             )? {
+                if let (Some(early), Some(root)) = (early, graft_root) {
+                    let write = StagedWrite {
+                        entry,
+                        target,
+                        temporary,
+                    };
+                    early.ready(write, root);
+                    continue;
+                }
+            } else {
                 wanted.push(Wanted {
                     sha256: entry.sha256.clone(),
                     size: entry.size,
                     destination: temporary.clone(),
+                    in_graft: graft_root.is_some(),
                 });
                 if let Some(early) = early
                     && paths_per_content.get(&entry.sha256) == Some(&1)
                 {
-                    early.expect(StagedWrite {
+                    let write = StagedWrite {
                         entry,
                         target,
                         temporary,
-                    });
+                    };
+                    early.expect(write, graft_root);
                     continue;
                 }
             }
@@ -135,6 +161,7 @@ pub async fn stage(
     let downloading = Instant::now();
     fetch::download(tree.client, wanted, early).await?;
     let downloaded = downloading.elapsed();
+
     for (source, destination) in duplicates {
         fsio::copy_new(&source, &destination).map_err(|e| io_error(&destination, e))?;
     }
@@ -146,7 +173,7 @@ fn copied_locally(
     root: &Path,
     local_copies: &HashMap<Digest, &FilePath>,
     entry: &FileEntry,
-    temporary: &Path,
+    (temporary, in_graft): (&Path, bool),
     dirs: &mut CheckedDirs,
 ) -> Result<bool, Error> {
     let Some(source) = Digest::parse(&entry.sha256).and_then(|sha256| local_copies.get(&sha256))
@@ -158,6 +185,10 @@ fn copied_locally(
     };
     if !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
         return Ok(false);
+    }
+    if in_graft && let Some(parent) = temporary.parent() {
+        // In staging, below the graft's own directory (see fetch).
+        fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
     }
     fetch::copy_verified(&source, temporary, &entry.sha256)
 }

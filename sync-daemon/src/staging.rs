@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::CriticalError;
 use crate::fsio;
+use crate::graft::Graft;
 
 /// The directories staging spreads its files over: every create and every
 /// rename out of a directory takes that directory's lock, and the download's
@@ -87,6 +88,15 @@ impl Staging {
                 target.with_file_name(format!(".{name}.{random}.sync~"))
             }
         }
+    }
+
+    /// A graft for one cycle, staged in a directory of its own here (made
+    /// on first need); none when staging is beside the targets, on the
+    /// tree's own filesystem.
+    pub fn graft(&self, root: &Path) -> Option<Graft> {
+        let dir = self.dir.as_ref()?;
+        let name = format!("graft-{}", fsio::unpredictable_name());
+        Some(Graft::new(root, dir.join(name)))
     }
 
     /// Whether temp files sit beside their targets (so parents are needed first).
