@@ -12,8 +12,11 @@
 //!
 //! A cycle no dev server watches yet ([`Placing::AsTheyArrive`]: the first
 //! of a process, or `--once`) deletes first and renames each download as
-//! soon as it is verified, during step 3 ([`crate::early`]); a failure then
-//! leaves what was placed, recorded in the index, for the next cycle.
+//! soon as it is verified, during step 3 ([`crate::early`]); a file whose
+//! directory the tree does not have is staged in a [`crate::graft`] instead,
+//! and its top missing directory renamed in whole once the downloads are
+//! done. A failure then leaves what was placed, recorded in the index, for
+//! the next cycle.
 
 use std::collections::HashMap;
 use std::fs;
