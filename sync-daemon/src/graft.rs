@@ -78,7 +78,8 @@ pub struct Graft {
     made_dir: bool,
     /// The tree's directories looked at, by path relative to the tree.
     probed: HashMap<String, DirState>,
-    roots: Vec<String>,
+    /// The graft roots met so far, each with its index (the order met).
+    roots: HashMap<String, usize>,
 }
 
 /// Longer staging paths are not grafted: the tree's own path to the file
@@ -93,7 +94,7 @@ impl Graft {
             dir,
             made_dir: false,
             probed: HashMap::new(),
-            roots: Vec::new(),
+            roots: HashMap::new(),
         }
     }
 
@@ -123,13 +124,8 @@ impl Graft {
         }) else {
             return Ok(None);
         };
-        let index = match roots.iter().position(|known| known == root) {
-            Some(index) => index,
-            None => {
-                roots.push(root.to_owned());
-                roots.len() - 1
-            }
-        };
+        let count = roots.len();
+        let index = *roots.entry(root.to_owned()).or_insert(count);
         if !self.made_dir {
             fs::create_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
             self.made_dir = true;
@@ -142,14 +138,18 @@ impl Graft {
     /// Returns what was placed, and the first failure (nothing is placed
     /// after it). The staging directory is removed afterwards.
     pub fn move_in(&self, grafted: Vec<Grafted>) -> (Vec<Placed>, Option<Error>) {
-        let mut by_root: Vec<Vec<Grafted>> = self.roots.iter().map(|_| Vec::new()).collect();
+        let mut roots: Vec<(&str, Vec<Grafted>)> =
+            (0..self.roots.len()).map(|_| ("", Vec::new())).collect();
+        for (root, index) in &self.roots {
+            roots[*index].0 = root;
+        }
         for file in grafted {
-            by_root[file.root].push(file);
+            roots[file.root].1.push(file);
         }
         let mut placed = Vec::new();
         let mut failed = None;
         let mut dirs = CheckedDirs::default();
-        for (root, files) in self.roots.iter().zip(by_root) {
+        for (root, files) in roots {
             if files.is_empty() {
                 continue;
             }

@@ -96,11 +96,9 @@ pub async fn stage(
         let target = tree.root.join(entry.path.as_str());
         // A content only this path needs, bound for a directory the tree
         // does not have yet, is staged in the cycle's graft.
+        let only_this_path = paths_per_content.get(&entry.sha256) == Some(&1);
         let graft = match early {
-            Some(early)
-                if paths_per_content.get(&entry.sha256) == Some(&1)
-                    && !inline.contains_key(entry.sha256.as_str()) =>
-            {
+            Some(early) if only_this_path && !inline.contains_key(entry.sha256.as_str()) => {
                 early.graft_staging_path(&entry.path)?
             }
             _ => None,
@@ -140,7 +138,7 @@ pub async fn stage(
                     in_graft: graft_root.is_some(),
                 });
                 if let Some(early) = early
-                    && paths_per_content.get(&entry.sha256) == Some(&1)
+                    && only_this_path
                 {
                     let write = StagedWrite {
                         entry,
