@@ -311,10 +311,13 @@
         // Not counted against a settling update: Vite's error for the
         // revision before can arrive after the next one was applied.
         var err = (payload && payload.err) || {};
+        // Errors from Vite's newer transform (oxc) carry no `loc`; their
+        // message names the place: `╭─[ src/App.jsx:120:1 ]`.
+        var place = err.loc ? null : String(err.message || '').match(/\[ ([^\s\]]+):(\d+):\d+ \]/);
         report('overlay', {
           message: err.message,
-          file: (err.loc && err.loc.file) || err.id,
-          line: err.loc && err.loc.line,
+          file: (err.loc && err.loc.file) || err.id || (place ? place[1] : undefined),
+          line: err.loc ? err.loc.line : place ? Number(place[2]) : undefined,
         });
       });
     })
